@@ -1,0 +1,167 @@
+"""Find a bot's files and load them into one :class:`Bot`, whatever Rasa version wrote them.
+
+A bot folder is laid out as Rasa's: ``domain.yml`` (or ``domain/``), ``config.yml``,
+``endpoints.yml``, ``credentials.yml``, training data under ``data/`` (YAML, 1.x Markdown or
+NLU JSON, in any sub-folder) and test stories under ``tests/``. Every problem is collected
+with its file and line; nothing here raises on bad user input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.data.config import BotConfig, read_config, read_credentials, read_endpoints
+from core.data.domain_reader import mark_retrieval_intents, read_domain
+from core.data.json_reader import read_nlu_json
+from core.data.markdown_reader import (
+    is_markdown_nlu,
+    read_markdown_nlu,
+    read_markdown_stories,
+)
+from core.data.problems import Location, Problems
+from core.data.training import NLUData, Story, StoryData
+from core.data.yaml_io import YamlError, YamlMap, load_yaml
+from core.data.yaml_reader import read_training_yaml
+from core.domain import Domain
+
+DATA_DIR = "data"
+TEST_DIRS = ("tests", "test_stories")
+YAML_SUFFIXES = (".yml", ".yaml")
+DATA_SUFFIXES = (*YAML_SUFFIXES, ".md", ".json")
+
+
+@dataclass
+class Bot:
+    """Everything a bot folder declares, read and merged."""
+
+    path: Path
+    domain: Domain = field(default_factory=Domain)
+    nlu: NLUData = field(default_factory=NLUData)
+    stories: list[Story] = field(default_factory=list)
+    rules: list[Story] = field(default_factory=list)
+    test_stories: list[Story] = field(default_factory=list)
+    config: BotConfig = field(default_factory=BotConfig)
+    endpoints: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def is_bot_dir(path: Path) -> bool:
+    """A folder is a bot when it has a domain or a data/ folder."""
+    return path.is_dir() and (
+        domain_files(path) != [] or (path / DATA_DIR).is_dir() or (path / "config.yml").is_file()
+    )
+
+
+def domain_files(root: Path) -> list[Path]:
+    for name in ("domain.yml", "domain.yaml"):
+        if (root / name).is_file():
+            return [root / name]
+    folder = root / "domain"
+    if folder.is_dir():
+        return sorted(p for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+    return []
+
+
+def _first_file(root: Path, *names: str) -> Path | None:
+    return next((root / n for n in names if (root / n).is_file()), None)
+
+
+def _data_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in DATA_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def rel(path: Path, root: Path) -> str:
+    """A path as shown in messages: relative to the bot folder when inside it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def read_data_file(
+    path: Path, root: Path, problems: Problems, *, test: bool = False
+) -> tuple[NLUData, StoryData]:
+    """Read one training-data file of any supported format."""
+    name = rel(path, root)
+    if path.suffix in YAML_SUFFIXES:
+        try:
+            data = load_yaml(path, name)
+        except YamlError as exc:
+            problems.error(exc.message, exc.location)
+            return NLUData(), StoryData()
+        if data is None:
+            return NLUData(), StoryData()
+        if not isinstance(data, YamlMap):
+            problems.error(
+                "expected a mapping with keys such as 'nlu', 'stories' or 'rules'",
+                Location(name, 1),
+            )
+            return NLUData(), StoryData()
+        return read_training_yaml(data, problems, test=test)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.error(f"cannot read file: {exc}", Location(name))
+        return NLUData(), StoryData()
+    if path.suffix == ".json":
+        return read_nlu_json(text, name, problems), StoryData()
+    if is_markdown_nlu(text):
+        return read_markdown_nlu(text, name, problems, base_dir=path.parent), StoryData()
+    return NLUData(), read_markdown_stories(text, name, problems, test=test)
+
+
+def load_bot(path: Path | str, *, env: dict[str, str] | None = None) -> Bot:
+    """Load a bot folder. Problems are collected in ``bot.problems``; check ``.errors``."""
+    root = Path(path).resolve()
+    bot = Bot(path=root)
+    problems = bot.problems
+    if not root.is_dir():
+        problems.error("not a folder", Location(str(path)))
+        return bot
+
+    dfiles = domain_files(root)
+    if not dfiles:
+        problems.error("no domain.yml (or domain/ folder) in the bot folder", Location(str(path)))
+    bot.domain = read_domain(dfiles, root, problems)
+    bot.files.extend(dfiles)
+
+    config_path = _first_file(root, "config.yml", "config.yaml")
+    bot.config = read_config(config_path, root, problems)
+    bot.endpoints = read_endpoints(_first_file(root, "endpoints.yml", "endpoints.yaml"), root, problems)
+    bot.credentials = read_credentials(
+        _first_file(root, "credentials.yml", "credentials.yaml"), root, problems, env=env
+    )
+
+    for file in _data_files(root / DATA_DIR):
+        nlu, stories = read_data_file(file, root, problems)
+        bot.nlu.merge(nlu)
+        bot.stories.extend(stories.stories)
+        bot.rules.extend(stories.rules)
+        bot.files.append(file)
+    for folder in TEST_DIRS:
+        for file in _data_files(root / folder):
+            _, stories = read_data_file(file, root, problems, test=True)
+            bot.test_stories.extend(stories.stories)
+            bot.files.append(file)
+
+    # responses declared in NLU files (retrieval intents) belong to the domain
+    for name, variations in bot.nlu.responses.items():
+        bot.domain.responses.setdefault(name, variations)
+        if name in bot.nlu.locations:
+            bot.domain.response_locations.setdefault(name, bot.nlu.locations[name])
+    mark_retrieval_intents(bot.domain, {m.intent for m in bot.nlu.examples})
+    return bot
