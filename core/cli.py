@@ -32,7 +32,7 @@ def _print_problems(console: Console, problems: Problems, *, show_warnings: bool
 def cmd_data_validate(args: argparse.Namespace) -> int:
     from core.data.validate import validate_path
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     failed = 0
     reports = validate_path(args.bot_dir, max_history=args.max_history)
     for report in reports:
@@ -54,7 +54,7 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
     from core.data.convert import ConvertError, convert_bot
     from core.data.loader import load_bot
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     bot = load_bot(args.bot_dir)
     if bot.problems.errors:
         _print_problems(console, bot.problems, show_warnings=False)

@@ -46,7 +46,7 @@ class Intent:
     use_entities: bool | list[str] = True
     ignore_entities: list[str] = field(default_factory=list)
     is_retrieval: bool = False
-    location: Location | None = None
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -55,14 +55,14 @@ class EntityDef:
     roles: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     influence_conversation: bool = True
-    location: Location | None = None
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass
 class ActionDef:
     name: str
     send_domain: bool = False
-    location: Location | None = None
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Form:
     # chinwag's form "plans" extensions (priority, max_turns, failure_action, exit, chitchat,
     # clarify, keep/lose rules): kept as written, interpreted by core.actions.forms
     plans: dict[str, Any] = field(default_factory=dict)
-    location: Location | None = None
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -94,8 +94,15 @@ class Domain:
     forms: dict[str, Form] = field(default_factory=dict)
     session_config: SessionConfig = field(default_factory=SessionConfig)
     action_texts: list[str] = field(default_factory=list)  # end-to-end bot utterances
-    version: str | None = None
-    response_locations: dict[str, Location] = field(default_factory=dict)
+    # where things were written and in which format version: not part of a domain's content
+    version: str | None = field(default=None, compare=False)
+    response_locations: dict[str, Location] = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Rasa 3.x's domain dict, as the action server protocol sends it."""
+        from core.data.domain_reader import domain_as_dict
+
+        return domain_as_dict(self)
 
     @property
     def intent_names(self) -> list[str]:
@@ -108,9 +115,10 @@ class Domain:
         """Every action the bot can run: defaults, responses, custom actions, forms."""
         names: list[str] = list(DEFAULT_ACTIONS)
         for name in [*self.responses, *self.actions, *self.forms]:
-            if name.startswith("utter_") or name in self.actions or name in self.forms:
-                if name not in names:
-                    names.append(name)
+            if (
+                name.startswith("utter_") or name in self.actions or name in self.forms
+            ) and name not in names:
+                names.append(name)
         return names
 
     def is_known_action(self, name: str) -> bool:

@@ -30,7 +30,7 @@ class SlotMapping:
     value: Any = None
     action: str | None = None
     conditions: list[MappingCondition] = field(default_factory=list)
-    location: Location | None = None
+    location: Location | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The mapping as written in a Rasa 3.x domain."""
@@ -63,7 +63,7 @@ class Slot:
     min_value: float = 0.0  # float
     max_value: float = 1.0  # float
     mappings: list[SlotMapping] = field(default_factory=list)
-    location: Location | None = None
+    location: Location | None = field(default=None, compare=False)
 
     def featurize(self, value: Any) -> list[float]:
         """The slot's features for a policy, as Rasa's slot classes compute them.

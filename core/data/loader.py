@@ -47,6 +47,9 @@ class Bot:
     credentials: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     problems: Problems = field(default_factory=Problems)
+    # False when the domain is missing or has errors: name checks against it would only
+    # repeat that one problem many times
+    domain_ok: bool = True
 
     @property
     def name(self) -> str:
@@ -111,14 +114,14 @@ def read_data_file(
                 Location(name, 1),
             )
             return NLUData(), StoryData()
-        return read_training_yaml(data, problems, test=test)
+        return read_training_yaml(data, problems, test=test, base_dir=path.parent)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problems.error(f"cannot read file: {exc}", Location(name))
         return NLUData(), StoryData()
     if path.suffix == ".json":
-        return read_nlu_json(text, name, problems), StoryData()
+        return read_nlu_json(text, name, problems, base_dir=path.parent), StoryData()
     if is_markdown_nlu(text):
         return read_markdown_nlu(text, name, problems, base_dir=path.parent), StoryData()
     return NLUData(), read_markdown_stories(text, name, problems, test=test)
@@ -136,15 +139,17 @@ def load_bot(path: Path | str, *, env: dict[str, str] | None = None) -> Bot:
     dfiles = domain_files(root)
     if not dfiles:
         problems.error("no domain.yml (or domain/ folder) in the bot folder", Location(str(path)))
+    before = len(problems.errors)
     bot.domain = read_domain(dfiles, root, problems)
+    bot.domain_ok = bool(dfiles) and len(problems.errors) == before
     bot.files.extend(dfiles)
 
-    config_path = _first_file(root, "config.yml", "config.yaml")
-    bot.config = read_config(config_path, root, problems)
-    bot.endpoints = read_endpoints(_first_file(root, "endpoints.yml", "endpoints.yaml"), root, problems)
-    bot.credentials = read_credentials(
-        _first_file(root, "credentials.yml", "credentials.yaml"), root, problems, env=env
-    )
+    config = _first_file(root, "config.yml", "config.yaml")
+    endpoints = _first_file(root, "endpoints.yml", "endpoints.yaml")
+    credentials = _first_file(root, "credentials.yml", "credentials.yaml")
+    bot.config = read_config(config, root, problems, env=env)
+    bot.endpoints = read_endpoints(endpoints, root, problems, env=env)
+    bot.credentials = read_credentials(credentials, root, problems, env=env)
 
     for file in _data_files(root / DATA_DIR):
         nlu, stories = read_data_file(file, root, problems)

@@ -7,11 +7,13 @@ tolerates (unused names, NLU intents missing from the domain, forms without ques
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.data.config import ENDPOINT_SECTIONS, read_config, read_endpoints
 from core.data.domain_reader import read_domain
 from core.data.loader import (
     DATA_SUFFIXES,
@@ -22,7 +24,6 @@ from core.data.loader import (
     read_data_file,
     rel,
 )
-from core.data.config import read_config
 from core.data.problems import Location, Problems
 from core.data.story_graph import expand
 from core.data.training import (
@@ -34,15 +35,26 @@ from core.data.training import (
     UserStep,
 )
 from core.data.yaml_io import YamlError, YamlMap, load_yaml
+from core.data.yaml_reader import is_test_stories_file
 from core.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
 from core.policies.conflicts import find_conflicts, find_incomplete_rules
 
 # loops Rasa knows without a form declaration
 BUILTIN_LOOPS = ("action_two_stage_fallback",)
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][\w-]*)\}(?!\})")
-DOMAIN_KEYS = {"intents", "entities", "slots", "responses", "templates", "actions", "forms",
-               "session_config", "e2e_actions"}
+DOMAIN_KEYS = {
+    "intents",
+    "entities",
+    "slots",
+    "responses",
+    "templates",
+    "actions",
+    "forms",
+    "session_config",
+    "e2e_actions",
+}
 CONFIG_KEYS = {"pipeline", "policies", "language", "recipe", "assistant_id"}
+TRAINING_KEYS = {"nlu", "stories", "rules", "responses"}
 
 
 def _steps(story: Story) -> Iterator[tuple[UserStep | ActionStep | SlotStep | LoopStep, Story]]:
@@ -138,7 +150,9 @@ def check_names(bot: Bot, problems: Problems) -> None:
     for name, intent in domain.intents.items():
         if name not in nlu_intents and name not in DEFAULT_INTENTS:
             problems.warning(f"intent '{name}' has no training examples", intent.location)
-        elif name not in used_intents and (bot.stories or bot.rules):
+        elif (
+            name not in used_intents and name not in DEFAULT_INTENTS and (bot.stories or bot.rules)
+        ):
             problems.warning(f"intent '{name}' is not used in any story or rule", intent.location)
     nlu_entities = {e.entity for m in bot.nlu.examples for e in m.entities}
     for example in bot.nlu.examples:
@@ -166,8 +180,10 @@ def check_names(bot: Bot, problems: Problems) -> None:
         ):
             problems.warning(f"response '{name}' is not used in any story or rule", loc)
     for name, action in domain.actions.items():
-        if name not in used_actions and name not in DEFAULT_ACTIONS and not _is_form_helper(
-            name, domain
+        if (
+            name not in used_actions
+            and name not in DEFAULT_ACTIONS
+            and not _is_form_helper(name, domain)
         ):
             problems.warning(f"action '{name}' is not used in any story or rule", action.location)
 
@@ -175,8 +191,12 @@ def check_names(bot: Bot, problems: Problems) -> None:
 def _form_actions(form: str, slots: Iterable[str]) -> set[str]:
     names = {f"validate_{form}"}
     for slot in slots:
-        names |= {f"utter_ask_{slot}", f"utter_ask_{form}_{slot}", f"action_ask_{slot}",
-                  f"action_ask_{form}_{slot}"}
+        names |= {
+            f"utter_ask_{slot}",
+            f"utter_ask_{form}_{slot}",
+            f"action_ask_{slot}",
+            f"action_ask_{form}_{slot}",
+        }
     return names
 
 
@@ -222,22 +242,26 @@ def check_slots_and_forms(
                     )
     for form in domain.forms.values():
         for slot_name in form.required_slots:
-            slot = domain.slots.get(slot_name)
-            if slot is None:
+            required = domain.slots.get(slot_name)
+            if required is None:
                 problems.error(
                     f"form '{form.name}' requires slot '{slot_name}', which the domain does not "
                     "declare",
                     form.location,
                 )
                 continue
-            if not slot.mappings:
+            if not required.mappings:
                 problems.error(
                     f"form '{form.name}' requires slot '{slot_name}', which has no mapping: "
                     "the form could never fill it",
-                    slot.location or form.location,
+                    required.location or form.location,
                 )
-            asks = {f"utter_ask_{form.name}_{slot_name}", f"utter_ask_{slot_name}",
-                    f"action_ask_{form.name}_{slot_name}", f"action_ask_{slot_name}"}
+            asks = {
+                f"utter_ask_{form.name}_{slot_name}",
+                f"utter_ask_{slot_name}",
+                f"action_ask_{form.name}_{slot_name}",
+                f"action_ask_{slot_name}",
+            }
             if not any(domain.is_known_action(a) for a in asks):
                 problems.warning(
                     f"form '{form.name}' has no question for slot '{slot_name}' "
@@ -260,8 +284,8 @@ def check_slots_and_forms(
             for slot in _PLACEHOLDER.findall(text):
                 if slot not in domain.slots and slot not in DEFAULT_SLOTS:
                     problems.warning(
-                        f"response '{name}' uses placeholder '{{{slot}}}' but there is no slot "
-                        f"'{slot}' (it will be left as written unless an action fills it)",
+                        f"response '{name}' uses '{{{slot}}}', which is not a slot (only a custom "
+                        "action can fill it)",
                         domain.response_locations.get(name),
                     )
 
@@ -280,10 +304,25 @@ def validate_bot(bot: Bot, *, max_history: int | None = None) -> Problems:
     """Every check, on an already loaded bot."""
     problems = Problems()
     problems.extend(bot.problems)
-    check_names(bot, problems)
+    if bot.domain_ok:
+        check_names(bot, problems)
     if not bot.problems.errors:
         check_dialogue(bot, problems, max_history=max_history)
     return problems
+
+
+def _check_story_graph(
+    stories: list[Story], by_file: dict[str, Problems], fallback: Problems
+) -> None:
+    """Expand checkpoints/ORs of loose files; file each problem under the file it names."""
+    if not stories:
+        return
+    found = Problems()
+    expand([s for s in stories if not s.is_rule], found)
+    expand([s for s in stories if s.is_rule], found)
+    for problem in found:
+        target = by_file.get(problem.location.file) if problem.location else None
+        (target or fallback).add(problem)
 
 
 @dataclass
@@ -294,25 +333,41 @@ class Report:
     problems: Problems
 
 
-def _validate_loose_file(path: Path, root: Path) -> Problems:
-    """A file outside any bot folder: read it by what it contains."""
+def _validate_loose_file(path: Path, root: Path) -> tuple[Problems, list[Story]] | None:
+    """A file outside any bot folder, read by what it contains; None when it is no Rasa file.
+
+    Returns its problems and the stories and rules it holds (for the story graph check,
+    which needs every file of the folder).
+    """
     problems = Problems()
     name = rel(path, root)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = {"rasa_nlu_data": None}  # let the NLU reader report it, located
+        if not (isinstance(data, dict) and "rasa_nlu_data" in data):
+            return None  # some other JSON (a tracker dump, a model's metadata...)
     if path.suffix in YAML_SUFFIXES:
         try:
             data = load_yaml(path, name)
         except YamlError as exc:
             problems.error(exc.message, exc.location)
-            return problems
+            return problems, []
         keys = set(data) if isinstance(data, YamlMap) else set()
         if keys & DOMAIN_KEYS and not keys & {"nlu", "stories", "rules"}:
             read_domain([path], root, problems)
-            return problems
+            return problems, []
         if keys & CONFIG_KEYS:
             read_config(path, root, problems)
-            return problems
-    read_data_file(path, root, problems, test="test" in path.name)
-    return problems
+            return problems, []
+        if keys & set(ENDPOINT_SECTIONS[1:]) and not keys & TRAINING_KEYS:
+            read_endpoints(path, root, problems)
+            return problems, []
+        if keys and not keys & TRAINING_KEYS:
+            return None  # YAML that is not a bot file (credentials, CI settings...)
+    _, data = read_data_file(path, root, problems, test=is_test_stories_file(path))
+    return problems, [*data.stories, *data.rules]
 
 
 def validate_path(path: Path | str, *, max_history: int | None = None) -> list[Report]:
@@ -321,7 +376,17 @@ def validate_path(path: Path | str, *, max_history: int | None = None) -> list[R
     if is_bot_dir(root) or not root.exists():
         return [Report(str(path), validate_bot(load_bot(root), max_history=max_history))]
     if root.is_file():
-        return [Report(str(path), _validate_loose_file(root, root.parent))]
+        checked = _validate_loose_file(root, root.parent)
+        if checked is None:
+            problems = Problems()
+            problems.error(
+                "not a Rasa bot file (domain, config, endpoints or training data)",
+                Location(str(path)),
+            )
+            return [Report(str(path), problems)]
+        problems, stories = checked
+        _check_story_graph(stories, {str(root.name): problems}, problems)
+        return [Report(str(path), problems)]
     reports: list[Report] = []
     bot_dirs: list[Path] = []
     for folder in sorted(p for p in root.rglob("*") if p.is_dir()):
@@ -331,12 +396,25 @@ def validate_path(path: Path | str, *, max_history: int | None = None) -> list[R
             bot_dirs.append(folder)
             bot = load_bot(folder)
             reports.append(Report(rel(folder, root), validate_bot(bot, max_history=max_history)))
+    # loose files: each read alone; the stories of one folder form one story graph, as they
+    # would when that folder is given to Rasa as training data
+    by_file: dict[str, Problems] = {}
+    by_folder: dict[Path, list[Story]] = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         if file.suffix not in DATA_SUFFIXES or any(b in file.parents for b in bot_dirs):
             continue
-        reports.append(Report(rel(file, root), _validate_loose_file(file, root)))
+        checked = _validate_loose_file(file, root)
+        if checked is not None:
+            problems, stories = checked
+            by_file[rel(file, root)] = problems
+            by_folder.setdefault(file.parent, []).extend(stories)
+            reports.append(Report(rel(file, root), problems))
+    for stories in by_folder.values():
+        _check_story_graph(stories, by_file, Problems())
     if not reports:
         problems = Problems()
-        problems.error("no bot (domain.yml, data/) and no data file found here", Location(str(path)))
+        problems.error(
+            "no bot (domain.yml, data/) and no data file found here", Location(str(path))
+        )
         reports.append(Report(str(path), problems))
     return reports

@@ -30,18 +30,18 @@ class YamlError(Exception):
         super().__init__(f"{location}: {message}")
 
 
-class YamlMap(dict[str, Any]):
+class YamlMap(dict[Any, Any]):
     """A mapping that remembers where it and each of its keys were written."""
 
     file: str = ""
     line: int | None = None
-    key_lines: dict[str, int]
+    key_lines: dict[Any, int]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.key_lines = {}
 
-    def loc(self, key: str | None = None) -> Location:
+    def loc(self, key: Any = None) -> Location:
         """The location of ``key`` (or of the mapping itself)."""
         line = self.key_lines.get(key, self.line) if key is not None else self.line
         return Location(self.file, line)
@@ -122,7 +122,7 @@ def _construct_map(loader: _Loader, node: MappingNode) -> YamlMap:
     result.line = node.start_mark.line + 1
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) and key is not None:
             raise ConstructorError(
                 None, None, "a mapping key must be a plain value", key_node.start_mark
@@ -134,7 +134,7 @@ def _construct_map(loader: _Loader, node: MappingNode) -> YamlMap:
                 f"duplicate key '{key}' (first written at line {result.key_lines[key]})",
                 Location(loader.file_name, key_line),
             )
-        result[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
+        result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_line
     return result
 
@@ -144,15 +144,15 @@ def _construct_seq(loader: _Loader, node: SequenceNode) -> YamlList:
     result.file = loader.file_name
     result.line = node.start_mark.line + 1
     for item in node.value:
-        result.append(loader.construct_object(item, deep=True))  # type: ignore[no-untyped-call]
+        result.append(loader.construct_object(item, deep=True))
         result.item_lines.append(item.start_mark.line + 1)
     return result
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)  # type: ignore[arg-type]
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 def load_yaml_text(text: str, file: str = "<string>") -> Any:
@@ -173,7 +173,7 @@ def load_yaml_text(text: str, file: str = "<string>") -> Any:
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}", Location(file)) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 def load_yaml(path: Path | str, display: str | None = None) -> Any:

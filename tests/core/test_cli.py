@@ -1,0 +1,100 @@
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.data.loader import load_bot
+from core.data.training import Story
+from tests.core.data.test_loader import BOT, write
+from tests.core.data.test_validate import DOMAIN, NLU, STORIES
+
+ENV = {"ACTIONS_URL": "http://localhost:5055/webhook", "SLACK_TOKEN": "xoxb-1"}
+
+
+def without_locations(stories: list[Story]) -> list[object]:
+    return [[dataclasses.replace(step, location=None) for step in story.steps] for story in stories]
+
+
+def clean_bot(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "bot", {"domain.yml": DOMAIN, "data/nlu.yml": NLU, "data/stories.yml": STORIES}
+    )
+
+
+def test_validate_clean_bot_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bot = clean_bot(tmp_path)
+    assert main(["data", "validate", str(bot)]) == 0
+    out = capsys.readouterr().out
+    assert f"{bot}: ok (0 errors, 0 warnings)" in out
+
+
+def test_validate_errors_exit_1_with_located_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = clean_bot(tmp_path)
+    (bot / "data" / "stories.yml").write_text(STORIES + "- story: x\n  steps:\n  - intent: nope\n")
+    assert main(["data", "validate", str(bot)]) == 1
+    out = capsys.readouterr().out
+    assert "data/stories.yml:19: error: intent 'nope'" in out
+    assert "FAILED (1 errors, 0 warnings)" in out
+    assert "Traceback" not in out
+
+
+def test_errors_only_hides_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bot = clean_bot(tmp_path)
+    (bot / "domain.yml").write_text(DOMAIN + "  utter_unused:\n    - text: hi\n")
+    assert main(["data", "validate", "--errors-only", str(bot)]) == 0
+    out = capsys.readouterr().out
+    assert "utter_unused" not in out
+    assert "ok (0 errors, 1 warnings)" in out
+
+
+def test_convert_writes_3x_and_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    source = write(tmp_path / "old", BOT)
+    out = tmp_path / "new"
+    assert main(["data", "convert", str(source), "--out", str(out)]) == 0
+    assert (out / "data" / "stories.yml").is_file()  # the Markdown story, now YAML
+    assert not list(out.rglob("*.md"))
+    before, after = load_bot(source), load_bot(out)
+    assert after.problems.errors == []
+    assert len(after.nlu.examples) == len(before.nlu.examples)
+    assert [s.name for s in after.stories] == [s.name for s in before.stories]
+    assert without_locations(after.stories) == without_locations(before.stories)
+    assert len(after.test_stories) == len(before.test_stories)
+    assert after.domain.responses == before.domain.responses
+    capsys.readouterr()
+    assert main(["data", "convert", str(source), "--out", str(out)]) == 1
+    assert "--force" in capsys.readouterr().out
+    assert main(["data", "convert", str(source), "--out", str(out), "--force"]) == 0
+
+
+def test_convert_refuses_a_bot_with_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = clean_bot(tmp_path)
+    (bot / "domain.yml").write_text("intents: [a\n")
+    assert main(["data", "convert", str(bot), "--out", str(tmp_path / "out")]) == 1
+    assert "domain.yml:" in capsys.readouterr().out
+    assert not (tmp_path / "out").exists()
+
+
+def test_console_script_help_and_version() -> None:
+    exe = Path(sys.executable).parent / "chinwag"
+    help_text = subprocess.run(
+        [str(exe), "data", "validate", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--max-history" in help_text and "BOT_DIR" in help_text
+    version = subprocess.run(
+        [str(exe), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert version.startswith("chinwag ")
+    missing = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert missing.returncode == 2
+    assert "COMMAND" in missing.stderr
