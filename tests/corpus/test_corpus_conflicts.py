@@ -11,27 +11,11 @@ from core.data.problems import Problems
 from core.data.story_graph import Conversation, expand
 from core.data.training import ActionStep, Story, UserStep
 from core.policies.conflicts import find_conflicts, find_incomplete_rules
+from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus
 
-CLEAN_BOTS = [
-    "breakoutbot",
-    "carbon-bot",
-    "fallback-button",
-    "financial-demo",
-    "helpdesk-assistant",
-    "rasa-concertbot",
-    "rasa-e2ebot",
-    "rasa-formbot",
-    "rasa-initial-project",
-    "rasa-knowledgebasebot",
-    "rasa-moodbot",
-    "rasa-reminderbot",
-    "rasa-responseselectorbot",
-    "rasa-rules",
-    "retrieval-jina",
-    "retrieval-lunr",
-]
+CLEAN_BOTS = CORPUS_BOTS
 
 
 def conversations(bot: Bot, *extra: Story) -> tuple[list[Conversation], list[Conversation]]:

@@ -11,27 +11,11 @@ from core.data.domain_reader import read_domain
 from core.data.problems import Problems
 from core.domain import Domain
 from core.slots import MappingCondition, SlotMapping
+from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus
 
-BOTS = [
-    "breakoutbot",
-    "carbon-bot",
-    "fallback-button",
-    "financial-demo",
-    "helpdesk-assistant",
-    "rasa-concertbot",
-    "rasa-e2ebot",
-    "rasa-formbot",
-    "rasa-initial-project",
-    "rasa-knowledgebasebot",
-    "rasa-moodbot",
-    "rasa-reminderbot",
-    "rasa-responseselectorbot",
-    "rasa-rules",
-    "retrieval-jina",
-    "retrieval-lunr",
-]
+BOTS = CORPUS_BOTS
 # intents, entities, slots, responses, actions, forms (counted in each domain.yml)
 COUNTS = {
     "breakoutbot": (9, 1, 2, 3, 4, 0),

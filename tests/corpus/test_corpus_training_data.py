@@ -16,28 +16,12 @@ from core.data.yaml_io import YamlError, load_yaml
 from core.data.yaml_reader import detect_yaml_content, is_test_stories_file, read_training_yaml
 from core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
 from tests.core.data.test_yaml_writer import read_back, without_locations
+from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus
 
 TEST_DIRS = ("tests", "test_stories")
-BOTS = [
-    "breakoutbot",
-    "carbon-bot",
-    "fallback-button",
-    "financial-demo",
-    "helpdesk-assistant",
-    "rasa-concertbot",
-    "rasa-e2ebot",
-    "rasa-formbot",
-    "rasa-initial-project",
-    "rasa-knowledgebasebot",
-    "rasa-moodbot",
-    "rasa-reminderbot",
-    "rasa-responseselectorbot",
-    "rasa-rules",
-    "retrieval-jina",
-    "retrieval-lunr",
-]
+BOTS = CORPUS_BOTS
 
 
 def read_files(root: Path, files: list[Path], *, test: bool) -> tuple[NLUData, StoryData, Problems]:

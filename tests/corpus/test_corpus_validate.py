@@ -7,27 +7,11 @@ import pytest
 from core.cli import main
 from core.data.loader import load_bot
 from core.data.validate import validate_bot, validate_path
+from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus
 
-CLEAN_BOTS = [
-    "breakoutbot",
-    "carbon-bot",
-    "fallback-button",
-    "financial-demo",
-    "helpdesk-assistant",
-    "rasa-concertbot",
-    "rasa-e2ebot",
-    "rasa-formbot",
-    "rasa-initial-project",
-    "rasa-knowledgebasebot",
-    "rasa-moodbot",
-    "rasa-reminderbot",
-    "rasa-responseselectorbot",
-    "rasa-rules",
-    "retrieval-jina",
-    "retrieval-lunr",
-]
+CLEAN_BOTS = CORPUS_BOTS
 
 # Every malformed file of Rasa's own fixtures, with where the error must point.
 KNOWN_BAD = {
