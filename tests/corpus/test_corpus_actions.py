@@ -81,14 +81,14 @@ async def test_formbot_from_text_and_from_intent_slots_fill_when_asked(corpus_di
     assert await extract(domain, [*asking("cuisine"), chitchat]) == {}
 
 
-async def test_formbot_responses_fill_slots(corpus_dir: Path) -> None:
+async def test_formbot_summary_response_fills_every_slot(corpus_dir: Path) -> None:
     domain = formbot(corpus_dir)
-    slots = [SlotSet(k, v) for k, v in {"cuisine": "thai", "num_people": 4.0}.items()]
-    tracker = Tracker("u", domain, slots)
-    filled = [
-        response
-        for name in domain.responses
-        if (response := ResponseGenerator(domain, random.Random(0)).generate(name, tracker, None))
-        and "thai" in (response["text"] or "")
-    ]
-    assert filled, "formbot has a response mentioning {cuisine}"
+    values = {"cuisine": "thai", "num_people": 4.0, "outdoor_seating": True, "preferences": "quiet"}
+    tracker = Tracker("u", domain, [SlotSet(k, v) for k, v in values.items()])
+    response = ResponseGenerator(domain).generate("utter_slots_values", tracker, "rest")
+    assert response is not None and response["response"] == "utter_slots_values"
+    text = response["text"]
+    for line in ("cuisine: thai", "num_people: 4.0", "outdoor_seating: True", "preferences: quiet"):
+        assert f"- {line}" in text
+    # an empty slot reads "None", as in Rasa
+    assert text.endswith("- feedback: None")

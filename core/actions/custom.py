@@ -1,0 +1,347 @@
+"""A bot's own ``actions.py`` (or ``actions/`` package), run in-process.
+
+:func:`load_actions_module` imports the bot's actions the way ``python -m rasa_sdk --actions
+actions`` does from the bot folder (so ``from actions.x import y`` works), then files the
+modules under a name private to that bot, so two bots' ``actions`` never clash. Every concrete
+subclass of ``rasa_sdk.Action`` (when rasa_sdk is installed) or of :class:`core.actions.sdk.Action`
+becomes an :class:`InProcessAction`, which does what rasa_sdk's ``ActionExecutor.run`` does and
+returns the same events a remote action server would.
+
+Without rasa_sdk installed, ``import rasa_sdk`` (and ``rasa_sdk.events`` / ``executor`` /
+``forms`` / ``interfaces`` / ``types``) resolves to :mod:`core.actions.sdk`, so Rasa bots' actions
+load unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import logging
+import pkgutil
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from core.actions import sdk
+from core.actions.base import Action, ActionContext, ActionExecutionRejection
+from core.actions.remote import ActionServerError, events_from_action_response
+from core.data.domain_reader import display_path
+from core.data.problems import BotDataError, Location, Problems
+from core.events import Event, EventError
+
+logger = logging.getLogger(__name__)
+
+ACTIONS_MODULE = "actions"
+# what ``import rasa_sdk...`` resolves to when rasa_sdk is not installed
+SDK_MODULE_ALIASES = (
+    "rasa_sdk",
+    "rasa_sdk.events",
+    "rasa_sdk.executor",
+    "rasa_sdk.forms",
+    "rasa_sdk.interfaces",
+    "rasa_sdk.types",
+)
+# modules whose Action subclasses are library bases, never a bot's actions (as rasa_sdk skips)
+_LIBRARY_PREFIXES = ("rasa_sdk", "rasa.", "rasa_core", "core.actions.sdk")
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """The SDK an action class was written against: its tracker, dispatcher and rejection."""
+
+    tracker_from_dict: Callable[[dict[str, Any]], Any]
+    dispatcher: Callable[[], Any]
+    rejections: tuple[type[BaseException], ...]
+
+
+class InProcessAction(Action):
+    """A bot's SDK-style action (``run(dispatcher, tracker, domain)``) run in this process."""
+
+    def __init__(self, name: str, impl: Any, runtime: _Runtime) -> None:
+        self._name = name
+        self.impl = impl
+        self._runtime = runtime
+
+    def name(self) -> str:
+        return self._name
+
+    async def run(self, ctx: ActionContext) -> list[Event]:
+        # a JSON round trip: the action sees exactly what an action server would receive and
+        # cannot change our tracker or domain through shared objects
+        state = json.loads(json.dumps(ctx.tracker.current_state("all")))
+        domain = json.loads(json.dumps(ctx.domain.as_dict()))
+        tracker = self._runtime.tracker_from_dict(state)
+        dispatcher = self._runtime.dispatcher()
+        try:
+            returned = await sdk.call_potential_coroutine(
+                self.impl.run(dispatcher, tracker, domain)
+            )
+            if getattr(dispatcher, "is_streaming_active", False):
+                logger.warning("action '%s' never called stream_end(): closing it", self._name)
+                await dispatcher.stream_end()
+        except ActionExecutionRejection:
+            raise
+        except self._runtime.rejections as exc:
+            name = getattr(exc, "action_name", self._name)
+            raise ActionExecutionRejection(name, getattr(exc, "message", None)) from exc
+        except Exception as exc:
+            logger.exception("custom action '%s' raised an exception", self._name)
+            raise ActionServerError(
+                self._name, f"custom action '{self._name}' failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        events = _valid_events(returned or [], self._name)
+        try:
+            payload = json.loads(json.dumps({"events": events, "responses": dispatcher.messages}))
+        except (TypeError, ValueError) as exc:
+            message = f"custom action '{self._name}' returned data that is not JSON: {exc}"
+            logger.error(message)
+            raise ActionServerError(self._name, message) from exc
+        try:
+            return await events_from_action_response(payload["events"], payload["responses"], ctx)
+        except (EventError, TypeError) as exc:
+            message = f"custom action '{self._name}' returned an invalid event: {exc}"
+            logger.error(message)
+            raise ActionServerError(self._name, message) from exc
+
+
+def _valid_events(events: Any, action_name: str) -> list[dict[str, Any]]:
+    """rasa_sdk's ``validate_events``: event dicts with an ``event`` key; others are dropped."""
+    if not isinstance(events, (list, tuple)):
+        logger.error("action '%s' returned %r instead of a list of events", action_name, events)
+        return []
+    valid = []
+    for event in events:
+        if isinstance(event, dict) and event.get("event"):
+            valid.append(event)
+        else:
+            logger.error(
+                "action '%s' returned an invalid event %r (use the helpers of rasa_sdk.events):"
+                " ignored",
+                action_name,
+                event,
+            )
+    return valid
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def load_actions_module(bot_dir: Path, problems: Problems | None = None) -> dict[str, Action]:
+    """The bot's custom actions by name (empty when it has no ``actions.py`` / ``actions/``).
+
+    Import errors and unusable action classes are reported into ``problems`` with the file and
+    line they come from; without ``problems`` they raise :class:`BotDataError`.
+    """
+    root = bot_dir.resolve()
+    source = _actions_source(root)
+    if source is None:
+        return {}
+    found = Problems()
+    bases = _sdk_action_bases()
+    with _bot_import_context(root):
+        # collect inside: inspect finds the classes' source while `actions` is the bot's
+        actions = _collect_actions(_import_actions(root, source, found), bases, root, found)
+    if problems is not None:
+        problems.extend(found)
+    elif found.errors:
+        raise BotDataError(found.errors)
+    return actions
+
+
+def _actions_source(root: Path) -> Path | None:
+    """``actions/`` (a package, or a folder of modules) or ``actions.py``, as Python finds it."""
+    package = root / ACTIONS_MODULE
+    if (package / "__init__.py").is_file():
+        return package
+    module = root / f"{ACTIONS_MODULE}.py"
+    if module.is_file():
+        return module
+    return package if package.is_dir() else None
+
+
+def isolated_module_name(root: Path) -> str:
+    """The bot's private prefix: its ``actions.x`` is ``sys.modules["<prefix>:actions.x"]``."""
+    digest = hashlib.sha1(str(root).encode(), usedforsecurity=False).hexdigest()[:12]
+    return f"chinwag_bot_{digest}"
+
+
+def _sdk_action_bases() -> tuple[type, ...]:
+    """The Action base classes bots may subclass; maps ``rasa_sdk`` to ours if it is absent."""
+    try:
+        rasa_sdk = importlib.import_module("rasa_sdk")
+    except ImportError:
+        for name in SDK_MODULE_ALIASES:
+            sys.modules[name] = sdk
+        return (sdk.Action,)
+    real: type = rasa_sdk.Action
+    return (sdk.Action,) if real is sdk.Action else (sdk.Action, real)
+
+
+@contextmanager
+def _bot_import_context(root: Path) -> Iterator[None]:
+    """Import as ``python -m rasa_sdk --actions actions`` would from ``root``; on exit, file the
+    new modules from the bot under its private name and restore ``actions`` and ``sys.path``."""
+    private = isolated_module_name(root)
+    for key in [k for k in sys.modules if k.startswith(private + ":")]:
+        del sys.modules[key]
+    before = set(sys.modules)
+    shadowed = {k: sys.modules.pop(k) for k in list(sys.modules) if _is_actions_name(k)}
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(root))
+        for key in set(sys.modules) - before:
+            if _is_actions_name(key) or _inside(sys.modules[key], root):
+                sys.modules[f"{private}:{key}"] = sys.modules.pop(key)
+        sys.modules.update(shadowed)
+
+
+def _is_actions_name(key: str) -> bool:
+    return key == ACTIONS_MODULE or key.startswith(ACTIONS_MODULE + ".")
+
+
+def _import_actions(root: Path, source: Path, problems: Problems) -> list[ModuleType]:
+    """``actions`` and, for a package, every module below it."""
+    try:
+        top = importlib.import_module(ACTIONS_MODULE)
+    except Exception as exc:
+        _report_import_error(exc, root, source, problems)
+        return []
+    return [top, *_import_submodules(top, root, problems)] if source.is_dir() else [top]
+
+
+def _import_submodules(package: ModuleType, root: Path, problems: Problems) -> list[ModuleType]:
+    """Every module below ``package``, recursively (rasa_sdk's ``_import_submodules``)."""
+    modules: list[ModuleType] = []
+    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + "."):
+        try:
+            module = importlib.import_module(info.name)
+        except Exception as exc:
+            path = Path(package.__path__[0]) / info.name.rsplit(".", 1)[-1]
+            _report_import_error(
+                exc, root, path if info.ispkg else path.with_suffix(".py"), problems
+            )
+            continue
+        modules.append(module)
+        if info.ispkg:
+            modules += _import_submodules(module, root, problems)
+    return modules
+
+
+def _inside(module: ModuleType, root: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    return Path(file).resolve().is_relative_to(root)
+
+
+def _report_import_error(exc: Exception, root: Path, source: Path, problems: Problems) -> None:
+    """One located error: the bot's file and line where the import failed."""
+    location = Location(display_path(source, root))
+    if isinstance(exc, SyntaxError) and exc.filename:
+        location = Location(display_path(Path(exc.filename), root), exc.lineno)
+    else:
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            if Path(frame.filename).resolve().is_relative_to(root):
+                location = Location(display_path(Path(frame.filename), root), frame.lineno)
+                break
+    detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    problems.error(f"cannot import the bot's actions: {type(exc).__name__}: {detail}", location)
+
+
+def _collect_actions(
+    modules: list[ModuleType], bases: tuple[type, ...], root: Path, problems: Problems
+) -> dict[str, Action]:
+    """An :class:`InProcessAction` for every concrete action class the modules hold."""
+    actions: dict[str, Action] = {}
+    origin: dict[str, type] = {}
+    seen: set[type] = set()
+    for module in modules:
+        for value in list(vars(module).values()):
+            if not _is_action_class(value, bases) or value in seen:
+                continue
+            seen.add(value)
+            action = _instantiate(value, root, problems)
+            if action is None:
+                continue
+            name = action.name()
+            if name in origin and origin[name] is not value:
+                problems.warning(
+                    f"action '{name}' is defined by both {origin[name].__qualname__} and "
+                    f"{value.__qualname__}: the last one is used",
+                    _class_location(value, root),
+                )
+            origin[name] = value
+            actions[name] = action
+    return actions
+
+
+def _is_action_class(value: Any, bases: tuple[type, ...]) -> bool:
+    return (
+        inspect.isclass(value)
+        and issubclass(value, bases)
+        and not value.__module__.startswith(_LIBRARY_PREFIXES)
+        and not inspect.isabstract(value)
+    )
+
+
+def _instantiate(cls: type, root: Path, problems: Problems) -> InProcessAction | None:
+    where = _class_location(cls, root)
+    try:
+        instance = cls()
+        name = instance.name()
+    except NotImplementedError:
+        return None  # an intermediate base class without a name of its own
+    except Exception as exc:
+        problems.error(
+            f"cannot create action class {cls.__qualname__}: {type(exc).__name__}: {exc}", where
+        )
+        return None
+    if not isinstance(name, str) or not name:
+        problems.error(f"{cls.__qualname__}.name() must return text, got {name!r}", where)
+        return None
+    try:
+        inspect.signature(instance.run).bind(None, None, None)
+    except (TypeError, ValueError):
+        problems.error(
+            f"{cls.__qualname__}.run must take (dispatcher, tracker, domain), as rasa_sdk "
+            f"actions do",
+            where,
+        )
+        return None
+    return InProcessAction(name, instance, _runtime_for(cls))
+
+
+def _class_location(cls: type, root: Path) -> Location:
+    try:
+        file = inspect.getsourcefile(cls)
+        _, line = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return Location(cls.__module__)
+    return Location(display_path(Path(file), root) if file else cls.__module__, line)
+
+
+def _runtime_for(cls: type) -> _Runtime:
+    """rasa_sdk's own Tracker and dispatcher for rasa_sdk classes, ours for the others."""
+    ours = _Runtime(
+        sdk.Tracker.from_dict, sdk.CollectingDispatcher, (sdk.ActionExecutionRejection,)
+    )
+    rasa_sdk = sys.modules.get("rasa_sdk")
+    if rasa_sdk is None or rasa_sdk is sdk or not issubclass(cls, rasa_sdk.Action):
+        return ours
+    from rasa_sdk.executor import CollectingDispatcher
+    from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
+    from rasa_sdk.interfaces import Tracker as SdkTracker
+
+    return _Runtime(
+        SdkTracker.from_dict, CollectingDispatcher, (SdkRejection, sdk.ActionExecutionRejection)
+    )

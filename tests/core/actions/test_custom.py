@@ -1,0 +1,431 @@
+"""In-process actions: loading a bot's actions.py / actions/ and running them like rasa_sdk."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.actions import sdk
+from core.actions.base import ActionContext, ActionExecutionRejection
+from core.actions.custom import (
+    SDK_MODULE_ALIASES,
+    InProcessAction,
+    isolated_module_name,
+    load_actions_module,
+)
+from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
+from core.data.problems import BotDataError, Problems
+from core.events import Event, SlotSet
+from core.tracker import Tracker
+from tests.core.actions.conftest import ActionServer
+
+MakeCtx = Callable[[Tracker], ActionContext]
+Plain = Callable[[list[Event]], list[dict[str, Any]]]
+SAMPLE = Path(__file__).with_name("sample_actions.py")
+SAMPLE_NAMES = {
+    "action_pick_colour",
+    "action_greet_user",
+    "action_reject",
+    "action_crash",
+    "validate_table_form",
+}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def importing_bot(tmp_path: Path) -> Path:
+    """A bot whose actions.py imports the sample actions (rasa_sdk classes)."""
+    write(tmp_path / "bot" / "actions.py", "from tests.core.actions.sample_actions import *\n")
+    return tmp_path / "bot"
+
+
+@pytest.fixture
+def no_rasa_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import rasa_sdk`` fail, as where it is not installed (restored afterwards)."""
+    for name in SDK_MODULE_ALIASES:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def own_sdk_bot(tmp_path: Path, no_rasa_sdk: None) -> Path:
+    """The sample actions' source as a bot's actions.py, run on core.actions.sdk."""
+    bot = tmp_path / "sdkbot"
+    write(bot / "actions.py", SAMPLE.read_text())
+    return bot
+
+
+@pytest.fixture
+async def endpoint(action_server: ActionServer) -> AsyncIterator[ActionEndpoint]:
+    ep = ActionEndpoint(url=action_server.url, timeout=30)
+    yield ep
+    await ep.aclose()
+
+
+# -- same events as the real action server -------------------------------------------------------
+
+
+async def test_in_process_matches_action_server(
+    importing_bot: Path,
+    endpoint: ActionEndpoint,
+    scenario: tuple[str, str],
+    trackers: dict[str, Tracker],
+    make_ctx: MakeCtx,
+    as_plain: Plain,
+) -> None:
+    action_name, tracker_name = scenario
+    actions = load_actions_module(importing_bot)
+    local = actions[action_name]
+    assert isinstance(local, InProcessAction)
+    tracker = trackers[tracker_name]
+    remote_events = await RemoteAction(action_name, endpoint).run(make_ctx(tracker))
+    local_events = await local.run(make_ctx(tracker))
+    assert remote_events  # every scenario produces events
+    assert as_plain(local_events) == as_plain(remote_events)
+
+
+async def test_own_sdk_matches_action_server(
+    own_sdk_bot: Path,
+    endpoint: ActionEndpoint,
+    scenario: tuple[str, str],
+    trackers: dict[str, Tracker],
+    make_ctx: MakeCtx,
+    as_plain: Plain,
+) -> None:
+    actions = load_actions_module(own_sdk_bot)
+    assert set(actions) == SAMPLE_NAMES
+    action_name, tracker_name = scenario
+    local = actions[action_name]
+    assert isinstance(local, InProcessAction)
+    assert isinstance(local.impl, sdk.Action)  # really ours, not rasa_sdk's
+    tracker = trackers[tracker_name]
+    remote_events = await RemoteAction(action_name, endpoint).run(make_ctx(tracker))
+    assert as_plain(await local.run(make_ctx(tracker))) == as_plain(remote_events)
+
+
+async def test_form_validation_in_process(
+    importing_bot: Path, trackers: dict[str, Tracker], make_ctx: MakeCtx, as_plain: Plain
+) -> None:
+    action = load_actions_module(importing_bot)["validate_table_form"]
+    nobody = as_plain(await action.run(make_ctx(trackers["nobody"])))
+    assert nobody[0]["event"] == "bot"
+    assert nobody[0]["text"] == "A party needs at least one person."
+    assert nobody[0]["metadata"]["utter_action"] == "utter_wrong_party_size"
+    assert [(e["name"], e["value"]) for e in nobody[1:]] == [("party_size", None)]
+
+
+@pytest.mark.parametrize("bot_fixture", ["importing_bot", "own_sdk_bot"])
+async def test_rejection_and_crash(
+    bot_fixture: str,
+    request: pytest.FixtureRequest,
+    trackers: dict[str, Tracker],
+    make_ctx: MakeCtx,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    actions = load_actions_module(request.getfixturevalue(bot_fixture))
+    ctx = make_ctx(trackers["colour"])
+    with pytest.raises(ActionExecutionRejection) as info:
+        await actions["action_reject"].run(ctx)
+    assert (info.value.action_name, info.value.message) == ("action_reject", "not in this state")
+    with pytest.raises(ActionServerError, match="'action_crash' failed: RuntimeError: database"):
+        await actions["action_crash"].run(ctx)
+    assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def test_no_actions_file(tmp_path: Path) -> None:
+    assert load_actions_module(tmp_path) == {}
+
+
+def test_package_with_submodules_and_absolute_imports(tmp_path: Path) -> None:
+    bot = tmp_path / "bot"
+    write(bot / "actions" / "__init__.py", "")
+    write(bot / "actions" / "helpers.py", "GREETING = 'hello'\n")
+    write(
+        bot / "actions" / "greet.py",
+        """
+        from actions.helpers import GREETING
+        from .base import Base
+        from core.actions.sdk import SlotSet
+
+
+        class ActionHello(Base):
+            def name(self):
+                return "action_hello"
+
+            def run(self, dispatcher, tracker, domain):
+                dispatcher.utter_message(text=GREETING)
+                return [SlotSet("said", GREETING)]
+        """,
+    )
+    write(
+        bot / "actions" / "base.py",
+        """
+        from core.actions.sdk import Action
+
+
+        class Base(Action):
+            '''no name(): an intermediate base class, not an action'''
+        """,
+    )
+    write(bot / "actions" / "deep" / "__init__.py", "")
+    write(
+        bot / "actions" / "deep" / "more.py",
+        """
+        from rasa_sdk import Action
+
+
+        class ActionDeep(Action):
+            def name(self):
+                return "action_deep"
+
+            async def run(self, dispatcher, tracker, domain):
+                return []
+        """,
+    )
+    actions = load_actions_module(bot)
+    assert set(actions) == {"action_hello", "action_deep"}
+    private = isolated_module_name(bot.resolve())
+    assert "actions" not in sys.modules
+    assert f"{private}:actions.greet" in sys.modules
+    assert f"{private}:actions.deep.more" in sys.modules
+    assert str(bot.resolve()) not in sys.path
+
+
+async def test_two_bots_do_not_clash(
+    tmp_path: Path, trackers: dict[str, Tracker], make_ctx: MakeCtx
+) -> None:
+    source = """
+        from rasa_sdk import Action
+        from rasa_sdk.events import SlotSet
+
+
+        class ActionWho(Action):
+            def name(self):
+                return "action_who"
+
+            def run(self, dispatcher, tracker, domain):
+                return [SlotSet("colour", "{bot}")]
+        """
+    first = write(tmp_path / "one" / "actions.py", source.replace("{bot}", "one")).parent
+    second = write(tmp_path / "two" / "actions.py", source.replace("{bot}", "two")).parent
+    one, two = load_actions_module(first), load_actions_module(second)
+    ctx = make_ctx(trackers["colour"])
+    (event_one,) = await one["action_who"].run(ctx)
+    (event_two,) = await two["action_who"].run(ctx)
+    assert isinstance(event_one, SlotSet) and isinstance(event_two, SlotSet)
+    assert (event_one.value, event_two.value) == ("one", "two")
+
+
+def test_syntax_error_located(tmp_path: Path) -> None:
+    write(
+        tmp_path / "actions.py", "from rasa_sdk import Action\n\nclass Broken(Action)\n    pass\n"
+    )
+    problems = Problems()
+    assert load_actions_module(tmp_path, problems) == {}
+    (problem,) = problems.errors
+    assert str(problem.location) == "actions.py:3"
+    assert "SyntaxError" in problem.message
+
+
+def test_exception_in_submodule_located_and_others_loaded(tmp_path: Path) -> None:
+    write(tmp_path / "actions" / "__init__.py", "")
+    write(
+        tmp_path / "actions" / "bad.py",
+        "import json\n\nSETTINGS = json.loads('{broken')\n",
+    )
+    write(
+        tmp_path / "actions" / "good.py",
+        """
+        from rasa_sdk import Action
+
+
+        class ActionGood(Action):
+            def name(self):
+                return "action_good"
+
+            def run(self, dispatcher, tracker, domain):
+                return []
+        """,
+    )
+    problems = Problems()
+    actions = load_actions_module(tmp_path, problems)
+    assert set(actions) == {"action_good"}
+    (problem,) = problems.errors
+    assert str(problem.location) == "actions/bad.py:3"
+    assert problem.message.startswith("cannot import the bot's actions: JSONDecodeError")
+    with pytest.raises(BotDataError, match=r"actions/bad.py:3: error: cannot import"):
+        load_actions_module(tmp_path)
+
+
+def test_missing_package_located(tmp_path: Path) -> None:
+    write(tmp_path / "actions.py", "import os\nimport not_a_real_package_xyz\n")
+    problems = Problems()
+    load_actions_module(tmp_path, problems)
+    (problem,) = problems.errors
+    assert str(problem.location) == "actions.py:2"
+    assert "No module named 'not_a_real_package_xyz'" in problem.message
+
+
+def test_bad_action_classes_reported(tmp_path: Path) -> None:
+    write(
+        tmp_path / "actions.py",
+        """
+        from rasa_sdk import Action
+
+
+        class NoArgs(Action):
+            def name(self):
+                return "action_no_args"
+
+            def run(self):
+                return []
+
+
+        class BadName(Action):
+            def name(self):
+                return 42
+
+            def run(self, dispatcher, tracker, domain):
+                return []
+
+
+        class First(Action):
+            def name(self):
+                return "action_twice"
+
+            def run(self, dispatcher, tracker, domain):
+                return []
+
+
+        class Second(First):
+            pass
+        """,
+    )
+    problems = Problems()
+    actions = load_actions_module(tmp_path, problems)
+    assert set(actions) == {"action_twice"}
+    assert [(str(p.location), p.level) for p in problems] == [
+        ("actions.py:5", "error"),
+        ("actions.py:13", "error"),
+        ("actions.py:29", "warning"),
+    ]
+    messages = [p.message for p in problems]
+    assert "NoArgs.run must take (dispatcher, tracker, domain)" in messages[0]
+    assert "BadName.name() must return text, got 42" in messages[1]
+    assert "defined by both First and Second" in messages[2]
+
+
+def test_rasa_sdk_alias_when_not_installed(tmp_path: Path, no_rasa_sdk: None) -> None:
+    write(
+        tmp_path / "actions.py",
+        """
+        from rasa_sdk import Action, Tracker
+        from rasa_sdk.events import SlotSet
+        from rasa_sdk.executor import CollectingDispatcher
+        from rasa_sdk.forms import FormValidationAction
+        from rasa_sdk.types import DomainDict
+
+
+        class ActionA(Action):
+            def name(self):
+                return "action_a"
+
+            def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+                return [SlotSet("x", 1)]
+
+
+        class ValidateF(FormValidationAction):
+            def name(self):
+                return "validate_f"
+        """,
+    )
+    actions = load_actions_module(tmp_path)
+    assert set(actions) == {"action_a", "validate_f"}
+    assert sys.modules["rasa_sdk.forms"] is sdk
+
+
+# -- what actions return -------------------------------------------------------------------------
+
+
+async def test_invalid_events_dropped_and_non_json_rejected(
+    tmp_path: Path, trackers: dict[str, Tracker], make_ctx: MakeCtx
+) -> None:
+    write(
+        tmp_path / "actions.py",
+        """
+        import datetime
+        from rasa_sdk import Action
+
+
+        class ActionSloppy(Action):
+            def name(self):
+                return "action_sloppy"
+
+            def run(self, dispatcher, tracker, domain):
+                # rasa_sdk drops events that are not dicts with an `event` key
+                return [{"name": "x"}, "slot", {"event": "slot", "name": "colour", "value": "x"}]
+
+
+        class ActionNone(Action):
+            def name(self):
+                return "action_none"
+
+            def run(self, dispatcher, tracker, domain):
+                dispatcher.utter_message(text="hi")
+
+
+        class ActionDate(Action):
+            def name(self):
+                return "action_date"
+
+            def run(self, dispatcher, tracker, domain):
+                return [{"event": "slot", "name": "colour", "value": datetime.date(2024, 1, 1)}]
+        """,
+    )
+    actions = load_actions_module(tmp_path)
+    ctx = make_ctx(trackers["colour"])
+    (event,) = await actions["action_sloppy"].run(ctx)
+    assert isinstance(event, SlotSet) and event.value == "x"
+    assert [e.to_dict()["text"] for e in await actions["action_none"].run(ctx)] == ["hi"]
+    with pytest.raises(ActionServerError, match="'action_date' returned data that is not JSON"):
+        await actions["action_date"].run(ctx)
+
+
+async def test_action_cannot_change_our_tracker(
+    tmp_path: Path, trackers: dict[str, Tracker], make_ctx: MakeCtx
+) -> None:
+    write(
+        tmp_path / "actions.py",
+        """
+        from rasa_sdk import Action
+
+
+        class ActionMeddle(Action):
+            def name(self):
+                return "action_meddle"
+
+            def run(self, dispatcher, tracker, domain):
+                tracker.slots["colour"] = "hacked"
+                tracker.events.clear()
+                domain["slots"].clear()
+                return []
+        """,
+    )
+    tracker = trackers["colour"]
+    ctx = make_ctx(tracker)
+    before = tracker.current_state("all")
+    await load_actions_module(tmp_path)["action_meddle"].run(ctx)
+    assert tracker.current_state("all") == before
+    assert "colour" in ctx.domain.as_dict()["slots"]
