@@ -72,6 +72,31 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shell(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from core.agent import load_agent
+    from core.data.problems import BotDataError
+    from core.shell import run_shell
+
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        agent = load_agent(args.bot_dir)
+    except BotDataError as exc:
+        for problem in exc.problems:
+            console.print(str(problem), style="red", markup=False)
+        console.print(f"{args.bot_dir}: cannot start (fix the errors first)", style="bold red")
+        return 1
+
+    async def talk() -> int:
+        try:
+            return await run_shell(agent, sender_id=args.sender)
+        finally:
+            await agent.close()
+
+    return asyncio.run(talk())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chinwag",
@@ -114,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, metavar="DIR", help="where to write the bot")
     convert.add_argument("--force", action="store_true", help="overwrite existing files")
     convert.set_defaults(func=cmd_data_convert)
+
+    shell = sub.add_parser(
+        "shell",
+        help="talk to a bot in the terminal",
+        description="Chat with a bot: buttons are numbered and can be picked by number; "
+        "/restart starts over, /stop or Ctrl-D leaves. Works without a trained model for bots "
+        "whose rules and stories need no machine learning.",
+    )
+    shell.add_argument("bot_dir", metavar="BOT_DIR")
+    shell.add_argument("--sender", default="shell", help="conversation id (default: shell)")
+    shell.set_defaults(func=cmd_shell)
     return parser
 
 
@@ -121,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     code: int = args.func(args)

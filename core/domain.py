@@ -30,6 +30,17 @@ DEFAULT_ACTIONS = (
     "action_extract_slots",
 )
 REQUESTED_SLOT = "requested_slot"
+# chinwag's form "plans" (core/actions/forms.py interprets them)
+FORM_PLAN_KEYS = (
+    "priority",
+    "max_turns",
+    "failure_action",
+    "exit",
+    "chitchat",
+    "clarify",
+    "clarify_intent",
+    "rules",
+)
 DEFAULT_SLOTS = (
     REQUESTED_SLOT,
     "session_started_metadata",

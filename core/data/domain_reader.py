@@ -25,7 +25,7 @@ import yaml
 
 from core.data.problems import Location, Problems
 from core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, load_yaml_text, loc_of
-from core.domain import ActionDef, Domain, EntityDef, Form, Intent, SessionConfig
+from core.domain import FORM_PLAN_KEYS, ActionDef, Domain, EntityDef, Form, Intent, SessionConfig
 from core.slots import MAPPING_TYPES, SLOT_TYPES, MappingCondition, Slot, SlotMapping
 
 LATEST_VERSION = "3.1"
@@ -60,7 +60,6 @@ VARIATION_KEYS = (
 # a variation must say something: one of these (Rasa itself demands text or custom)
 CONTENT_KEYS = ("text", "image", "custom", "buttons", "attachment", "quick_replies", "elements")
 # chinwag's form "plans" extensions: never mistaken for Rasa 2.x slot mappings
-PLAN_KEYS = ("priority", "max_turns", "failure_action", "exit", "chitchat", "clarify", "rules")
 SLOT_KEYS = (
     "type",
     "influence_conversation",
@@ -264,7 +263,7 @@ def _legacy_form_slots(form: dict[str, Any]) -> list[str]:
     return [
         key
         for key, value in form.items()
-        if key not in PLAN_KEYS
+        if key not in FORM_PLAN_KEYS
         and key != "ignored_intents"
         and isinstance(value, list)
         and all(isinstance(m, dict) for m in value)

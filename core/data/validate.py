@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.actions.forms import check_plans
 from core.data.config import ENDPOINT_SECTIONS, read_config, read_endpoints
 from core.data.domain_reader import read_domain
 from core.data.loader import (
@@ -42,6 +43,7 @@ from core.policies.conflicts import find_conflicts, find_incomplete_rules
 # loops Rasa knows without a form declaration
 BUILTIN_LOOPS = ("action_two_stage_fallback",)
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][\w-]*)\}(?!\})")
+_QUOTED_NAME = re.compile(r"""["']((?:utter|action)_[\w/]+)["']""")
 DOMAIN_KEYS = {
     "intents",
     "entities",
@@ -167,7 +169,8 @@ def check_names(bot: Bot, problems: Problems) -> None:
 
     check_slots_and_forms(domain, problems, used_actions, used_entities)
 
-    # responses and actions never used
+    # responses and actions never used (a name written in the bot's actions code counts)
+    used_actions |= names_in_action_code(bot.path)
     for form in domain.forms.values():
         used_actions.update(_form_actions(form.name, form.required_slots))
     for name, loc in domain.response_locations.items():
@@ -186,6 +189,17 @@ def check_names(bot: Bot, problems: Problems) -> None:
             and not _is_form_helper(name, domain)
         ):
             problems.warning(f"action '{name}' is not used in any story or rule", action.location)
+
+
+def names_in_action_code(bot_dir: Path) -> set[str]:
+    """Response and action names quoted in the bot's actions.py / actions/ package."""
+    files = [bot_dir / "actions.py", *sorted((bot_dir / "actions").rglob("*.py"))]
+    names: set[str] = set()
+    for file in files:
+        if file.is_file():
+            text = file.read_text(encoding="utf-8", errors="replace")
+            names.update(_QUOTED_NAME.findall(text))
+    return names
 
 
 def _form_actions(form: str, slots: Iterable[str]) -> set[str]:
@@ -210,6 +224,7 @@ def _is_form_helper(name: str, domain: Domain) -> bool:
 def check_slots_and_forms(
     domain: Domain, problems: Problems, used_actions: set[str], used_entities: set[str]
 ) -> None:
+    check_plans(domain, problems)
     intents = set(domain.intents) | set(DEFAULT_INTENTS)
     for slot in domain.slots.values():
         for mapping in slot.mappings:

@@ -8,13 +8,17 @@ One :class:`State` is Rasa's per-turn state dict (``Domain.get_active_state`` in
      "active_loop": {"name": ...},
      "slots": {name: (features...) | "should_not_be_set"}}
 
-with empty parts left out. :func:`conversation_states` replays a :class:`Conversation` the way
-Rasa's training trackers do (``StoryStep.explicit_events`` in structures.py and
-``TrainingDataGenerator._process_step`` in generator.py): ``action_listen`` before every
-user turn and at the story's end, slots filled from entities by ``from_entity`` mappings,
-and for rules their ``condition`` first, then the ``...`` snippet action (unless
+with empty parts left out. There is one state builder, :func:`tracker_states` (Rasa's
+``tracker.past_states(domain)``): one state before each applied ``ActionExecuted`` of a live
+:class:`core.tracker.Tracker`, then the current one. Training uses the same code:
+:func:`conversation_tracker` turns a :class:`Conversation` into real events the way Rasa's
+training trackers get them (``StoryStep.explicit_events`` in structures.py and
+``TrainingDataGenerator._process_step`` in generator.py): ``action_listen`` before every user
+turn and at the story's end, slots filled from entities by ``from_entity`` mappings, and for
+rules their ``condition`` first, then the ``...`` snippet action (unless
 ``conversation_start``) and a closing ``...`` when ``wait_for_user_input: false``; in rules
-``slot_was_set: null`` / ``active_loop: null`` mean "must not be set".
+``slot_was_set: null`` / ``active_loop: null`` become ``should_not_be_set``.
+:func:`conversation_states` replays that tracker through :func:`tracker_states`.
 
 The user part stays in the state after the bot's actions, as in Rasa; its text is dropped
 when an intent is known (``_remove_user_text_if_intent``). Conflict checking, memoization,
@@ -24,7 +28,7 @@ rules and the LightGBM featurizer all build on these states.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,15 @@ from core.data.training import (
     UserStep,
 )
 from core.domain import Domain
+from core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    AllSlotsReset,
+    Event,
+    SlotSet,
+    UserUttered,
+)
+from core.tracker import Tracker
 
 ACTION_LISTEN = "action_listen"
 # Rasa's SHOULD_NOT_BE_SET: a rule's `slot_was_set: {x: null}` / `active_loop: null`
@@ -102,6 +115,25 @@ class State:
         return out
 
 
+def state_from_dict(data: Mapping[str, Any]) -> State:
+    """The inverse of :meth:`State.as_dict` (for lookup keys read back from JSON)."""
+    user = data.get("user", {})
+    prev = data.get("prev_action", {})
+    slots = data.get("slots", {})
+    return State(
+        intent=user.get("intent"),
+        text=user.get("text"),
+        entities=tuple(user.get("entities", ())),
+        action=prev.get("action_name"),
+        action_text=prev.get("action_text"),
+        loop=data.get("active_loop", {}).get("name"),
+        slots=tuple(
+            (name, value if isinstance(value, str) else tuple(float(v) for v in value))
+            for name, value in sorted(slots.items())
+        ),
+    )
+
+
 def state_key(states: Sequence[State]) -> str:
     """A stable string for a history of states (Rasa's ``json.dumps(states, sort_keys)``)."""
     return json.dumps([s.as_dict() for s in states], sort_keys=True)
@@ -142,7 +174,7 @@ class Turn:
 
 
 def featurized_entities(
-    domain: Domain, intent: str | None, entities: list[Entity]
+    domain: Domain, intent: str | None, entities: Sequence[Entity | Mapping[str, Any]]
 ) -> tuple[str, ...]:
     """Entity labels a user turn shows policies: ``Domain._get_featurized_entities``.
 
@@ -152,11 +184,14 @@ def featurized_entities(
     """
     labels: set[str] = set()
     for e in entities:
-        labels.add(e.entity)
-        if e.role is not None:
-            labels.add(f"{e.entity}{ENTITY_LABEL_SEPARATOR}{e.role}")
-        if e.group is not None:
-            labels.add(f"{e.entity}{ENTITY_LABEL_SEPARATOR}{e.group}")
+        d = e.as_dict() if isinstance(e, Entity) else e
+        name = d.get("entity")
+        if name is None:
+            continue
+        labels.add(name)
+        for key in ("role", "group"):
+            if d.get(key) is not None:
+                labels.add(f"{name}{ENTITY_LABEL_SEPARATOR}{d[key]}")
     config = domain.intents.get(intent) if intent else None
     if config is None:
         return tuple(sorted(labels))
@@ -218,112 +253,35 @@ def slots_for_entities(domain: Domain, entities: list[Entity]) -> dict[str, Any]
 
 
 @dataclass
-class ActionEvent:
-    """An action run (Rasa's ActionExecuted): a name, or bot text when ``is_text``."""
+class StoryAction(ActionExecuted):
+    """An ``ActionExecuted`` replayed from a story or rule, remembering where it was written.
 
-    name: str
-    is_text: bool
-    location: Location | None
-    story: Story | None
-    unpredictable: bool = False
+    ``unpredictable`` is Rasa's mark on the first action of a story before any user turn
+    (``_mark_first_action_in_story_steps_as_unpredictable``): policies do not learn it.
+    """
 
-
-@dataclass
-class UserEvent:
-    """A user turn (Rasa's UserUttered)."""
-
-    step: UserStep
+    location: Location | None = field(default=None, compare=False)
+    story: Story | None = field(default=None, compare=False)
+    unpredictable: bool = field(default=False, compare=False)
 
 
-@dataclass
-class SlotEvent:
-    """A slot set (Rasa's SlotSet); in rules None becomes SHOULD_NOT_BE_SET."""
-
-    name: str
-    value: Any
-
-
-@dataclass
-class LoopEvent:
-    """The active loop set or ended (Rasa's ActiveLoop)."""
-
-    name: str | None
-
-
-Event = ActionEvent | UserEvent | SlotEvent | LoopEvent
-
-
-@dataclass
-class _Tracker:
-    """Just enough of Rasa's DialogueStateTracker to compute states."""
-
-    domain: Domain
-    omit_unset_slots: bool
-    slots: dict[str, Any] = field(default_factory=dict)
-    set_slots: set[str] = field(default_factory=set)
-    user: UserStep | None = None
-    action: ActionEvent | None = None
-    loop: str | None = None
-
-    def __post_init__(self) -> None:
-        self.slots = {name: slot.initial_value for name, slot in self.domain.slots.items()}
-
-    def apply(self, event: Event) -> None:
-        if isinstance(event, ActionEvent):
-            self.action = event
-        elif isinstance(event, UserEvent):
-            self.user = event.step
-        elif isinstance(event, SlotEvent):
-            if event.name in self.slots:
-                self.slots[event.name] = event.value
-                self.set_slots.add(event.name)
-        else:
-            self.loop = event.name
-
-    def state(self) -> State:
-        intent = text = None
-        entities: tuple[str, ...] = ()
-        if self.user is not None:
-            intent = self.user.intent
-            if intent:
-                entities = featurized_entities(self.domain, intent, self.user.entities)
-            else:
-                text = self.user.text
-        slots: list[tuple[str, SlotFeature]] = []
-        for name in sorted(self.slots):
-            if self.omit_unset_slots and name not in self.set_slots:
-                continue
-            value = self.slots[name]
-            features = self.domain.slots[name].featurize(value)
-            if not features:
-                continue
-            if value == SHOULD_NOT_BE_SET:
-                slots.append((name, SHOULD_NOT_BE_SET))
-            elif any(features):
-                slots.append((name, tuple(features)))
-        action = action_text = None
-        if self.action is not None:
-            if self.action.is_text:
-                action_text = self.action.name
-            else:
-                action = self.action.name
-        return State(
-            intent=intent,
-            text=text,
-            entities=entities,
-            action=action,
-            action_text=action_text,
-            loop=self.loop or None,
-            slots=tuple(slots),
-        )
-
-    @property
-    def active_loop(self) -> str | None:
-        return self.loop if self.loop and self.loop != SHOULD_NOT_BE_SET else None
+def _user_event(step: UserStep) -> UserUttered:
+    """A story's user turn as Rasa's story reader makes it (intent confidence 1.0)."""
+    intent = {"name": step.intent, "confidence": 1.0} if step.intent else {}
+    return UserUttered(
+        text=step.text,
+        intent=intent,
+        entities=[e.as_dict() for e in step.entities],
+        timestamp=0.0,
+    )
 
 
 def conversation_events(conv: Conversation, domain: Domain) -> list[Event]:
-    """The conversation as Rasa's explicit tracker events (implicit listens included)."""
+    """The conversation as Rasa's explicit tracker events (implicit listens included).
+
+    Actions are :class:`StoryAction` events; in rules, ``null`` slot values and
+    ``active_loop: null`` are Rasa's ``should_not_be_set``.
+    """
     is_rule = conv.kind == "rule"
     rule = conv.sources[0]
     events: list[Event] = []
@@ -333,52 +291,143 @@ def conversation_events(conv: Conversation, domain: Domain) -> list[Event]:
 
     def last_is_listen() -> bool:
         last = events[-1] if events else None
-        return isinstance(last, ActionEvent) and last.name == ACTION_LISTEN
+        return isinstance(last, ActionExecuted) and last.action_name == ACTION_LISTEN
 
     # Rasa's _mark_first_action_in_story_steps_as_unpredictable: the first written action
     # before any user turn (implicit listens are not written, so they are never marked)
     first_unmarked = True
 
-    def written(action: ActionEvent) -> ActionEvent:
+    def action(name: str | None, text: str | None, where: Location | None, story: Story) -> None:
         nonlocal first_unmarked
-        if first_unmarked:
-            action.unpredictable = True
-            first_unmarked = False
-        return action
+        events.append(
+            StoryAction(
+                action_name=name,
+                action_text=text,
+                location=where,
+                story=story,
+                unpredictable=first_unmarked,
+                timestamp=0.0,
+            )
+        )
+        first_unmarked = False
+
+    def listen(where: Location | None, story: Story) -> None:
+        events.append(
+            StoryAction(action_name=ACTION_LISTEN, location=where, story=story, timestamp=0.0)
+        )
+
+    def slots(values: dict[str, Any]) -> None:
+        events.extend(SlotSet(k, unset(v), timestamp=0.0) for k, v in values.items())
+
+    def loop(name: str | None) -> None:
+        events.append(ActiveLoop(unset(name), timestamp=0.0))
 
     if is_rule:
         for condition in rule.condition:
             if isinstance(condition, SlotStep):
-                events.extend(SlotEvent(k, unset(v)) for k, v in condition.slots.items())
+                slots(condition.slots)
             else:
-                events.append(LoopEvent(unset(condition.name)))
+                loop(condition.name)
         if not rule.conversation_start:
-            events.append(written(ActionEvent(RULE_SNIPPET_ACTION, False, rule.location, rule)))
-    last_action: ActionEvent | None = None
+            action(RULE_SNIPPET_ACTION, None, rule.location, rule)
+    last_action: Location | None = None
     for index, step in enumerate(conv.steps):
         story = conv.source_of(index)
         if isinstance(step, UserStep):
             first_unmarked = False
             if not last_is_listen():
-                where = last_action.location if last_action else step.location
-                events.append(ActionEvent(ACTION_LISTEN, False, where, story))
-            events.append(UserEvent(step))
-            filled = slots_for_entities(domain, step.entities)
-            events.extend(SlotEvent(k, v) for k, v in filled.items())
+                listen(last_action or step.location, story)
+            events.append(_user_event(step))
+            # entities fill slots in story replays, as Rasa's story replay does
+            slots(slots_for_entities(domain, step.entities))
         elif isinstance(step, ActionStep):
-            name = step.name or step.text or ""
-            last_action = written(ActionEvent(name, step.name is None, step.location, story))
-            events.append(last_action)
+            last_action = step.location
+            action(step.name, None if step.name else step.text or "", step.location, story)
         elif isinstance(step, SlotStep):
-            events.extend(SlotEvent(k, unset(v)) for k, v in step.slots.items())
+            slots(step.slots)
         elif isinstance(step, LoopStep):
-            events.append(LoopEvent(unset(step.name)))
+            loop(step.name)
     if is_rule and not rule.wait_for_user_input:
-        events.append(written(ActionEvent(RULE_SNIPPET_ACTION, False, rule.location, rule)))
+        action(RULE_SNIPPET_ACTION, None, rule.location, rule)
     if not conv.open_end and not last_is_listen():
-        where = last_action.location if last_action else rule.location
-        events.append(ActionEvent(ACTION_LISTEN, False, where, conv.sources[-1]))
+        listen(last_action or rule.location, conv.sources[-1])
     return events
+
+
+def conversation_tracker(conv: Conversation, domain: Domain) -> Tracker:
+    """A real tracker holding the conversation's events (Rasa's training tracker)."""
+    return Tracker(conv.name, domain, conversation_events(conv, domain))
+
+
+def current_state(tracker: Tracker, domain: Domain, set_slots: set[str] | None = None) -> State:
+    """Rasa's ``Domain.get_active_state`` of the tracker as it is now.
+
+    ``set_slots`` given: only those slots show (Rasa's ``omit_unset_slots``).
+    """
+    message = tracker.latest_message
+    use_text = message.use_text_for_featurization
+    intent = text = None
+    entities: tuple[str, ...] = ()
+    if use_text is not True:
+        intent = message.intent_name
+        entities = featurized_entities(domain, intent, message.entities)
+    if intent is None and use_text is not False:
+        text = message.text
+    slots: list[tuple[str, SlotFeature]] = []
+    for name in sorted(tracker.slot_defs):
+        if set_slots is not None and name not in set_slots:
+            continue
+        value = tracker.slots.get(name)
+        features = tracker.slot_defs[name].featurize(value)
+        if not features:
+            continue
+        if value == SHOULD_NOT_BE_SET:
+            slots.append((name, SHOULD_NOT_BE_SET))
+        elif any(features):
+            slots.append((name, tuple(features)))
+    loop = tracker.active_loop.name if tracker.active_loop is not None else None
+    return State(
+        intent=intent,
+        text=text,
+        entities=entities,
+        action=tracker.latest_action.get("action_name"),
+        action_text=tracker.latest_action.get("action_text"),
+        loop=loop or None,
+        slots=tuple(slots),
+    )
+
+
+def _replay(
+    tracker: Tracker, domain: Domain, omit_unset_slots: bool
+) -> Iterator[tuple[State, ActionExecuted | None, Tracker]]:
+    """Rasa's ``generate_all_prior_trackers``: (state, next action, tracker before it).
+
+    The last item is the current state with no next action. The yielded tracker is updated
+    after each step: read it before advancing.
+    """
+    running = tracker.init_copy()
+    set_slots: set[str] | None = set() if omit_unset_slots else None
+    for event in tracker.applied_events():
+        if isinstance(event, ActionExecuted):
+            yield current_state(running, domain, set_slots), event, running
+        elif set_slots is not None:
+            if isinstance(event, SlotSet) and event.key in running.slot_defs:
+                set_slots.add(event.key)
+            elif isinstance(event, AllSlotsReset):
+                set_slots.clear()
+        running.update(event)
+    yield current_state(running, domain, set_slots), None, running
+
+
+def tracker_states(
+    tracker: Tracker, domain: Domain, *, omit_unset_slots: bool = False
+) -> list[State]:
+    """Rasa's ``tracker.past_states(domain)``: a state before each applied action, then now.
+
+    ``omit_unset_slots`` leaves out slots no event has set (slots still at their initial
+    value), as Rasa does when it turns rules into lookup keys.
+    """
+    return [state for state, _, _ in _replay(tracker, domain, omit_unset_slots)]
 
 
 def conversation_states(
@@ -386,31 +435,32 @@ def conversation_states(
 ) -> list[Turn]:
     """Every action of ``conv`` (implicit listens and rule snippets included) with its states.
 
-    ``omit_unset_slots`` leaves out slots still at their initial value, as Rasa does when
-    it turns rules into lookup keys.
+    The states are :func:`tracker_states` of :func:`conversation_tracker`, so training sees
+    exactly what prediction sees on a live tracker.
     """
-    tracker = _Tracker(domain, omit_unset_slots)
     states: list[State] = []
-    pending: list[tuple[ActionEvent, int, str | None, str | None]] = []
-    for event in conversation_events(conv, domain):
-        if isinstance(event, ActionEvent):
-            states.append(tracker.state())
-            latest_intent = tracker.user.intent if tracker.user else None
-            pending.append((event, len(states) - 1, tracker.active_loop, latest_intent))
-        tracker.apply(event)
-    states.append(tracker.state())
+    pending: list[tuple[ActionExecuted, int, str | None, str | None]] = []
+    tracker = conversation_tracker(conv, domain)
+    for state, action, running in _replay(tracker, domain, omit_unset_slots):
+        states.append(state)
+        if action is not None:
+            intent = running.latest_message.intent_name
+            pending.append((action, len(states) - 1, running.active_loop_name, intent))
     frozen = tuple(states)
-    return [
-        Turn(
-            states=frozen,
-            index=index,
-            action=event.name,
-            location=event.location,
-            story=event.story,
-            is_text=event.is_text,
-            unpredictable=event.unpredictable,
-            active_loop=loop,
-            latest_intent=intent,
+    turns: list[Turn] = []
+    for event, index, loop, intent in pending:
+        source = event if isinstance(event, StoryAction) else None
+        turns.append(
+            Turn(
+                states=frozen,
+                index=index,
+                action=event.action_name or event.action_text or "",
+                location=source.location if source else None,
+                story=source.story if source else None,
+                is_text=event.action_name is None,
+                unpredictable=source.unpredictable if source else False,
+                active_loop=loop,
+                latest_intent=intent,
+            )
         )
-        for event, index, loop, intent in pending
-    ]
+    return turns

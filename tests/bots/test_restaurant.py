@@ -12,7 +12,7 @@ def test_restaurant_bot_is_clean() -> None:
     bot = load_bot(BOT)
     problems = validate_bot(bot)
     assert [str(p) for p in problems] == []
-    assert list(bot.domain.forms) == ["restaurant_form"]
+    assert list(bot.domain.forms) == ["restaurant_form", "hotel_form"]
     assert bot.domain.forms["restaurant_form"].required_slots == [
         "cuisine",
         "num_people",

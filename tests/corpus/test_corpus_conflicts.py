@@ -9,8 +9,20 @@ import pytest
 from core.data.loader import Bot, load_bot
 from core.data.problems import Problems
 from core.data.story_graph import Conversation, expand
-from core.data.training import ActionStep, Story, UserStep
+from core.data.training import RULE_SNIPPET_ACTION, ActionStep, Story, UserStep
+from core.events import ActionExecutionRejected, ActiveLoop, SlotSet, UserUttered
 from core.policies.conflicts import find_conflicts, find_incomplete_rules
+from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
+from core.policies.rules import RulePolicy
+from core.policies.states import (
+    SHOULD_NOT_BE_SET,
+    StoryAction,
+    conversation_events,
+    conversation_states,
+    conversation_tracker,
+    tracker_states,
+)
+from core.tracker import Tracker
 from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus
@@ -63,3 +75,77 @@ def test_added_contradictions_are_found_in_moodbot(corpus_dir: Path) -> None:
     goodbye = "rule 'Say goodbye anytime the user says goodbye' (data/rules.yml:6)"
     assert messages[1].startswith(f"{goodbye} predicts 'utter_goodbye'")
     assert "runs 'utter_iamabot'" in messages[1]
+
+
+# -- one state builder, trained policies -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CLEAN_BOTS)
+def test_training_states_equal_live_tracker_states(corpus_dir: Path, name: str) -> None:
+    bot = load_bot(corpus_dir / name)
+    stories, rules = conversations(bot)
+    for conv in stories + rules:
+        turns = conversation_states(conv, bot.domain)
+        # the story's events as Rasa event JSON, read back into a fresh live tracker
+        stored = [e.to_dict() for e in conversation_tracker(conv, bot.domain).events]
+        live = Tracker.from_dict("live", stored, bot.domain)
+        states = tracker_states(live, bot.domain)
+        assert tuple(states) == turns[0].states, conv.name
+        assert len(states) == len(turns) + 1
+
+
+TRAINED_BOTS = [
+    "rasa-rules",
+    "rasa-formbot",
+    "rasa-moodbot",
+    "financial-demo",
+    "helpdesk-assistant",
+]
+
+
+def trained_ensemble(bot: Bot) -> PolicyEnsemble:
+    problems = Problems()
+    policies = build_policies(bot.config.policies, problems, bot.config.policy_locations)
+    assert problems.errors == []
+    return train_policies(policies, bot)
+
+
+@pytest.mark.parametrize("name", TRAINED_BOTS)
+def test_bots_train_without_contradictions(corpus_dir: Path, name: str) -> None:
+    bot = load_bot(corpus_dir / name)
+    ensemble = trained_ensemble(bot)
+    rule_policy = next(p for p in ensemble.policies if isinstance(p, RulePolicy))
+    assert len(rule_policy.lookup) >= len(bot.rules)
+
+
+@pytest.mark.parametrize("name", ["rasa-moodbot", "rasa-rules"])
+def test_ensemble_predicts_every_rules_actions(corpus_dir: Path, name: str) -> None:
+    bot = load_bot(corpus_dir / name)
+    ensemble = trained_ensemble(bot)
+    _, rules = conversations(bot)
+    checked = 0
+    for conv in rules:
+        live = Tracker("live", bot.domain)
+        seen_user = False
+        after_snippet = False  # what follows a rule's closing `...` is not the rule's
+        for event in conversation_events(conv, bot.domain):
+            if isinstance(event, StoryAction) and event.action_name == RULE_SNIPPET_ACTION:
+                after_snippet = seen_user
+                continue
+            if isinstance(event, SlotSet | ActiveLoop) and SHOULD_NOT_BE_SET in (
+                getattr(event, "value", None),
+                getattr(event, "name", None),
+            ):
+                continue  # "must not be set" is simply not set in a live conversation
+            if isinstance(event, StoryAction) and seen_user and not after_snippet:
+                action, _ = ensemble.predict(live, bot.domain)
+                gold = event.action_name or event.action_text
+                if action == live.active_loop_name and action != gold:
+                    # a live form would run and reject: Rasa's emulate_loop_rejection
+                    live.update(ActionExecutionRejected(action))
+                    action, _ = ensemble.predict(live, bot.domain)
+                assert action == gold, (conv.name, action)
+                checked += 1
+            seen_user = seen_user or isinstance(event, UserUttered)
+            live.update(event)
+    assert checked >= len(bot.rules)

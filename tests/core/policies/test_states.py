@@ -152,7 +152,8 @@ def test_loops_and_end_to_end_turns() -> None:
             ActionStep(text="Hello!"),
             ActionStep("a_form"),
             LoopStep("a_form"),
-            UserStep("inform"),
+            UserStep("chitchat"),
+            ActionStep("utter_chitchat"),
             ActionStep("a_form"),
             LoopStep(None),
             ActionStep("utter_done"),
@@ -166,8 +167,28 @@ def test_loops_and_end_to_end_turns() -> None:
     assert turns[1].action == "Hello!" and turns[1].is_text
     assert turns[2].state.action_text == "Hello!"
     in_form = turns[4]
+    assert in_form.action == "utter_chitchat"
     assert in_form.state.loop == "a_form" and in_form.active_loop == "a_form"
-    assert turns[5].state.loop is None  # active_loop: null ended it
+    assert turns[6].action == "utter_done"
+    assert turns[6].state.loop is None  # active_loop: null ended it
+
+
+def test_a_loops_happy_path_run_collapses_as_in_rasas_applied_events() -> None:
+    turns = conversation_states(
+        conv(
+            UserStep("greet"),
+            ActionStep("a_form"),
+            LoopStep("a_form"),
+            UserStep("inform"),
+            ActionStep("a_form"),
+            LoopStep(None),
+            ActionStep("utter_done"),
+        ),
+        domain(),
+    )
+    # the second a_form run (and the user turn before it) is folded into the first
+    assert [t.action for t in turns] == ["action_listen", "a_form", "utter_done", "action_listen"]
+    assert turns[2].state == State(intent="greet", action="a_form")
 
 
 def test_rule_states_start_with_conditions_and_the_snippet() -> None:

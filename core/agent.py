@@ -1,0 +1,367 @@
+"""The agent: one user message in, the bot's responses out, the conversation stored.
+
+``Agent.handle(message)`` does what Rasa's MessageProcessor does, in this order:
+
+1. lock the conversation (one message at a time per conversation, in arrival order);
+2. load its events and replay them into a :class:`~core.tracker.Tracker`;
+3. start a new session when there is none yet or the last one expired
+   (``action_session_start``, carrying slots over per the domain's session_config);
+4. understand the text (``/intent{...}`` payloads bypass NLU) and log the user event;
+5. run ``action_extract_slots`` (slot mappings), then predict -> run -> log until the bot
+   listens, at most ``max_predictions`` actions per message;
+6. append the new events to the store (also when something failed half-way).
+
+The agent knows no platform: it returns channel-neutral response dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from channel_responses.variations import ResponseGenerator
+from core.actions.base import Action, ActionContext, ActionExecutionRejection
+from core.actions.custom import load_actions_module
+from core.actions.default import load_intent_prompts
+from core.actions.forms import PLAN_METADATA_KEY, form_actions
+from core.actions.registry import ActionRegistry, UnknownActionError
+from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
+from core.data.loader import Bot, load_bot
+from core.data.problems import BotDataError, Location, Problems
+from core.domain import Domain
+from core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    BotUttered,
+    Event,
+    FollowupAction,
+    UserUttered,
+)
+from core.nlu.fallback import FallbackClassifier
+from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
+from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
+from core.stores.base import TrackerStore
+from core.stores.locks import InProcessLockStore, LockStore
+from core.stores.memory import InMemoryTrackerStore
+from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
+
+logger = logging.getLogger(__name__)
+
+# Rasa's MAX_NUMBER_OF_PREDICTIONS: actions the bot may run for one user message
+MAX_PREDICTIONS = 10
+EXTRACT_SLOTS = "action_extract_slots"
+RESPONSE_KEYS = ("text", "buttons", "quick_replies", "image", "attachment", "custom", "elements")
+
+
+@dataclass
+class UserMessage:
+    """A message from any channel, as the adapters hand it over."""
+
+    text: str | None
+    sender_id: str = "default"
+    input_channel: str = "rest"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+
+
+def response_dict(event: BotUttered) -> dict[str, Any]:
+    """A bot event as a channel-neutral response (only the keys that carry something)."""
+    message = event.message()
+    return {key: message[key] for key in RESPONSE_KEYS if message.get(key) not in (None, [], "")}
+
+
+class Agent:
+    """One bot, ready to talk: domain, understanding, policies, actions and stores."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        policies: PolicyEnsemble,
+        interpreter: Interpreter,
+        registry: ActionRegistry,
+        *,
+        nlg: ResponseGenerator | None = None,
+        store: TrackerStore | None = None,
+        lock_store: LockStore | None = None,
+        clock: Callable[[], float] = time.time,
+        max_predictions: int = MAX_PREDICTIONS,
+        rng: random.Random | None = None,
+        fallback: FallbackClassifier | None = None,
+    ) -> None:
+        self.domain = domain
+        self.policies = policies
+        self.interpreter = interpreter
+        self.registry = registry
+        self.nlg = nlg or ResponseGenerator(domain, rng)
+        self.store = store or InMemoryTrackerStore()
+        self.lock_store = lock_store or InProcessLockStore()
+        self.clock = clock
+        self.max_predictions = max_predictions
+        self.fallback = fallback
+
+    # ------------------------------------------------------------------ public
+
+    async def handle(self, message: UserMessage) -> list[dict[str, Any]]:
+        """Process one user message; return what the bot says, in order."""
+        async with self.lock_store.lock(message.sender_id):
+            tracker = await self.load_tracker(message.sender_id)
+            stored = len(tracker.events)
+            try:
+                await self._handle(message, tracker)
+            finally:
+                await self.store.append(message.sender_id, tracker.events[stored:], stored)
+            return [response_dict(e) for e in tracker.events[stored:] if isinstance(e, BotUttered)]
+
+    async def load_tracker(self, conversation_id: str) -> Tracker:
+        events = await self.store.load(conversation_id)
+        return Tracker(conversation_id, self.domain, events)
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Parse data for ``text``: payloads as sent, anything else through NLU and the
+        FallbackClassifier; a malformed payload is understood as plain text."""
+        try:
+            payload = parse_payload(text)
+        except PayloadError as exc:
+            logger.warning("%s; treating it as plain text", exc)
+            text, payload = text.lstrip("/"), None
+        if payload is not None:
+            return payload
+        parsed = await self.interpreter.parse(text)
+        return self.fallback.apply(parsed) if self.fallback else parsed
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _handle(self, message: UserMessage, tracker: Tracker) -> None:
+        now = self.clock()
+        if self._session_expired(tracker, now):
+            await self._run(ACTION_SESSION_START_NAME, tracker, message, policy=None, now=now)
+        parse_data = await self.parse(message.text or "")
+        parse_data.setdefault("text", message.text)
+        tracker.update(
+            UserUttered(
+                text=message.text,
+                intent=parse_data.get("intent") or {},
+                entities=list(parse_data.get("entities") or []),
+                parse_data=parse_data,
+                input_channel=message.input_channel,
+                message_id=message.message_id,
+                timestamp=now,
+                metadata=dict(message.metadata),
+            )
+        )
+        logger.debug(
+            "conversation %s: user said %r -> intent %s",
+            message.sender_id,
+            message.text,
+            (parse_data.get("intent") or {}).get("name"),
+        )
+        await self._extract_slots(tracker, message, now)
+        await self._predict_and_run(tracker, message, now)
+
+    def _session_expired(self, tracker: Tracker, now: float) -> bool:
+        """Rasa's rule: no events since the last restart, or the last user message is older
+        than session_expiration_time (0 switches sessions off)."""
+        if not tracker.applied_events():
+            return True
+        minutes = self.domain.session_config.session_expiration_time
+        if minutes <= 0:
+            return False
+        last_user = next((e for e in reversed(tracker.events) if isinstance(e, UserUttered)), None)
+        return last_user is not None and (now - last_user.timestamp) / 60 > minutes
+
+    async def _extract_slots(self, tracker: Tracker, message: UserMessage, now: float) -> None:
+        """Rasa 3: slot mappings apply after every user message, without an action event."""
+        action = self.registry.find(EXTRACT_SLOTS)
+        if action is None:
+            return
+        try:
+            events = await action.run(self._context(tracker, message))
+        except (ActionServerError, ActionExecutionRejection) as exc:
+            logger.error("slot extraction failed: %s", exc)
+            return
+        for event in events:
+            event.timestamp = now
+            tracker.update(event)
+
+    async def _predict_and_run(self, tracker: Tracker, message: UserMessage, now: float) -> None:
+        for _ in range(self.max_predictions):
+            followup = self._pending_followup(tracker)
+            if followup is not None:
+                listen_next = await self._run(
+                    followup.action_name, tracker, message, policy="followup", now=now
+                )
+                if not listen_next and followup.metadata.get(PLAN_METADATA_KEY):
+                    # a form plan (max_turns, exit) ended the form with this action: the
+                    # turn is over, nothing else is predicted from the unfinished form
+                    tracker.update(
+                        ActionExecuted(ACTION_LISTEN_NAME, policy="followup", timestamp=now)
+                    )
+                    return
+            else:
+                name, prediction = self.policies.predict(tracker, self.domain)
+                listen_next = await self._run(
+                    name,
+                    tracker,
+                    message,
+                    policy=prediction.policy_name,
+                    confidence=prediction.max_confidence,
+                    extra_events=prediction.events,
+                    now=now,
+                )
+            if listen_next:
+                return
+        logger.warning(
+            "conversation %s: the bot ran %d actions for one message without listening; "
+            "stopped here and listening (check the stories/rules for a loop)",
+            message.sender_id,
+            self.max_predictions,
+        )
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy="circuit_breaker", timestamp=now))
+
+    @staticmethod
+    def _pending_followup(tracker: Tracker) -> FollowupAction | None:
+        """The FollowupAction to run now (Rasa runs it before asking any policy), if any."""
+        if not tracker.followup_action:
+            return None
+        for event in reversed(tracker.events):
+            if isinstance(event, FollowupAction):
+                return event
+            if isinstance(event, ActionExecuted | UserUttered):
+                break
+        return FollowupAction(tracker.followup_action)
+
+    async def _run(
+        self,
+        name: str,
+        tracker: Tracker,
+        message: UserMessage,
+        *,
+        policy: str | None,
+        confidence: float = 1.0,
+        extra_events: list[Event] | None = None,
+        now: float,
+    ) -> bool:
+        """Run one action and log it; True when the bot should now listen."""
+        try:
+            action = self.registry.get(name)
+        except UnknownActionError as exc:
+            logger.error("%s; listening instead", exc)
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
+            return True
+        scratch = tracker.copy()
+        for event in extra_events or []:
+            scratch.update(event)
+        try:
+            events = await action.run(self._context(scratch, message))
+        except ActionExecutionRejection as exc:
+            logger.debug("action %s rejected: %s", name, exc.message)
+            tracker.update(ActionExecutionRejected(name, policy, confidence, timestamp=now))
+            return False
+        except ActionServerError as exc:
+            # the action failed on the bot's side: keep what we have, tell the log, listen
+            logger.error("action %s failed: %s", name, exc)
+            tracker.update(
+                ActionExecuted(name, policy=policy, confidence=confidence, timestamp=now)
+            )
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
+            return True
+        logger.debug("ran %s (predicted by %s, confidence %.2f)", name, policy, confidence)
+        if not any(isinstance(e, ActionExecutionRejected) for e in events):
+            for event in extra_events or []:
+                tracker.update(event)
+            tracker.update(
+                ActionExecuted(name, policy=policy, confidence=confidence, timestamp=now)
+            )
+        for event in events:
+            event.timestamp = now
+            tracker.update(event)
+        return name in (ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME)
+
+    def _context(self, tracker: Tracker, message: UserMessage) -> ActionContext:
+        return ActionContext(
+            tracker=tracker,
+            domain=self.domain,
+            nlg=self.nlg,
+            channel=message.input_channel,
+            extra={"metadata": message.metadata},
+        )
+
+
+INTENT_PROMPTS_FILE = "intent_description_mapping.csv"
+
+
+def build_registry(bot: Bot, problems: Problems) -> ActionRegistry:
+    """Custom actions (in-process actions.py first, then the action server), defaults,
+    responses and loops of a bot."""
+    custom: dict[str, Action] = dict(load_actions_module(bot.path, problems))
+    endpoint_config = bot.endpoints.get("action_endpoint")
+    if endpoint_config:
+        try:
+            endpoint = ActionEndpoint.from_dict(endpoint_config)
+        except ValueError as exc:
+            problems.error(f"action_endpoint: {exc}", Location("endpoints.yml"))
+        else:
+            for name in bot.domain.actions:
+                custom.setdefault(name, RemoteAction(name, endpoint))
+    prompts_path = bot.path / INTENT_PROMPTS_FILE
+    prompts = (
+        load_intent_prompts(prompts_path, INTENT_PROMPTS_FILE, problems)
+        if prompts_path.is_file()
+        else None
+    )
+    registry: ActionRegistry | None = None
+
+    def lookup(name: str) -> Action | None:  # forms find their questions in the registry
+        return registry.find(name) if registry is not None else None
+
+    loops = form_actions(bot.domain, lookup)
+    registry = ActionRegistry(bot.domain, custom, intent_prompts=prompts, loops=loops)
+    return registry
+
+
+def load_agent(
+    bot_dir: Path | str,
+    *,
+    store: TrackerStore | None = None,
+    lock_store: LockStore | None = None,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+) -> Agent:
+    """Read a bot folder and make it ready to talk; raise BotDataError on errors in it."""
+    bot = load_bot(bot_dir)
+    problems = Problems()
+    problems.extend(bot.problems)
+    if not problems.errors:
+        policies = train_policies(build_policies(bot.config.policies, problems), bot)
+        registry = build_registry(bot, problems)
+    for warning in problems.warnings:
+        logger.warning("%s", warning)
+    if problems.errors:
+        raise BotDataError(problems.errors)
+    fallback = next(
+        (
+            FallbackClassifier.from_config(c)
+            for c in bot.config.pipeline
+            if c.get("name") == "FallbackClassifier"
+        ),
+        None,
+    )
+    return Agent(
+        bot.domain,
+        policies,
+        ExampleInterpreter(bot.nlu),
+        registry,
+        fallback=fallback,
+        store=store,
+        lock_store=lock_store,
+        clock=clock,
+        rng=rng,
+    )

@@ -1,0 +1,161 @@
+"""Turning a user's text into parse data (intent, entities, ranking) in Rasa's shape.
+
+Two understandings live here:
+
+* ``/intent{"entity": "value"}`` payloads (what buttons send) are parsed directly and always
+  bypass NLU, with Rasa's syntax (``/intent@0.8{...}`` sets the confidence).
+* :class:`ExampleInterpreter` serves until a trained NLU model exists: a message that matches a
+  training example (case- and whitespace-insensitive, annotated entity spans acting as
+  wildcards) gets that example's intent and entities; anything else is ``nlu_fallback``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.data.training import Entity, Message, NLUData
+
+PAYLOAD = re.compile(
+    r"^/(?P<intent>[^{@\s]+)(?:@(?P<confidence>[0-9.]+))?(?P<entities>\{.*\})?\s*$"
+)
+FALLBACK_INTENT = "nlu_fallback"
+
+
+class PayloadError(ValueError):
+    """A ``/intent{...}`` payload whose entity JSON is malformed."""
+
+
+def parse_payload(text: str) -> dict[str, Any] | None:
+    """Parse data for a ``/intent{...}`` payload, or None when ``text`` is not one."""
+    match = PAYLOAD.match(text.strip())
+    if not match:
+        return None
+    intent = match.group("intent")
+    confidence = float(match.group("confidence") or 1.0)
+    entities: list[dict[str, Any]] = []
+    raw = match.group("entities")
+    if raw:
+        try:
+            values = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise PayloadError(
+                f"entities of payload '{text}' are not valid JSON: {exc.msg}"
+            ) from None
+        for name, value in values.items():
+            for item in value if isinstance(value, list) else [value]:
+                entities.append({"entity": name, "value": item, "start": 0, "end": len(text)})
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": [{"name": intent, "confidence": confidence}],
+        "entities": entities,
+    }
+
+
+class Interpreter(Protocol):
+    async def parse(self, text: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class _Pattern:
+    regex: re.Pattern[str]
+    example: Message
+    spans: list[Entity]  # the annotated entities, in text order, one regex group each
+    literal: int  # characters of fixed text: the more, the more specific the example
+
+
+def _normalize(text: str) -> str:
+    """Whitespace folded; case is left to the patterns (they ignore it)."""
+    return " ".join(text.split())
+
+
+class ExampleInterpreter:
+    """Exact-match understanding from the bot's own training examples (no model needed).
+
+    Entity spans match any text, so ``[4](number) people`` understands ``12 people``. When
+    several examples match, the one with the most fixed text wins; an example that is only
+    an entity (``- [thai](cuisine)``) matches only values the bot knows for that entity
+    (annotated, in a lookup table or a synonym), or it would match every message.
+    """
+
+    def __init__(self, nlu: NLUData) -> None:
+        self._synonyms = {k.lower(): v for k, v in nlu.synonyms.items()}
+        self._known: dict[str, set[str]] = {}
+        for example in nlu.examples:
+            for ent in example.entities:
+                values = self._known.setdefault(ent.entity, set())
+                values.add(str(ent.value).lower())
+                if ent.start is not None and ent.end is not None:
+                    values.add(example.text[ent.start : ent.end].lower())
+        for name, items in nlu.lookups.items():
+            self._known.setdefault(name, set()).update(i.lower() for i in items)
+        self._patterns = [self._compile(example) for example in nlu.examples]
+
+    @staticmethod
+    def _compile(example: Message) -> _Pattern:
+        text = example.text
+        parts: list[str] = []
+        spans: list[Entity] = []
+        cursor = 0
+        for ent in sorted(
+            (e for e in example.entities if e.start is not None and e.end is not None),
+            key=lambda e: e.start or 0,
+        ):
+            assert ent.start is not None and ent.end is not None
+            if ent.start < cursor:
+                continue  # overlapping annotations: keep the first
+            parts.append(re.escape(_normalize(text[cursor : ent.start])))
+            parts.append(f"(?P<e{len(spans)}>.+?)")
+            spans.append(ent)
+            cursor = ent.end
+        parts.append(re.escape(_normalize(text[cursor:])))
+        pattern = "".join(parts).replace(r"\ ", r"\s*")
+        literal = len(text) - sum((e.end or 0) - (e.start or 0) for e in spans)
+        regex = re.compile(rf"^\s*{pattern}\s*[.!?]*\s*$", re.IGNORECASE)
+        return _Pattern(regex, example, spans, literal)
+
+    def _match(self, pattern: _Pattern, text: str) -> list[dict[str, Any]] | None:
+        """The entities found when ``pattern`` matches ``text``, else None."""
+        match = pattern.regex.match(_normalize(text))
+        if not match:
+            return None
+        entities: list[dict[str, Any]] = []
+        for i, ent in enumerate(pattern.spans):
+            raw = match.group(f"e{i}").strip()
+            if not pattern.literal and raw.lower() not in self._known.get(ent.entity, set()):
+                return None
+            start = text.find(raw)
+            found: dict[str, Any] = {
+                "entity": ent.entity,
+                "value": self._synonyms.get(raw.lower(), raw),
+                "start": start if start >= 0 else None,
+                "end": start + len(raw) if start >= 0 else None,
+            }
+            if ent.role:
+                found["role"] = ent.role
+            if ent.group:
+                found["group"] = ent.group
+            entities.append(found)
+        return entities
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        payload = parse_payload(text)
+        if payload is not None:
+            return payload
+        best: tuple[_Pattern, list[dict[str, Any]]] | None = None
+        for pattern in self._patterns:
+            if best is not None and pattern.literal <= best[0].literal:
+                continue
+            entities = self._match(pattern, text)
+            if entities is not None:
+                best = (pattern, entities)
+        intent = best[0].example.intent if best else FALLBACK_INTENT
+        return {
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0},
+            "intent_ranking": [{"name": intent, "confidence": 1.0}],
+            "entities": best[1] if best else [],
+        }

@@ -1,0 +1,215 @@
+"""The policy ensemble: every policy predicts, one prediction wins, as in Rasa 3.6.
+
+``rasa/core/policies/ensemble.py`` (DefaultPolicyPredictionEnsemble): an action rejected
+last (``ActionExecutionRejected`` after the last ``ActionExecuted``) gets confidence 0.0 in
+every prediction; then (1) "no user" predictions (a loop's happy path) win, (2) among the
+others end-to-end (text) predictions win over intent-based ones, (3) the highest confidence
+wins, (4) ties go to the higher priority (then to the policy listed first). The winner
+carries every prediction's ``events`` plus its own ``optional_events``, and a
+``DefinePrevUserUtteredFeaturization`` event when it answers a user message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from core.data.loader import Bot
+from core.data.problems import Location, Problems
+from core.data.story_graph import expand
+from core.domain import Domain
+from core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    DefinePrevUserUtteredFeaturization,
+    Event,
+)
+from core.policies.base import Policy, PolicyPrediction
+from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
+from core.policies.rules import RulePolicy
+from core.policies.states import ACTION_LISTEN
+from core.tracker import Tracker
+
+logger = logging.getLogger(__name__)
+
+POLICY_CLASSES: dict[str, type[Policy]] = {
+    "MemoizationPolicy": MemoizationPolicy,
+    "AugmentedMemoizationPolicy": AugmentedMemoizationPolicy,
+    "RulePolicy": RulePolicy,
+}
+# machine-learning policies, to be served by the LightGBM policy
+ML_POLICIES = ("TEDPolicy", "UnexpecTEDIntentPolicy", "KerasPolicy", "SklearnPolicy")
+# Rasa 1.x/2.x policies that RulePolicy replaced in Rasa 3
+RULE_POLICY_PREDECESSORS = (
+    "MappingPolicy",
+    "FormPolicy",
+    "FallbackPolicy",
+    "TwoStageFallbackPolicy",
+)
+_CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "MemoizationPolicy": ("max_history", "use_nlu_confidence_as_score", "priority"),
+    "AugmentedMemoizationPolicy": ("max_history", "use_nlu_confidence_as_score", "priority"),
+    "RulePolicy": (
+        "core_fallback_threshold",
+        "core_fallback_action_name",
+        "enable_fallback_prediction",
+        "restrict_rules",
+        "check_for_contradictions",
+        "use_nlu_confidence_as_score",
+        "priority",
+    ),
+}
+# Rasa options without an effect here (compression of lookup keys, featurizer choice)
+_IGNORED_KEYS = ("name", "enable_feature_string_compression", "featurizer")
+
+
+def _rejected_action(tracker: Tracker) -> str | None:
+    """The action rejected since the last action ran (Rasa's ``_best_policy_prediction``)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecutionRejected):
+            return event.action_name
+        if isinstance(event, ActionExecuted):
+            return None
+    return None
+
+
+def pick_best(predictions: list[PolicyPrediction]) -> PolicyPrediction:
+    """Rasa's ``_pick_best_policy``: the winner, carrying all predictions' events."""
+    if not predictions:
+        raise ValueError("no policy predictions to choose from")
+    no_user = any(p.is_no_user_prediction for p in predictions)
+    end_to_end = any(p.is_end_to_end_prediction for p in predictions)
+    best: PolicyPrediction | None = None
+    best_rank = (-1.0, -1)
+    events: list[Event] = []
+    for prediction in predictions:
+        events += prediction.events
+        if prediction.is_no_user_prediction != no_user:
+            continue
+        if not no_user and prediction.is_end_to_end_prediction != end_to_end:
+            continue
+        rank = (prediction.max_confidence, prediction.priority)
+        if rank > best_rank:
+            best, best_rank = prediction, rank
+    if best is None:  # pragma: no cover - every prediction is in some class
+        raise ValueError("no best prediction found")
+    return PolicyPrediction(
+        probabilities=dict(best.probabilities),
+        policy_name=best.policy_name,
+        priority=best.priority,
+        events=events + best.optional_events,
+        is_no_user_prediction=best.is_no_user_prediction,
+        is_end_to_end_prediction=best.is_end_to_end_prediction,
+        diagnostic=dict(best.diagnostic),
+    )
+
+
+@dataclass
+class PolicyEnsemble:
+    """Trained policies that predict together."""
+
+    policies: list[Policy]
+
+    def predict(self, tracker: Tracker, domain: Domain) -> tuple[str, PolicyPrediction]:
+        """The next action and the winning prediction (with the events to apply)."""
+        predictions = [policy.predict(tracker, domain) for policy in self.policies]
+        rejected = _rejected_action(tracker)
+        if rejected is not None:
+            logger.debug(
+                "Execution of '%s' was rejected. Setting its confidence to 0.0 in all predictions.",
+                rejected,
+            )
+            for prediction in predictions:
+                if rejected in prediction.probabilities:
+                    prediction.probabilities[rejected] = 0.0
+        winner = pick_best(predictions)
+        if tracker.latest_action_name == ACTION_LISTEN:
+            winner.events.append(
+                DefinePrevUserUtteredFeaturization(winner.is_end_to_end_prediction)
+            )
+        # nothing confident at all: listen (Rasa's argmax picks action_listen, index 0)
+        action = winner.action or ACTION_LISTEN
+        logger.debug(
+            "Predicted next action '%s' with confidence %.2f by %s",
+            action,
+            winner.probabilities.get(action, 0.0),
+            winner.policy_name,
+        )
+        return action, winner
+
+    def persist(self) -> list[dict[str, Any]]:
+        """Every policy's data, tagged with its class name (JSON-serializable)."""
+        return [{"name": type(p).__name__, "data": p.persist()} for p in self.policies]
+
+    @classmethod
+    def load(cls, data: list[dict[str, Any]]) -> PolicyEnsemble:
+        return cls([POLICY_CLASSES[item["name"]].load(item["data"]) for item in data])
+
+
+def build_policies(
+    config_policies: list[dict[str, Any]],
+    problems: Problems,
+    locations: list[Location] | None = None,
+) -> list[Policy]:
+    """The policies of a config.yml ``policies`` list (empty: Memoization + Rule).
+
+    Names may be written as Rasa class paths (``rasa.core.policies.rule_policy.RulePolicy``).
+    Machine-learning policies and Rasa 1.x/2.x policies are skipped with one warning each;
+    unknown names and bad options are errors.
+    """
+    if not config_policies:
+        return [MemoizationPolicy(), RulePolicy()]
+    policies: list[Policy] = []
+    warned: set[str] = set()
+    for index, entry in enumerate(config_policies):
+        where = locations[index] if locations and index < len(locations) else None
+        raw = str(entry.get("name", ""))
+        name = raw.rsplit(".", 1)[-1]
+        if name in ML_POLICIES or name in RULE_POLICY_PREDECESSORS:
+            if name not in warned:
+                warned.add(name)
+                if name in ML_POLICIES:
+                    message = (
+                        f"{name} is served by the LightGBM policy once it exists; ignored for now"
+                    )
+                else:
+                    message = (
+                        f"{name} is a Rasa 1.x/2.x policy that RulePolicy replaces (write rules "
+                        "instead); ignored"
+                    )
+                problems.warning(message, where)
+            continue
+        cls = POLICY_CLASSES.get(name)
+        if cls is None:
+            known = ", ".join([*POLICY_CLASSES, *ML_POLICIES])
+            problems.error(f"unknown policy '{raw}' (known: {known})", where)
+            continue
+        options: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key in _IGNORED_KEYS:
+                continue
+            if key not in _CONFIG_KEYS[name]:
+                problems.warning(f"{name}: option '{key}' is not supported; ignored", where)
+                continue
+            options[key] = value
+        try:
+            policies.append(cls(**options))
+        except TypeError as error:  # pragma: no cover - keys are checked above
+            problems.error(f"{name}: {error}", where)
+    return policies
+
+
+def train_policies(policies: list[Policy], bot: Bot) -> PolicyEnsemble:
+    """Expand the bot's stories and rules and train every policy on them.
+
+    Raises :class:`core.policies.base.TrainingError` when a policy finds the data unusable
+    (e.g. contradicting rules).
+    """
+    problems = Problems()
+    conversations = expand([*bot.stories, *bot.rules], problems)
+    stories = [c for c in conversations if c.kind == "story"]
+    rules = [c for c in conversations if c.kind == "rule"]
+    for policy in policies:
+        policy.train(stories, rules, bot.domain)
+    return PolicyEnsemble(policies)

@@ -1,0 +1,134 @@
+"""PolicyEnsemble (Rasa's DefaultPolicyPredictionEnsemble), build_policies, train_policies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from core.data.loader import Bot
+from core.data.problems import Problems
+from core.events import ActionExecutionRejected, DefinePrevUserUtteredFeaturization, LoopInterrupted
+from core.policies.base import PolicyPrediction
+from core.policies.ensemble import PolicyEnsemble, build_policies, pick_best, train_policies
+from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
+from core.policies.rules import RulePolicy
+from tests.core.policies.helpers import a, act, domain, story, tracker, u, user
+
+
+def p(name: str, conf: float, prio: int, **flags: bool) -> PolicyPrediction:
+    return PolicyPrediction({f"act_{name}": conf}, name, prio, **flags)
+
+
+@pytest.mark.parametrize(
+    ("predictions", "winner"),
+    [
+        # (1) a no-user prediction wins over everything
+        (
+            [
+                p("ml", 1.0, 1, is_end_to_end_prediction=True),
+                p("rule", 0.3, 4, is_no_user_prediction=True),
+            ],
+            "rule",
+        ),
+        # (2) end-to-end wins over intent-based, whatever the confidence
+        ([p("memo", 1.0, 3), p("ml", 0.6, 1, is_end_to_end_prediction=True)], "ml"),
+        # (3) the highest confidence
+        ([p("rule", 0.3, 4), p("ml", 0.8, 1)], "ml"),
+        # (4) ties by priority
+        ([p("ml", 1.0, 1), p("rule", 1.0, 4), p("memo", 1.0, 3)], "rule"),
+    ],
+)
+def test_ordering(predictions: list[PolicyPrediction], winner: str) -> None:
+    assert pick_best(predictions).policy_name == winner
+
+
+def test_events_of_all_predictions_and_optional_events_of_the_winner() -> None:
+    loser = PolicyPrediction(
+        {"x": 0.3}, "A", 4, events=[LoopInterrupted(True)], optional_events=[LoopInterrupted(False)]
+    )
+    winner = PolicyPrediction({"y": 1.0}, "B", 3, optional_events=[LoopInterrupted(False)])
+    best = pick_best([loser, winner])
+    assert best.policy_name == "B"
+    assert [e.is_interrupted for e in best.events] == [True, False]  # type: ignore[attr-defined]
+
+
+class Fixed(MemoizationPolicy):
+    def __init__(self, prediction: PolicyPrediction) -> None:
+        super().__init__()
+        self.prediction = prediction
+
+    def predict(self, tracker: object, domain: object) -> PolicyPrediction:  # type: ignore[override]
+        return PolicyPrediction(
+            dict(self.prediction.probabilities),
+            self.prediction.policy_name,
+            self.prediction.priority,
+        )
+
+
+def test_rejected_action_is_excluded_and_featurization_event_added(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ensemble = PolicyEnsemble(
+        [
+            Fixed(PolicyPrediction({"a_form": 1.0}, "R", 4)),
+            Fixed(PolicyPrediction({"utter_x": 0.7}, "M", 3)),
+        ]
+    )
+    t = tracker(user("greet"))
+    with caplog.at_level(logging.DEBUG, logger="core.policies.ensemble"):
+        action, prediction = ensemble.predict(t, domain())
+    assert (action, prediction.policy_name) == ("a_form", "R")
+    assert "Predicted next action 'a_form' with confidence 1.00 by R" in caplog.text
+    assert isinstance(prediction.events[-1], DefinePrevUserUtteredFeaturization)
+    assert prediction.events[-1].use_text_for_featurization is False
+    t.update(ActionExecutionRejected("a_form"))
+    action, prediction = ensemble.predict(t, domain())
+    assert (action, prediction.policy_name) == ("utter_x", "M")
+    # once another action ran, the rejection is over
+    t.update(act("utter_x"))
+    assert ensemble.predict(t, domain())[0] == "a_form"
+
+
+def test_build_policies() -> None:
+    problems = Problems()
+    assert [type(x) for x in build_policies([], problems)] == [MemoizationPolicy, RulePolicy]
+    policies = build_policies(
+        [
+            {"name": "AugmentedMemoizationPolicy", "max_history": 4},
+            {"name": "TEDPolicy", "epochs": 100},
+            {"name": "TEDPolicy", "epochs": 10},
+            {"name": "rasa.core.policies.rule_policy.RulePolicy", "core_fallback_threshold": 0.4},
+            {"name": "UnexpecTEDIntentPolicy"},
+            {"name": "NoSuchPolicy"},
+        ],
+        problems,
+    )
+    assert [type(x) for x in policies] == [AugmentedMemoizationPolicy, RulePolicy]
+    assert policies[0].max_history == 4  # type: ignore[attr-defined]
+    assert policies[1].core_fallback_threshold == 0.4  # type: ignore[attr-defined]
+    assert [w.message for w in problems.warnings] == [
+        "TEDPolicy is served by the LightGBM policy once it exists; ignored for now",
+        "UnexpecTEDIntentPolicy is served by the LightGBM policy once it exists; ignored for now",
+    ]
+    (error,) = problems.errors
+    assert error.message.startswith("unknown policy 'NoSuchPolicy'")
+
+
+def test_train_policies_and_persist(tmp_path: Path) -> None:
+    bot = Bot(
+        tmp_path,
+        domain=domain(),
+        stories=[story("s", u("greet"), a("utter_greet"), u("affirm"), a("utter_happy"))],
+        rules=[story("r", u("bye"), a("utter_bye"), kind="rule")],
+    )
+    ensemble = train_policies(build_policies([], Problems()), bot)
+    t = tracker(user("greet"), act("utter_greet"), user("affirm"))
+    assert ensemble.predict(t, domain())[0] == "utter_happy"
+    assert ensemble.predict(tracker(user("bye")), domain())[0] == "utter_bye"
+    data = json.loads(json.dumps(ensemble.persist()))
+    loaded = PolicyEnsemble.load(data)
+    for probe in [t, tracker(user("bye")), tracker(user("deny"))]:
+        assert loaded.predict(probe, domain())[0] == ensemble.predict(probe, domain())[0]
