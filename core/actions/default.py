@@ -212,7 +212,8 @@ def _with_full_confidence(message: UserUttered) -> UserUttered:
 class ActionDefaultAskAffirmation(Action):
     """Asks "Did you mean '<intent>'?" with Yes (``/<intent>``) and No (``/out_of_scope``).
 
-    The intent is the latest message's, or the runner-up when it is ``nlu_fallback``. The
+    The intent is the latest message's, or the runner-up when it is ``nlu_fallback``; with no
+    runner-up there is nothing to offer and the user is asked to rephrase instead. The
     prompt is the intent's entry in ``intent_prompts`` (a bot's
     ``intent_description_mapping.csv``), else the intent's name. A bot's
     ``utter_ask_affirmation`` response replaces the default text: ``{intent}`` in it is the
@@ -231,6 +232,9 @@ class ActionDefaultAskAffirmation(Action):
         ranking = message.parse_data.get("intent_ranking") or []
         if intent == NLU_FALLBACK_INTENT and len(ranking) > 1:
             intent = ranking[1].get("name")
+        if intent in (None, NLU_FALLBACK_INTENT):
+            # nothing to offer ("Did you mean 'nlu_fallback'?" helps nobody): ask to rephrase
+            return await ActionDefaultAskRephrase().run(ctx)
         prompt = self.intent_prompts.get(str(intent), str(intent))
         buttons = [
             {"title": "Yes", "payload": f"/{intent}"},

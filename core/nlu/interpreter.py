@@ -92,6 +92,10 @@ class ExampleInterpreter:
                     values.add(example.text[ent.start : ent.end].lower())
         for name, items in nlu.lookups.items():
             self._known.setdefault(name, set()).update(i.lower() for i in items)
+        for variant, value in nlu.synonyms.items():  # a synonym counts for its value's entity
+            for values in self._known.values():
+                if str(value).lower() in values:
+                    values.add(variant.lower())
         self._patterns = [self._compile(example) for example in nlu.examples]
 
     @staticmethod

@@ -241,6 +241,16 @@ async def test_ask_affirmation_names_the_runner_up_of_nlu_fallback() -> None:
     assert bot_event.metadata == {"utter_action": "action_default_ask_affirmation"}
 
 
+async def test_ask_affirmation_without_a_runner_up_asks_to_rephrase() -> None:
+    bot = Bot(Domain())
+    bot.say(user("nlu_fallback", "hmm", ranking=[("nlu_fallback", 1.0)]))
+    events = await bot.run("action_default_ask_affirmation")
+    assert names(events) == [
+        "bot:I'm sorry, I didn't quite understand that. Could you rephrase?"
+    ]
+    assert not buttons(events)
+
+
 async def test_ask_affirmation_uses_the_intent_itself_and_the_prompts() -> None:
     bot = Bot(Domain(), intent_prompts={"check_balance": "check your balance"})
     bot.say(user("check_balance", "balance?"))

@@ -66,3 +66,24 @@ async def test_unknown_text_is_nlu_fallback_and_payloads_bypass() -> None:
         "nlu_fallback"
     )
     assert (await interpreter.parse("/goodbye"))["intent"]["name"] == "goodbye"
+
+
+async def test_an_entity_only_example_matches_only_known_values() -> None:
+    interpreter = ExampleInterpreter(
+        nlu(
+            NLU
+            + """\
+- intent: inform
+  examples: |
+    - [mexican](cuisine)
+- lookup: cuisine
+  examples: |
+    - thai
+    - italian
+"""
+        )
+    )
+    assert (await interpreter.parse("thai"))["entities"][0]["value"] == "thai"  # lookup
+    assert (await interpreter.parse("Mexican"))["intent"]["name"] == "inform"
+    assert (await interpreter.parse("italiano"))["entities"][0]["value"] == "italian"  # synonym
+    assert (await interpreter.parse("42 people"))["intent"]["name"] == "nlu_fallback"
