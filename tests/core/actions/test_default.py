@@ -245,9 +245,7 @@ async def test_ask_affirmation_without_a_runner_up_asks_to_rephrase() -> None:
     bot = Bot(Domain())
     bot.say(user("nlu_fallback", "hmm", ranking=[("nlu_fallback", 1.0)]))
     events = await bot.run("action_default_ask_affirmation")
-    assert names(events) == [
-        "bot:I'm sorry, I didn't quite understand that. Could you rephrase?"
-    ]
+    assert names(events) == ["bot:I'm sorry, I didn't quite understand that. Could you rephrase?"]
     assert not buttons(events)
 
 
