@@ -310,6 +310,9 @@ def build_registry(bot: Bot, problems: Problems) -> ActionRegistry:
             problems.error(f"action_endpoint: {exc}", Location("endpoints.yml"))
         else:
             for name in bot.domain.actions:
+                # responses are said by chinwag, never asked of the action server (as Rasa)
+                if name.startswith("utter_") or name in bot.domain.responses:
+                    continue
                 custom.setdefault(name, RemoteAction(name, endpoint))
     prompts_path = bot.path / INTENT_PROMPTS_FILE
     prompts = (

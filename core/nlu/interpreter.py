@@ -117,7 +117,13 @@ class ExampleInterpreter:
             cursor = ent.end
         parts.append(re.escape(_normalize(text[cursor:])))
         pattern = "".join(parts).replace(r"\ ", r"\s*")
-        literal = len(text) - sum((e.end or 0) - (e.start or 0) for e in spans)
+        fixed = [
+            text[a:b]
+            for a, b in zip(
+                [0, *(e.end or 0 for e in spans)], [*(e.start or 0 for e in spans), len(text)]
+            )
+        ]
+        literal = sum(len(part.strip()) for part in fixed)  # spaces between entities are no text
         regex = re.compile(rf"^\s*{pattern}\s*[.!?]*\s*$", re.IGNORECASE)
         return _Pattern(regex, example, spans, literal)
 
