@@ -117,13 +117,10 @@ class ExampleInterpreter:
             cursor = ent.end
         parts.append(re.escape(_normalize(text[cursor:])))
         pattern = "".join(parts).replace(r"\ ", r"\s*")
-        fixed = [
-            text[a:b]
-            for a, b in zip(
-                [0, *(e.end or 0 for e in spans)], [*(e.start or 0 for e in spans), len(text)]
-            )
-        ]
-        literal = sum(len(part.strip()) for part in fixed)  # spaces between entities are no text
+        starts = [0, *(e.end or 0 for e in spans)]
+        ends = [*(e.start or 0 for e in spans), len(text)]
+        # the fixed text between entities; spaces alone are no text
+        literal = sum(len(text[a:b].strip()) for a, b in zip(starts, ends, strict=True))
         regex = re.compile(rf"^\s*{pattern}\s*[.!?]*\s*$", re.IGNORECASE)
         return _Pattern(regex, example, spans, literal)
 
