@@ -26,6 +26,7 @@ from core.events import (
     Event,
 )
 from core.policies.base import Policy, PolicyPrediction
+from core.policies.lightgbm import LightGBMPolicy
 from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
 from core.policies.rules import RulePolicy
 from core.policies.states import ACTION_LISTEN
@@ -37,9 +38,12 @@ POLICY_CLASSES: dict[str, type[Policy]] = {
     "MemoizationPolicy": MemoizationPolicy,
     "AugmentedMemoizationPolicy": AugmentedMemoizationPolicy,
     "RulePolicy": RulePolicy,
+    "LightGBMPolicy": LightGBMPolicy,
 }
-# machine-learning policies, to be served by the LightGBM policy
-ML_POLICIES = ("TEDPolicy", "UnexpecTEDIntentPolicy", "KerasPolicy", "SklearnPolicy")
+# Rasa's machine-learning next-action policies: LightGBMPolicy serves them (max_history kept)
+ML_POLICIES = ("TEDPolicy", "KerasPolicy", "SklearnPolicy")
+# Rasa policies with no counterpart here
+UNSERVED_POLICIES = ("UnexpecTEDIntentPolicy",)
 # Rasa 1.x/2.x policies that RulePolicy replaced in Rasa 3
 RULE_POLICY_PREDECESSORS = (
     "MappingPolicy",
@@ -58,6 +62,17 @@ _CONFIG_KEYS: dict[str, tuple[str, ...]] = {
         "check_for_contradictions",
         "use_nlu_confidence_as_score",
         "priority",
+    ),
+    "LightGBMPolicy": (
+        "max_history",
+        "priority",
+        "augmentation_factor",
+        "num_boost_round",
+        "learning_rate",
+        "num_leaves",
+        "text_buckets",
+        "e2e_confidence_threshold",
+        "seed",
     ),
 }
 # Rasa options without an effect here (compression of lookup keys, featurizer choice)
@@ -155,8 +170,9 @@ def build_policies(
     """The policies of a config.yml ``policies`` list (empty: Memoization + Rule).
 
     Names may be written as Rasa class paths (``rasa.core.policies.rule_policy.RulePolicy``).
-    Machine-learning policies and Rasa 1.x/2.x policies are skipped with one warning each;
-    unknown names and bad options are errors.
+    TEDPolicy (and Rasa 1.x's KerasPolicy / SklearnPolicy) become one LightGBMPolicy with
+    their ``max_history``; UnexpecTEDIntentPolicy and Rasa 1.x/2.x policies are skipped. Each
+    of these gets one warning; unknown names and bad options are errors.
     """
     if not config_policies:
         return [MemoizationPolicy(), RulePolicy()]
@@ -166,13 +182,29 @@ def build_policies(
         where = locations[index] if locations and index < len(locations) else None
         raw = str(entry.get("name", ""))
         name = raw.rsplit(".", 1)[-1]
-        if name in ML_POLICIES or name in RULE_POLICY_PREDECESSORS:
+        if name in ML_POLICIES:
+            if any(isinstance(p, LightGBMPolicy) for p in policies):
+                continue  # one ML policy is enough
+            max_history = entry.get("max_history")
+            if max_history is not None and not (isinstance(max_history, int) and max_history > 0):
+                problems.error(
+                    f"{name}: max_history must be a positive whole number, got {max_history!r}",
+                    where,
+                )
+                continue
+            lightgbm = LightGBMPolicy(max_history=max_history) if max_history else LightGBMPolicy()
+            problems.warning(
+                f"{name} is served by LightGBMPolicy (max_history {lightgbm.max_history}); "
+                "its other options are ignored",
+                where,
+            )
+            policies.append(lightgbm)
+            continue
+        if name in UNSERVED_POLICIES or name in RULE_POLICY_PREDECESSORS:
             if name not in warned:
                 warned.add(name)
-                if name in ML_POLICIES:
-                    message = (
-                        f"{name} is served by the LightGBM policy once it exists; ignored for now"
-                    )
+                if name in UNSERVED_POLICIES:
+                    message = f"{name} has no counterpart here; ignored"
                 else:
                     message = (
                         f"{name} is a Rasa 1.x/2.x policy that RulePolicy replaces (write rules "

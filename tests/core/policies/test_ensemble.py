@@ -13,6 +13,7 @@ from core.data.problems import Problems
 from core.events import ActionExecutionRejected, DefinePrevUserUtteredFeaturization, LoopInterrupted
 from core.policies.base import PolicyPrediction
 from core.policies.ensemble import PolicyEnsemble, build_policies, pick_best, train_policies
+from core.policies.lightgbm import LightGBMPolicy
 from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
 from core.policies.rules import RulePolicy
 from tests.core.policies.helpers import a, act, domain, story, tracker, u, user
@@ -106,12 +107,13 @@ def test_build_policies() -> None:
         ],
         problems,
     )
-    assert [type(x) for x in policies] == [AugmentedMemoizationPolicy, RulePolicy]
+    assert [type(x) for x in policies] == [AugmentedMemoizationPolicy, LightGBMPolicy, RulePolicy]
     assert policies[0].max_history == 4  # type: ignore[attr-defined]
-    assert policies[1].core_fallback_threshold == 0.4  # type: ignore[attr-defined]
+    assert policies[1].max_history == 5  # type: ignore[attr-defined]
+    assert policies[2].core_fallback_threshold == 0.4  # type: ignore[attr-defined]
     assert [w.message for w in problems.warnings] == [
-        "TEDPolicy is served by the LightGBM policy once it exists; ignored for now",
-        "UnexpecTEDIntentPolicy is served by the LightGBM policy once it exists; ignored for now",
+        "TEDPolicy is served by LightGBMPolicy (max_history 5); its other options are ignored",
+        "UnexpecTEDIntentPolicy has no counterpart here; ignored",
     ]
     (error,) = problems.errors
     assert error.message.startswith("unknown policy 'NoSuchPolicy'")

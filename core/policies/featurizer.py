@@ -1,0 +1,237 @@
+"""Dialogue states as fixed-width feature vectors for the LightGBM policy.
+
+Rasa's TED sees the last ``max_history`` states (``MaxHistoryTrackerFeaturizer`` with a
+``SingleStateFeaturizer``): per state the intent (one-hot), the entities (multi-hot), the
+slots' featurized values, the previous action (one-hot over action names and texts) and the
+active loop (one-hot), plus the user's / bot's text for end-to-end stories. Here the same
+parts are laid side by side for each of the last ``max_history`` states, the current state
+last and missing older states left as zeros; a ``present`` bit per position tells padding
+from an empty state. End-to-end text becomes hashed word uni- and bigrams (CRC32, so the
+columns are the same in every process). The vocabulary is fixed when the featurizer is built,
+so values never seen then map to no column.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from core.domain import Domain
+from core.policies.states import ENTITY_LABEL_SEPARATOR, State
+from core.tracker import slot_definitions
+
+# hashed buckets for end-to-end user text and bot text (when the stories have any)
+DEFAULT_TEXT_BUCKETS = 128
+_WORD = re.compile(r"\w+")
+
+
+def text_tokens(text: str) -> list[str]:
+    """Lower-cased words and word bigrams of an end-to-end utterance."""
+    words = _WORD.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
+
+
+def _bucket(token: str, buckets: int) -> int:
+    return zlib.crc32(token.encode("utf-8")) % buckets
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class StateFeaturizer:
+    """The column layout of one state, repeated for each of the last ``max_history`` states."""
+
+    max_history: int
+    intents: list[str]
+    entities: list[str]
+    slots: list[tuple[str, int]]  # slot name and its number of features
+    actions: list[str]  # previous action names, then end-to-end bot texts
+    loops: list[str]
+    user_text_buckets: int = 0
+    bot_text_buckets: int = 0
+
+    def __post_init__(self) -> None:
+        self._intent = {name: i for i, name in enumerate(self.intents)}
+        self._entity = {name: i for i, name in enumerate(self.entities)}
+        self._action = {name: i for i, name in enumerate(self.actions)}
+        self._loop = {name: i for i, name in enumerate(self.loops)}
+        self._slot: dict[str, tuple[int, int]] = {}
+        offset = 0
+        for name, size in self.slots:
+            self._slot[name] = (offset, size)
+            offset += size
+        # block offsets inside one state: present, intents, entities, slots, actions, loops,
+        # user text, bot text
+        sizes = [
+            1,
+            len(self.intents),
+            len(self.entities),
+            offset,
+            len(self.actions),
+            len(self.loops),
+            self.user_text_buckets,
+            self.bot_text_buckets,
+        ]
+        starts = np.cumsum([0, *sizes]).tolist()
+        (
+            self._present_at,
+            self._intents_at,
+            self._entities_at,
+            self._slots_at,
+            self._actions_at,
+            self._loops_at,
+            self._user_text_at,
+            self._bot_text_at,
+            self.state_size,
+        ) = starts
+
+    @classmethod
+    def build(
+        cls,
+        domain: Domain,
+        max_history: int,
+        states: Iterable[State] = (),
+        text_buckets: int = DEFAULT_TEXT_BUCKETS,
+    ) -> StateFeaturizer:
+        """The layout for ``domain``, extended by names the training ``states`` use.
+
+        Text buckets are only laid out when some training state carries user / bot text.
+        """
+        intents = list(domain.intent_names)
+        entities: list[str] = []
+        for name, definition in domain.entities.items():
+            entities.append(name)
+            entities += [
+                f"{name}{ENTITY_LABEL_SEPARATOR}{label}"
+                for label in [*definition.roles, *definition.groups]
+            ]
+        actions = [*domain.action_names, *domain.action_texts]
+        loops = list(domain.forms)
+        has_user_text = has_bot_text = False
+        for state in states:
+            if state.intent:
+                intents.append(state.intent)
+            entities += state.entities
+            if state.action:
+                actions.append(state.action)
+            if state.action_text:
+                actions.append(state.action_text)
+                has_bot_text = True
+            if state.loop:
+                loops.append(state.loop)
+            has_user_text = has_user_text or bool(state.text)
+        slots = [
+            (name, size)
+            for name, slot in slot_definitions(domain).items()
+            if (size := len(slot.featurize(None))) > 0
+        ]
+        return cls(
+            max_history=max_history,
+            intents=_unique(intents),
+            entities=_unique(entities),
+            slots=slots,
+            actions=_unique(actions),
+            loops=_unique(loops),
+            user_text_buckets=text_buckets if has_user_text else 0,
+            bot_text_buckets=text_buckets if has_bot_text else 0,
+        )
+
+    @property
+    def size(self) -> int:
+        """Columns of one feature vector (all ``max_history`` positions)."""
+        return self.state_size * self.max_history
+
+    def state_columns(self, state: State) -> dict[int, float]:
+        """Column -> value of one state, relative to the state's first column."""
+        out: dict[int, float] = {self._present_at: 1.0}
+        if state.intent in self._intent:
+            out[self._intents_at + self._intent[state.intent]] = 1.0
+        for label in state.entities:
+            if label in self._entity:
+                out[self._entities_at + self._entity[label]] = 1.0
+        for name, features in state.slots:
+            if name not in self._slot or isinstance(features, str):
+                continue  # should_not_be_set (rules only) carries no features
+            offset, size = self._slot[name]
+            for i, value in enumerate(features[:size]):
+                if value:
+                    out[self._slots_at + offset + i] = float(value)
+        action = state.prev_action
+        if action in self._action:
+            out[self._actions_at + self._action[action]] = 1.0
+        if state.loop in self._loop:
+            out[self._loops_at + self._loop[state.loop]] = 1.0
+        if self.user_text_buckets and state.text and not state.intent:
+            for token in text_tokens(state.text):
+                out[self._user_text_at + _bucket(token, self.user_text_buckets)] = 1.0
+        if self.bot_text_buckets and state.action_text and not state.action:
+            for token in text_tokens(state.action_text):
+                out[self._bot_text_at + _bucket(token, self.bot_text_buckets)] = 1.0
+        return out
+
+    def columns(self, history: Sequence[State]) -> dict[int, float]:
+        """Column -> value for the last ``max_history`` states of ``history`` (padded)."""
+        recent = list(history[-self.max_history :])
+        first_position = self.max_history - len(recent)
+        out: dict[int, float] = {}
+        for position, state in enumerate(recent, start=first_position):
+            base = position * self.state_size
+            for column, value in self.state_columns(state).items():
+                out[base + column] = value
+        return out
+
+    def vector(self, history: Sequence[State]) -> np.ndarray:
+        """One dense row (shape ``(1, size)``) for a prediction."""
+        row = np.zeros((1, self.size), dtype=np.float64)
+        for column, value in self.columns(history).items():
+            row[0, column] = value
+        return row
+
+    def matrix(self, histories: Sequence[Sequence[State]]) -> sparse.csr_matrix:
+        """A sparse matrix with one row per history (for training)."""
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        for history in histories:
+            columns = sorted(self.columns(history).items())
+            indices += [c for c, _ in columns]
+            data += [v for _, v in columns]
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int32), indptr),
+            shape=(len(histories), self.size),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_history": self.max_history,
+            "intents": self.intents,
+            "entities": self.entities,
+            "slots": [[name, size] for name, size in self.slots],
+            "actions": self.actions,
+            "loops": self.loops,
+            "user_text_buckets": self.user_text_buckets,
+            "bot_text_buckets": self.bot_text_buckets,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StateFeaturizer:
+        return cls(
+            max_history=int(data["max_history"]),
+            intents=list(data["intents"]),
+            entities=list(data["entities"]),
+            slots=[(str(name), int(size)) for name, size in data["slots"]],
+            actions=list(data["actions"]),
+            loops=list(data["loops"]),
+            user_text_buckets=int(data["user_text_buckets"]),
+            bot_text_buckets=int(data["bot_text_buckets"]),
+        )

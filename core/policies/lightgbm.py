@@ -1,0 +1,261 @@
+"""LightGBMPolicy: the machine-learning next-action policy (what TEDPolicy is in Rasa).
+
+Like Rasa's TEDPolicy (``rasa/core/policies/ted_policy.py``) it learns from stories only (its
+``SupportedData.ML_DATA``; rules are RulePolicy's), one example per predictable story action
+from the last ``max_history`` states, duplicates removed (``MaxHistoryTrackerFeaturizer``),
+and predicts a confidence for every action of the domain (priority 1). The model is a
+LightGBM multiclass booster over :class:`core.policies.featurizer.StateFeaturizer` vectors,
+set up to learn from a handful of stories (one example may make a leaf) and to give the
+same model for the same data (deterministic, one thread, fixed seed).
+
+End-to-end: after a user message with both intent and text, and when the stories carried
+user text, the policy also predicts from the text alone and uses that prediction when it is
+more confident and above ``e2e_confidence_threshold`` (Rasa's ``_pick_confidence``); such a
+prediction is marked ``is_end_to_end_prediction``.
+
+Story augmentation (Rasa's ``augmentation_factor`` with story concatenation) is off by
+default; when on, ``augmentation_factor`` x stories extra conversations are made, each one
+story glued after another, drawn with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, replace
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from core.data.story_graph import Conversation
+from core.domain import Domain
+from core.policies.base import Policy, PolicyPrediction
+from core.policies.featurizer import DEFAULT_TEXT_BUCKETS, StateFeaturizer
+from core.policies.states import State, conversation_states, state_key, tracker_states
+from core.tracker import Tracker
+
+logger = logging.getLogger(__name__)
+
+LIGHTGBM_POLICY_PRIORITY = 1
+# Rasa's TED default e2e_confidence_threshold
+E2E_CONFIDENCE_THRESHOLD = 0.5
+
+
+def augment(stories: list[Conversation], factor: int, seed: int) -> list[Conversation]:
+    """``factor`` x ``len(stories)`` conversations, each two stories glued (seeded, bounded)."""
+    if factor <= 0 or len(stories) < 2:
+        return []
+    rng = random.Random(seed)
+    out: list[Conversation] = []
+    for _ in range(factor * len(stories)):
+        first, second = rng.sample(stories, 2)
+        first_origins = first.origins or [0] * len(first.steps)
+        second_origins = second.origins or [0] * len(second.steps)
+        out.append(
+            Conversation(
+                steps=[*first.steps, *second.steps],
+                sources=[*first.sources, *second.sources],
+                kind="story",
+                origins=[*first_origins, *(o + len(first.sources) for o in second_origins)],
+                open_end=second.open_end,
+            )
+        )
+    return out
+
+
+@dataclass
+class TrainingSet:
+    """Unique (history, action) examples, in the order first seen."""
+
+    histories: list[tuple[State, ...]]
+    actions: list[str]
+
+
+class LightGBMPolicy(Policy):
+    """Next action from the last ``max_history`` states with a LightGBM multiclass model."""
+
+    name = "LightGBMPolicy"
+
+    def __init__(
+        self,
+        *,
+        max_history: int = 5,
+        priority: int = LIGHTGBM_POLICY_PRIORITY,
+        augmentation_factor: int = 0,
+        num_boost_round: int = 60,
+        learning_rate: float = 0.2,
+        num_leaves: int = 8,
+        text_buckets: int = DEFAULT_TEXT_BUCKETS,
+        e2e_confidence_threshold: float = E2E_CONFIDENCE_THRESHOLD,
+        seed: int = 42,
+    ) -> None:
+        if max_history < 1:
+            raise ValueError(f"max_history must be at least 1, got {max_history}")
+        self.max_history = max_history
+        self.priority = priority
+        self.augmentation_factor = augmentation_factor
+        self.num_boost_round = num_boost_round
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.text_buckets = text_buckets
+        self.e2e_confidence_threshold = e2e_confidence_threshold
+        self.seed = seed
+        self.featurizer: StateFeaturizer | None = None
+        self.classes: list[str] = []  # the model's classes, in its output order
+        self.booster: lgb.Booster | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "max_history": self.max_history,
+            "priority": self.priority,
+            "augmentation_factor": self.augmentation_factor,
+            "num_boost_round": self.num_boost_round,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "text_buckets": self.text_buckets,
+            "e2e_confidence_threshold": self.e2e_confidence_threshold,
+            "seed": self.seed,
+        }
+
+    def params(self) -> dict[str, Any]:
+        """LightGBM parameters: tiny-data safe, deterministic (see the notes on small data)."""
+        return {
+            "objective": "multiclass",
+            "num_class": len(self.classes),
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": 1,
+            "min_data_in_bin": 1,
+            "min_sum_hessian_in_leaf": 1e-3,
+            # without it, multiclass leaves of one example diverge on larger (augmented) data
+            "lambda_l2": 1.0,
+            "feature_pre_filter": False,
+            "deterministic": True,
+            "force_col_wise": True,
+            "num_threads": 1,
+            "seed": self.seed,
+            "verbosity": -1,
+        }
+
+    # -- training -------------------------------------------------------------------------------
+
+    def training_set(self, stories: list[Conversation], domain: Domain) -> TrainingSet:
+        """Every predictable story action with its history, duplicates dropped."""
+        conversations = [*stories, *augment(stories, self.augmentation_factor, self.seed)]
+        seen: set[str] = set()
+        histories: list[tuple[State, ...]] = []
+        actions: list[str] = []
+        for conv in conversations:
+            for turn in conversation_states(conv, domain):
+                if turn.unpredictable:
+                    continue
+                history = turn.history[-self.max_history :]
+                key = state_key(history) + "\n" + turn.action
+                if key in seen:
+                    continue
+                seen.add(key)
+                histories.append(history)
+                actions.append(turn.action)
+        return TrainingSet(histories, actions)
+
+    def train(self, stories: list[Conversation], rules: list[Conversation], domain: Domain) -> None:
+        """Learn from stories only (rules are RulePolicy's, as TED's ML_DATA)."""
+        data = self.training_set(stories, domain)
+        self.featurizer = StateFeaturizer.build(
+            domain,
+            self.max_history,
+            (state for history in data.histories for state in history),
+            self.text_buckets,
+        )
+        self.classes = list(dict.fromkeys(data.actions))
+        self.booster = None
+        if len(self.classes) < 2:
+            logger.debug("%s: %d class(es), no model needed", self.name, len(self.classes))
+            return
+        index = {name: i for i, name in enumerate(self.classes)}
+        labels = np.asarray([index[a] for a in data.actions], dtype=np.float64)
+        dataset = lgb.Dataset(
+            self.featurizer.matrix(data.histories),
+            label=labels,
+            params={"feature_pre_filter": False, "min_data_in_bin": 1, "verbosity": -1},
+            free_raw_data=True,
+        )
+        self.booster = lgb.train(self.params(), dataset, num_boost_round=self.num_boost_round)
+        logger.debug(
+            "%s trained on %d examples, %d classes, %d features",
+            self.name,
+            len(data.actions),
+            len(self.classes),
+            self.featurizer.size,
+        )
+
+    # -- prediction -----------------------------------------------------------------------------
+
+    def _class_probabilities(self, states: list[State]) -> np.ndarray:
+        assert self.featurizer is not None
+        if self.booster is None:
+            return np.ones(len(self.classes))
+        row = self.featurizer.vector(states)
+        return np.asarray(self.booster.predict(row, num_threads=1))[0]
+
+    def _distribution(self, domain: Domain, scores: np.ndarray | None) -> dict[str, float]:
+        """Confidences for every domain action (and every trained class); unseen ones 0."""
+        out = {name: 0.0 for name in [*domain.action_names, *domain.action_texts]}
+        if scores is not None:
+            for name, score in zip(self.classes, scores, strict=True):
+                out[name] = float(score)
+        return out
+
+    def predict(self, tracker: Tracker, domain: Domain) -> PolicyPrediction:
+        if self.featurizer is None or not self.classes:
+            return PolicyPrediction(self._distribution(domain, None), self.name, self.priority)
+        states = tracker_states(tracker, domain)[-self.max_history :]
+        last = states[-1]
+        # Rasa's first example: the last user turn by its intent (its text only without one)
+        scores = self._class_probabilities(states)
+        is_e2e = False
+        text = tracker.latest_message.text
+        if (
+            last.after_listen
+            and last.intent
+            and text
+            and self.featurizer.user_text_buckets
+            and self.booster is not None
+        ):
+            # Rasa's second example: the user's text alone (no intent, no entities)
+            by_text = [*states[:-1], replace(last, intent=None, entities=(), text=text)]
+            text_scores = self._class_probabilities(by_text)
+            if (
+                text_scores.max() > self.e2e_confidence_threshold
+                and text_scores.max() > scores.max()
+            ):
+                scores, is_e2e = text_scores, True
+        return PolicyPrediction(
+            probabilities=self._distribution(domain, scores),
+            policy_name=self.name,
+            priority=self.priority,
+            is_end_to_end_prediction=is_e2e,
+            diagnostic={"states": len(states), "end_to_end": is_e2e},
+        )
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def persist(self) -> dict[str, Any]:
+        return {
+            "config": self.config(),
+            "featurizer": self.featurizer.to_dict() if self.featurizer else None,
+            "classes": list(self.classes),
+            "params": self.params() if self.booster else None,
+            "model": self.booster.model_to_string() if self.booster else None,
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> LightGBMPolicy:
+        policy = cls(**data.get("config", {}))
+        if data.get("featurizer") is not None:
+            policy.featurizer = StateFeaturizer.from_dict(data["featurizer"])
+        policy.classes = list(data.get("classes", []))
+        if data.get("model"):
+            policy.booster = lgb.Booster(model_str=data["model"])
+        return policy
