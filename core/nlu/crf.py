@@ -1,0 +1,327 @@
+"""Conditional random field entity extraction (python-crfsuite), with roles and groups.
+
+As Rasa's CRFEntityExtractor: tokens are tagged BILOU for the entity; roles and groups, when
+the training data has any, get their own CRF whose features include the entity tag (the gold
+tag when training, the predicted one when tagging). Token features are Rasa's
+LexicalSyntacticFeaturizer set (low, prefix, suffix, shape, digit, title, upper, BOS/EOS) in
+a window, plus "this token is inside a regex / lookup-table match".
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import pycrfsuite
+
+from core.data.training import Message
+from core.nlu.builtin import BuiltinExtractor
+from core.nlu.patterns import Pattern, compile_patterns
+from core.nlu.tokenizer import Token, tokenize
+
+NO_TAG = "O"
+LAYERS = ("entity", "role", "group")
+MAX_VALUE_TOKENS = 6
+# built-in dimensions whose spans are token features (Snips' engine used its datetime builtin)
+BUILTIN_FEATURES = ("time", "number", "ordinal", "amount-of-money", "duration")
+Gazetteer = dict[str, dict[str, int]]  # lowercased value tokens joined by " " -> entity -> count
+
+
+@dataclass
+class CRFConfig:
+    window: int = 1
+    c1: float = 0.05
+    c2: float = 0.01
+    max_iterations: int = 50
+    builtin_features: bool = True  # token inside a built-in time/number/... match
+    value_features: bool = True  # tokens forming a value annotated in the training data
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            "c1": self.c1,
+            "c2": self.c2,
+            "max_iterations": self.max_iterations,
+            "builtin_features": self.builtin_features,
+            "value_features": self.value_features,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CRFConfig:
+        return cls(
+            window=int(data.get("window", 1)),
+            c1=float(data.get("c1", 0.05)),
+            c2=float(data.get("c2", 0.01)),
+            max_iterations=int(data.get("max_iterations", 50)),
+            builtin_features=bool(data.get("builtin_features", True)),
+            value_features=bool(data.get("value_features", True)),
+        )
+
+
+def _shape(word: str) -> str:
+    out: list[str] = []
+    for ch in word:
+        kind = "X" if ch.isupper() else "x" if ch.isalpha() else "d" if ch.isdigit() else ch
+        if not out or out[-1] != kind:
+            out.append(kind)
+    return "".join(out)
+
+
+def _token_features(token: Token, patterns: list[str]) -> list[str]:
+    w = token.text
+    low = w.lower()
+    feats = [
+        f"low={low}",
+        f"pre2={low[:2]}",
+        f"pre5={low[:5]}",
+        f"suf2={low[-2:]}",
+        f"suf3={low[-3:]}",
+        f"suf5={low[-5:]}",
+        f"shape={_shape(w)}",
+    ]
+    if w.isdigit():
+        feats.append("digit")
+    if w.istitle():
+        feats.append("title")
+    if w.isupper():
+        feats.append("upper")
+    feats.extend(f"pattern={p}" for p in patterns)
+    return feats
+
+
+def _bilou(tags: list[str | None]) -> list[str]:
+    """Per-token labels (None = outside) -> BILOU tags."""
+    out: list[str] = []
+    for i, tag in enumerate(tags):
+        if tag is None:
+            out.append(NO_TAG)
+            continue
+        first = i == 0 or tags[i - 1] != tag
+        last = i == len(tags) - 1 or tags[i + 1] != tag
+        prefix = "U" if first and last else "B" if first else "L" if last else "I"
+        out.append(f"{prefix}-{tag}")
+    return out
+
+
+def _spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """BILOU tags -> (first token, last token, label); broken sequences are mended."""
+    spans: list[tuple[int, int, str]] = []
+    start: int | None = None
+    label: str | None = None
+    for i, tag in enumerate(tags):
+        if tag == NO_TAG:
+            start, label = None, None
+            continue
+        prefix, name = tag.split("-", 1)
+        if prefix in ("B", "U") or name != label or start is None:
+            start, label = i, name
+        if prefix in ("L", "U") or i == len(tags) - 1 or not tags[i + 1].endswith(f"-{name}"):
+            spans.append((start, i, name))
+            start, label = None, None
+    return spans
+
+
+class CRFEntityExtractor:
+    """Train on annotated examples; extract ``[{entity, value, start, end, ...}]``."""
+
+    name = "CRFEntityExtractor"
+
+    def __init__(self, config: CRFConfig | None = None, patterns: list[Pattern] | None = None):
+        self.config = config or CRFConfig()
+        self.patterns = patterns or []
+        self._compiled = compile_patterns(self.patterns)
+        self.models: dict[str, bytes] = {}
+        self.gazetteer: Gazetteer = {}
+        self._taggers: dict[str, pycrfsuite.Tagger] = {}
+        self._builtin = BuiltinExtractor(BUILTIN_FEATURES)
+
+    def _value_matches(self, tokens: list[Token], own: Gazetteer | None) -> list[list[str]]:
+        """Per token, ``entity:BILOU`` for each training value covering it (minus ``own``)."""
+        out: list[list[str]] = [[] for _ in tokens]
+        low = [t.lower for t in tokens]
+        for i in range(len(tokens)):
+            for n in range(1, min(MAX_VALUE_TOKENS, len(tokens) - i) + 1):
+                key = " ".join(low[i : i + n])
+                for entity, count in self.gazetteer.get(key, {}).items():
+                    if own is not None:
+                        count -= own.get(key, {}).get(entity, 0)
+                    if count <= 0:
+                        continue
+                    for j in range(i, i + n):
+                        pos = "U" if n == 1 else "B" if j == i else "L" if j == i + n - 1 else "I"
+                        out[j].append(f"{entity}:{pos}")
+        return out
+
+    def _features(
+        self, text: str, tokens: list[Token], own: Gazetteer | None = None
+    ) -> list[list[str]]:
+        matched: list[list[str]] = [[] for _ in tokens]
+        spans = [
+            (p.name, m.start(), m.end())
+            for p, r in zip(self.patterns, self._compiled, strict=True)
+            for m in r.finditer(text)
+        ]
+        if self.config.builtin_features:
+            spans.extend(
+                (f"builtin:{e['entity']}", e["start"], e["end"])
+                for e in self._builtin.extract(text)
+            )
+        for name, start, end in spans:
+            for i, t in enumerate(tokens):
+                if t.start < end and start < t.end:
+                    matched[i].append(name)
+        if self.config.value_features and self.gazetteer:
+            for i, values in enumerate(self._value_matches(tokens, own)):
+                matched[i].extend(f"value={v}" for v in values)
+        base = [_token_features(t, matched[i]) for i, t in enumerate(tokens)]
+        out: list[list[str]] = []
+        w = self.config.window
+        for i in range(len(tokens)):
+            feats = ["bias"]
+            for off in range(-w, w + 1):
+                j = i + off
+                if j < 0:
+                    feats.append(f"{off}:BOS")
+                elif j >= len(tokens):
+                    feats.append(f"{off}:EOS")
+                else:
+                    feats.extend(f"{off}:{f}" for f in base[j])
+            out.append(feats)
+        return out
+
+    @staticmethod
+    def _labels(example: Message, tokens: list[Token], layer: str) -> list[str | None]:
+        labels: list[str | None] = [None] * len(tokens)
+        for ent in example.entities:
+            if ent.start is None or ent.end is None:
+                continue
+            value = {"entity": ent.entity, "role": ent.role, "group": ent.group}[layer]
+            if value is None:
+                continue
+            for i, t in enumerate(tokens):
+                if t.start < ent.end and ent.start < t.end:
+                    labels[i] = value
+        return labels
+
+    @staticmethod
+    def _values(example: Message) -> Gazetteer:
+        values: Gazetteer = {}
+        for ent in example.entities:
+            if ent.start is None or ent.end is None:
+                continue
+            key = " ".join(t.lower for t in tokenize(example.text[ent.start : ent.end]))
+            if key:
+                counts = values.setdefault(key, {})
+                counts[ent.entity] = counts.get(ent.entity, 0) + 1
+        return values
+
+    def train(self, examples: list[Message]) -> None:
+        self.models = {}
+        self._taggers = {}
+        self.gazetteer = {}
+        annotated = [e for e in examples if e.text]
+        if not any(e.entities for e in annotated):
+            return
+        own_values = [self._values(e) for e in annotated]
+        if self.config.value_features:
+            for values in own_values:
+                for key, counts in values.items():
+                    target = self.gazetteer.setdefault(key, {})
+                    for entity, n in counts.items():
+                        target[entity] = target.get(entity, 0) + n
+        features = [
+            self._features(e.text, tokenize(e.text), own)
+            for e, own in zip(annotated, own_values, strict=True)
+        ]
+        for layer in LAYERS:
+            if layer != "entity" and not any(
+                getattr(ent, layer) for e in annotated for ent in e.entities
+            ):
+                continue
+            trainer = pycrfsuite.Trainer(verbose=False)
+            for example, xseq in zip(annotated, features, strict=True):
+                tokens = tokenize(example.text)
+                if not tokens:
+                    continue
+                if layer != "entity":
+                    entity_tags = _bilou(self._labels(example, tokens, "entity"))
+                    xseq = [[*x, f"entity_tag={t}"] for x, t in zip(xseq, entity_tags, strict=True)]
+                trainer.append(xseq, _bilou(self._labels(example, tokens, layer)))
+            trainer.set_params(
+                {
+                    "c1": self.config.c1,
+                    "c2": self.config.c2,
+                    "max_iterations": self.config.max_iterations,
+                    "feature.possible_transitions": True,
+                }
+            )
+            fd, path = tempfile.mkstemp(suffix=".crfsuite")
+            os.close(fd)
+            try:
+                trainer.train(path)
+                with open(path, "rb") as fh:
+                    self.models[layer] = fh.read()
+            finally:
+                os.unlink(path)
+
+    def _tagger(self, layer: str) -> pycrfsuite.Tagger:
+        if layer not in self._taggers:
+            tagger = pycrfsuite.Tagger()
+            tagger.open_inmemory(self.models[layer])
+            self._taggers[layer] = tagger
+        return self._taggers[layer]
+
+    def extract(self, text: str) -> list[dict[str, Any]]:
+        if "entity" not in self.models:
+            return []
+        tokens = tokenize(text)
+        if not tokens:
+            return []
+        xseq = self._features(text, tokens)
+        tagger = self._tagger("entity")
+        tags = tagger.tag(xseq)
+        margins = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
+        extra: dict[str, tuple[list[str], list[float]]] = {}
+        for layer in ("role", "group"):
+            if layer in self.models:
+                sub = self._tagger(layer)
+                sub_tags = sub.tag(
+                    [[*x, f"entity_tag={t}"] for x, t in zip(xseq, tags, strict=True)]
+                )
+                extra[layer] = (sub_tags, [sub.marginal(t, i) for i, t in enumerate(sub_tags)])
+        entities: list[dict[str, Any]] = []
+        for first, last, name in _spans(tags):
+            start, end = tokens[first].start, tokens[last].end
+            entity: dict[str, Any] = {
+                "entity": name,
+                "start": start,
+                "end": end,
+                "value": text[start:end],
+                "confidence_entity": min(margins[first : last + 1]),
+                "extractor": self.name,
+            }
+            for layer, (sub_tags, sub_margins) in extra.items():
+                labels = [t.split("-", 1)[1] for t in sub_tags[first : last + 1] if t != NO_TAG]
+                if labels:
+                    entity[layer] = max(set(labels), key=labels.count)
+                    entity[f"confidence_{layer}"] = min(sub_margins[first : last + 1])
+            entities.append(entity)
+        return entities
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "config": self.config.as_dict(),
+            "patterns": [[p.name, p.pattern] for p in self.patterns],
+            "layers": sorted(self.models),
+            "gazetteer": self.gazetteer,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], models: dict[str, bytes]) -> CRFEntityExtractor:
+        patterns = [Pattern(n, p) for n, p in meta["patterns"]]
+        crf = cls(CRFConfig.from_dict(meta["config"]), patterns)
+        crf.models = dict(models)
+        crf.gazetteer = meta.get("gazetteer", {})
+        return crf

@@ -1,0 +1,84 @@
+from core.data.training import Entity, Message
+from core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans
+
+
+def _flight(src: str, dst: str) -> Message:
+    text = f"fly from {src} to {dst}"
+    a = text.index(src)
+    b = text.index(dst, a + len(src))
+    return Message(
+        text,
+        "book",
+        [
+            Entity("city", src, a, a + len(src), role="departure"),
+            Entity("city", dst, b, b + len(dst), role="destination"),
+        ],
+    )
+
+
+def test_bilou_round_trip() -> None:
+    tags = _bilou([None, "city", "city", None, "city"])
+    assert tags == ["O", "B-city", "L-city", "O", "U-city"]
+    assert _spans(tags) == [(1, 2, "city"), (4, 4, "city")]
+    assert _spans(["I-x", "L-x"]) == [(0, 1, "x")]  # a broken start is mended
+
+
+def test_learns_entities_and_roles() -> None:
+    cities = ["berlin", "paris", "rome", "madrid", "london", "vienna", "oslo", "lisbon"]
+    data = [_flight(a, b) for a in cities for b in cities if a != b]
+    crf = CRFEntityExtractor(CRFConfig(value_features=False))
+    crf.train(data)
+    found = crf.extract("fly from dublin to prague")
+    assert [(e["entity"], e["value"], e.get("role")) for e in found] == [
+        ("city", "dublin", "departure"),
+        ("city", "prague", "destination"),
+    ]
+    assert all(0.0 < e["confidence_entity"] <= 1.0 for e in found)
+    assert found[0]["start"] == 9 and found[0]["end"] == 15
+
+
+def test_learns_groups() -> None:
+    data = []
+    for size, topping in [("large", "ham"), ("small", "olives"), ("medium", "corn")] * 4:
+        text = f"one {size} pizza with {topping} and a {size} one with cheese"
+        second = text.index(size, text.index(topping))
+        data.append(
+            Message(
+                text,
+                "order",
+                [
+                    Entity("size", size, 4, 4 + len(size), group="1"),
+                    Entity(
+                        "topping",
+                        topping,
+                        text.index(topping),
+                        text.index(topping) + len(topping),
+                        group="1",
+                    ),
+                    Entity("size", size, second, second + len(size), group="2"),
+                    Entity(
+                        "topping",
+                        "cheese",
+                        text.index("cheese"),
+                        text.index("cheese") + 6,
+                        group="2",
+                    ),
+                ],
+            )
+        )
+    crf = CRFEntityExtractor()
+    crf.train(data)
+    found = crf.extract("one large pizza with corn and a small one with cheese")
+    assert [(e["entity"], e["value"], e.get("group")) for e in found] == [
+        ("size", "large", "1"),
+        ("topping", "corn", "1"),
+        ("size", "small", "2"),
+        ("topping", "cheese", "2"),
+    ]
+
+
+def test_no_annotations_no_model() -> None:
+    crf = CRFEntityExtractor()
+    crf.train([Message("hello", "greet")])
+    assert crf.models == {}
+    assert crf.extract("hello") == []
