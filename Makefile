@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 BOT ?= bots/restaurant
 SHARED ?= ../shared
 
-.PHONY: run test install install-test lint typecheck pytest clean
+PORT ?= 5005
+
+.PHONY: run test install install-test browser lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +25,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# serve the bot (web chat at http://localhost:$(PORT)/); train it first if it has no model
 run: install
-	$(BIN)/chinwag data validate $(BOT)
+	ls $(BOT)/models/*.tar.gz >/dev/null 2>&1 || $(BIN)/chinwag train $(BOT)
+	$(BIN)/chinwag run $(BOT) --port $(PORT)
+
+# Debian's chromium and its driver, for the web chat test (CI runs as root)
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -33,7 +42,7 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
-pytest: install-test
+pytest: install-test browser
 	CHINWAG_SHARED=$(SHARED) $(BIN)/python -m pytest
 
 test: lint typecheck pytest

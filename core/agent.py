@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channel_responses.variations import ResponseGenerator
 from core.actions.base import Action, ActionContext, ActionExecutionRejection
@@ -42,6 +42,7 @@ from core.events import (
     FollowupAction,
     UserUttered,
 )
+from core.model import Fingerprints, ModelError, latest_archive
 from core.nlu.fallback import FallbackClassifier
 from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
 from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
@@ -50,12 +51,17 @@ from core.stores.locks import InProcessLockStore, LockStore
 from core.stores.memory import InMemoryTrackerStore
 from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
 
+if TYPE_CHECKING:
+    from core.train import LoadedModel
+
 logger = logging.getLogger(__name__)
 
 # Rasa's MAX_NUMBER_OF_PREDICTIONS: actions the bot may run for one user message
 MAX_PREDICTIONS = 10
 EXTRACT_SLOTS = "action_extract_slots"
 RESPONSE_KEYS = ("text", "buttons", "quick_replies", "image", "attachment", "custom", "elements")
+# how a response wants its buttons laid out (Rasa passes these through to the channel)
+LAYOUT_KEYS = ("button_type", "buttons_per_row")
 
 
 @dataclass
@@ -72,7 +78,8 @@ class UserMessage:
 def response_dict(event: BotUttered) -> dict[str, Any]:
     """A bot event as a channel-neutral response (only the keys that carry something)."""
     message = event.message()
-    return {key: message[key] for key in RESPONSE_KEYS if message.get(key) not in (None, [], "")}
+    keys = (*RESPONSE_KEYS, *LAYOUT_KEYS)
+    return {key: message[key] for key in keys if message.get(key) not in (None, [], "")}
 
 
 class Agent:
@@ -330,6 +337,24 @@ def build_registry(bot: Bot, problems: Problems) -> ActionRegistry:
     return registry
 
 
+def _latest_model(bot: Bot) -> LoadedModel | None:
+    """The newest archive under the bot's models/ (None when there is none or it is
+    unreadable); a warning when it was trained on other data than the bot's files now."""
+    archive = latest_archive(bot.path)
+    if archive is None:
+        return None
+    from core.train import load_model  # the trained pipeline's libraries load only when used
+
+    try:
+        model = load_model(archive)
+    except ModelError as exc:
+        logger.warning("%s; training the policies at start instead", exc)
+        return None
+    if model.metadata.fingerprints != Fingerprints.of(bot):
+        logger.warning("model %s is older than the data; run chinwag train", archive.name)
+    return model
+
+
 def load_agent(
     bot_dir: Path | str,
     *,
@@ -338,12 +363,21 @@ def load_agent(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
 ) -> Agent:
-    """Read a bot folder and make it ready to talk; raise BotDataError on errors in it."""
+    """Read a bot folder and make it ready to talk; raise BotDataError on errors in it.
+
+    With a model archive under ``models/`` the newest one gives the NLU and the policies;
+    without one the policies train now and messages are understood by example matching.
+    """
     bot = load_bot(bot_dir)
     problems = Problems()
     problems.extend(bot.problems)
+    interpreter: Interpreter = ExampleInterpreter(bot.nlu)
     if not problems.errors:
-        policies = train_policies(build_policies(bot.config.policies, problems), bot)
+        model = _latest_model(bot)
+        if model is not None:
+            interpreter, policies = model.nlu, model.policies
+        else:
+            policies = train_policies(build_policies(bot.config.policies, problems), bot)
         registry = build_registry(bot, problems)
     for warning in problems.warnings:
         logger.warning("%s", warning)
@@ -360,7 +394,7 @@ def load_agent(
     return Agent(
         bot.domain,
         policies,
-        ExampleInterpreter(bot.nlu),
+        interpreter,
         registry,
         fallback=fallback,
         store=store,

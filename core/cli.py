@@ -8,10 +8,20 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from core.data.problems import Problems
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from core.data.loader import Bot
+    from core.data.training import NLUData
+    from core.evaluate import Parser
+    from core.stores.base import TrackerStore
+    from core.train import LoadedModel
 
 
 def _version() -> str:
@@ -97,6 +107,276 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return asyncio.run(talk())
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.train import train_bot
+
+    console = Console(highlight=False, soft_wrap=True, stderr=True)
+    result = train_bot(args.bot_dir, out=args.out, force=args.force, console=console)
+    out = Console(highlight=False, soft_wrap=True)
+    if not result.ok:
+        _print_problems(out, result.problems, show_warnings=False)
+        out.print(f"{args.bot_dir}: not trained (fix the errors first)", style="bold red")
+        return 1
+    if result.up_to_date:
+        out.print(f"nothing changed, {result.archive} is up to date", markup=False)
+        return 0
+    warnings = len(result.problems.warnings)
+    if warnings:
+        out.print(
+            f"{warnings} warnings (see chinwag data validate {args.bot_dir})",
+            style="yellow",
+            markup=False,
+        )
+    if result.reused_from is not None:
+        kept = "dialogue policies" if result.trained_nlu else "NLU model"
+        redone = "NLU" if result.trained_nlu else "dialogue policies"
+        out.print(
+            f"only the {redone} changed: retrained it, reused the {kept} of "
+            f"{result.reused_from.name}",
+            markup=False,
+        )
+    out.print(f"wrote {result.archive} in {result.seconds:.1f} s", markup=False)
+    return 0
+
+
+def _test_model(args: argparse.Namespace, console: Console) -> tuple[Bot, LoadedModel] | None:
+    """The loaded bot and its model (latest archive, or trained in memory); None on errors."""
+    from core.data.loader import load_bot
+    from core.data.problems import Problems
+    from core.train import model_for
+
+    bot = load_bot(args.bot_dir)
+    problems = Problems()
+    problems.extend(bot.problems)
+    if not problems.errors:
+        model = model_for(bot, problems, console=console)
+    if problems.errors:
+        _print_problems(console, problems, show_warnings=False)
+        console.print(f"{args.bot_dir}: cannot test (fix the errors first)", style="bold red")
+        return None
+    return bot, model
+
+
+def _report_table(title: str, report: dict[str, Any]) -> Table:
+    """A classification report (sklearn's dict) as a table: one row per label and average."""
+    from rich.table import Table
+
+    table = Table(title[:-1].lower(), "precision", "recall", "f1", "support", title=title)
+    for name, row in report.items():
+        if isinstance(row, dict) and "support" in row:
+            table.add_row(
+                name,
+                f"{row['precision']:.3f}",
+                f"{row['recall']:.3f}",
+                f"{row['f1-score']:.3f}",
+                str(int(row["support"])),
+            )
+    return table
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from core.evaluate import evaluate_stories, make_parser
+
+    console = Console(highlight=False, soft_wrap=True)
+    target = list(args.target)
+    nlu_mode = len(target) == 2 and target[0] == "nlu"
+    if len(target) == 2 and target[0] == "core":
+        target = target[1:]
+    if not nlu_mode and len(target) != 1:
+        console.print("usage: chinwag test [nlu] BOT_DIR", style="red", markup=False)
+        return 2
+    args.bot_dir = target[-1]
+    if not nlu_mode and (args.nlu or args.cross_validation):
+        console.print("--nlu and --cross-validation belong to 'chinwag test nlu'", style="red")
+        return 2
+    loaded = _test_model(args, Console(highlight=False, soft_wrap=True, stderr=True))
+    if loaded is None:
+        return 1
+    bot, model = loaded
+    out_dir = Path(args.out)
+    parse = make_parser(model.nlu, bot.config.pipeline)
+    if nlu_mode:
+        return _test_nlu(args, console, bot, parse, out_dir)
+    evaluation = evaluate_stories(bot, model.policies, parse, out_dir)
+    report = evaluation.report
+    console.print(_report_table("Actions", report))
+    acc = report["conversation_accuracy"]
+    weighted = report.get("weighted avg", {})
+    console.print(
+        f"actions: precision {weighted.get('precision', 0):.3f}, recall "
+        f"{weighted.get('recall', 0):.3f}, f1 {weighted.get('f1-score', 0):.3f}, accuracy "
+        f"{report.get('accuracy', 0):.3f}",
+        markup=False,
+    )
+    console.print(
+        f"conversations: {acc['correct']}/{acc['total']} passed "
+        f"(accuracy {acc['accuracy']:.3f}); reports in {out_dir}",
+        markup=False,
+    )
+    for story in evaluation.failed:
+        console.print(f"failed: {story.name}", style="red", markup=False)
+    return 1 if args.fail_on_prediction_errors and evaluation.failed else 0
+
+
+def _test_nlu(
+    args: argparse.Namespace, console: Console, bot: Bot, parse: Parser, out_dir: Path
+) -> int:
+
+    from core.data.loader import Bot
+    from core.data.problems import Problems
+    from core.evaluate import evaluate_nlu, make_parser
+    from core.train import train_nlu
+
+    problems = Problems()
+
+    def train_parser(nlu: NLUData) -> Parser:
+        fold_bot = Bot(path=bot.path, domain=bot.domain, nlu=nlu, config=bot.config)
+        pipeline = train_nlu(fold_bot, problems, lambda _stage, _fraction: None)
+        return make_parser(pipeline, bot.config.pipeline)
+
+    evaluation = evaluate_nlu(
+        bot,
+        out_dir,
+        parse=parse,
+        nlu_file=Path(args.nlu) if args.nlu else None,
+        cross_validation=args.cross_validation,
+        train_parser=train_parser,
+        problems=problems,
+    )
+    if problems.errors:
+        _print_problems(console, problems, show_warnings=False)
+        return 1
+    console.print(_report_table("Intents", evaluation.intent_report))
+    console.print(_report_table("Entities", evaluation.entity_report))
+    total = len(evaluation.predictions)
+    hits = sum(p.intent == p.predicted for p in evaluation.predictions)
+    console.print(f"intents: {hits}/{total} right; reports in {out_dir}", markup=False)
+    if evaluation.threshold is not None:
+        console.print(
+            f"suggested FallbackClassifier threshold: {evaluation.threshold:.2f} (keeps 95% of "
+            f"right predictions, sends {evaluation.misses_caught:.0%} of wrong ones to "
+            "fallback)",
+            markup=False,
+        )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import os
+
+    from adapters.hub import AUTH_TOKEN_ENV, resolve_port, run_hub
+    from core.data.problems import BotDataError
+    from core.stores.base import StoreError
+
+    console = Console(highlight=False, soft_wrap=True, stderr=True)
+    token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
+    try:
+        port = resolve_port(args.port)
+        run_hub(
+            args.bot_dirs,
+            host=args.host,
+            port=port,
+            auth_token=token,
+            max_body=args.max_body,
+        )
+    except BotDataError as exc:
+        for problem in exc.problems:
+            console.print(str(problem), style="red", markup=False)
+        console.print("cannot start the hub (fix the errors first)", style="bold red")
+        return 1
+    except (StoreError, ValueError, OSError) as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return 1
+    return 0
+
+
+def _open_store(args: argparse.Namespace, console: Console) -> tuple[Bot, TrackerStore] | None:
+    """The bot and the store named by --store (default: the bot's endpoints.yml)."""
+    from core.data.loader import load_bot
+    from core.stores.factory import StoreConfigError, create_tracker_store, store_from_url
+
+    bot = load_bot(args.bot_dir)
+    if bot.problems.errors:
+        _print_problems(console, bot.problems, show_warnings=False)
+        console.print(f"{args.bot_dir}: fix the errors first", style="bold red", markup=False)
+        return None
+    try:
+        if args.store:
+            return bot, store_from_url(args.store, bot.path)
+        return bot, create_tracker_store(bot, cache=False)
+    except StoreConfigError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from core.export import ExportError, export_conversations, parse_since
+    from core.stores.base import StoreError
+
+    console = Console(highlight=False, soft_wrap=True)
+    opened = _open_store(args, console)
+    if opened is None:
+        return 1
+    bot, store = opened
+
+    async def run() -> int:
+        try:
+            since = parse_since(args.since) if args.since else None
+            await store.open()
+            result = await export_conversations(
+                store, Path(args.to), since=since, domain=bot.domain
+            )
+        except (ExportError, StoreError, OSError) as exc:
+            console.print(f"error: {exc}", style="red", markup=False)
+            return 1
+        finally:
+            await store.close()
+        console.print(
+            f"wrote {result.conversations} conversations ({result.events} "
+            f"{'events' if Path(args.to).suffix.lower() in ('.jsonl', '.ndjson') else 'steps'}) "
+            f"to {args.to}",
+            markup=False,
+        )
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from core.export import import_conversations
+    from core.stores.base import StoreError
+
+    console = Console(highlight=False, soft_wrap=True)
+    opened = _open_store(args, console)
+    if opened is None:
+        return 1
+    _, store = opened
+    problems = Problems()
+
+    async def run() -> int:
+        try:
+            await store.open()
+            result = await import_conversations(store, Path(args.source), problems)
+        except (StoreError, OSError) as exc:
+            console.print(f"error: {exc}", style="red", markup=False)
+            return 1
+        finally:
+            await store.close()
+        _print_problems(console, problems, show_warnings=True)
+        console.print(
+            f"imported {result.conversations} conversations ({result.events} events) into "
+            f"{store!r}",
+            markup=False,
+        )
+        return 1 if problems.errors else 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chinwag",
@@ -150,6 +430,94 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("bot_dir", metavar="BOT_DIR")
     shell.add_argument("--sender", default="shell", help="conversation id (default: shell)")
     shell.set_defaults(func=cmd_shell)
+
+    train = sub.add_parser(
+        "train",
+        help="train a bot's NLU and dialogue model into models/<timestamp>.tar.gz",
+        description="Check the bot, then train what changed since the latest model (NLU, "
+        "dialogue or both) and write one model archive. Exit 1 on errors in the bot.",
+    )
+    train.add_argument("bot_dir", metavar="BOT_DIR")
+    train.add_argument("--out", metavar="FILE", help="write the archive here instead")
+    train.add_argument("--force", action="store_true", help="retrain everything")
+    train.set_defaults(func=cmd_train)
+
+    test = sub.add_parser(
+        "test",
+        help="run a bot's test stories (or 'test nlu': evaluate its NLU)",
+        description="chinwag test BOT_DIR replays the test stories under tests/ with the latest "
+        "model (custom actions are not run) and writes story_report.json, "
+        "failed_test_stories.yml and story_confusion_matrix.png. chinwag test nlu BOT_DIR "
+        "evaluates NLU on the training data, a held-out file (--nlu) or by cross-validation.",
+    )
+    test.add_argument("target", nargs="+", metavar="[nlu] BOT_DIR")
+    test.add_argument("--out", default="results", metavar="DIR", help="reports (default: results)")
+    test.add_argument("--nlu", metavar="FILE", help="test nlu: held-out NLU data file")
+    test.add_argument(
+        "--cross-validation", type=int, metavar="N", help="test nlu: N-fold cross-validation"
+    )
+    test.add_argument(
+        "--fail-on-prediction-errors",
+        action="store_true",
+        help="exit 1 when any test story fails",
+    )
+    test.set_defaults(func=cmd_test)
+
+    run = sub.add_parser(
+        "run",
+        help="serve bots over HTTP: REST/Slack/Telegram webhooks, HTTP API, web chat",
+        description="Start the hub. One bot is served at the root paths and under "
+        "/bots/<name>/, several bots under /bots/<name>/ only. The HTTP API needs "
+        "--auth-token (or $CHINWAG_AUTH_TOKEN); without one it is switched off.",
+    )
+    run.add_argument(
+        "bot_dirs", nargs="*", default=["."], metavar="BOT_DIR", help="bot folders (default: .)"
+    )
+    run.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: $PORT, else 5005)"
+    )
+    run.add_argument("--host", default="0.0.0.0", help="interface to bind (default: 0.0.0.0)")
+    run.add_argument("--auth-token", default=None, help="token for the HTTP API")
+    run.add_argument(
+        "--max-body",
+        type=int,
+        default=1024 * 1024,
+        metavar="BYTES",
+        help="largest request body accepted (default: 1 MiB)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    store_help = (
+        "tracker store: mongodb://..., sqlite:///path, a .db file or memory (default: the "
+        "bot's endpoints.yml tracker_store, MONGODB_URL, or .chinwag/conversations.db)"
+    )
+    export = sub.add_parser(
+        "export",
+        help="write stored conversations to events.jsonl or test stories (.yml)",
+        description="Pull every conversation out of a tracker store: FILE.jsonl gets one line "
+        "per event (Rasa event JSON with conversation_id and seq, for chinwag import), "
+        "FILE.yml gets Rasa test stories, one per conversation session.",
+    )
+    export.add_argument("bot_dir", metavar="BOT_DIR")
+    export.add_argument("--to", required=True, metavar="FILE", help="events.jsonl or stories.yml")
+    export.add_argument(
+        "--since", metavar="T", help="only events from T on (ISO date/time, or epoch seconds)"
+    )
+    export.add_argument("--store", metavar="URL", help=store_help)
+    export.set_defaults(func=cmd_export)
+
+    import_ = sub.add_parser(
+        "import",
+        help="load conversations from an events.jsonl file into a tracker store",
+        description="Append the events of an events.jsonl (from chinwag export) to a tracker "
+        "store. Safe to repeat: events already stored (same conversation and seq) are skipped.",
+    )
+    import_.add_argument("bot_dir", metavar="BOT_DIR")
+    import_.add_argument(
+        "--from", dest="source", required=True, metavar="FILE", help="an events.jsonl file"
+    )
+    import_.add_argument("--store", metavar="URL", help=store_help)
+    import_.set_defaults(func=cmd_import)
     return parser
 
 

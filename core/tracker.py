@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any, Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, TypeVar, cast
 
 from core.domain import REQUESTED_SLOT, Domain
 from core.events import (
@@ -55,6 +55,7 @@ SHOULD_NOT_BE_SET = "should_not_be_set"
 
 Verbosity = Literal["all", "applied", "after_restart", "none"]
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -105,6 +106,8 @@ class Tracker:
         self.latest_message = UserUttered()
         self.latest_bot_utterance = BotUttered()
         self.active_loop: TrackerActiveLoop | None = None
+        # values computed from the events (policy states...), dropped by every update
+        self._derived: dict[Any, Any] = {}
         self._reset()
         self.update_all(events)
 
@@ -120,6 +123,7 @@ class Tracker:
         if not isinstance(event, Event):
             raise TypeError(f"expected an Event, got {type(event).__name__}")
         self.events.append(event)
+        self._derived.clear()
         self._apply(event)
 
     def update_all(self, events: Iterable[Event]) -> None:
@@ -367,6 +371,13 @@ class Tracker:
         for _ in range(skip):
             next(matches, None)
         return next(matches, None)
+
+    def derived(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered until the next event: lets several policies share work
+        (e.g. the dialogue states) on the same tracker without replaying it each time."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return cast(T, self._derived[key])
 
     # -- copies, for policies ---------------------------------------------------------------------
 

@@ -427,7 +427,12 @@ def tracker_states(
     ``omit_unset_slots`` leaves out slots no event has set (slots still at their initial
     value), as Rasa does when it turns rules into lookup keys.
     """
-    return [state for state, _, _ in _replay(tracker, domain, omit_unset_slots)]
+    return list(
+        tracker.derived(
+            ("states", id(domain), omit_unset_slots),
+            lambda: tuple(state for state, _, _ in _replay(tracker, domain, omit_unset_slots)),
+        )
+    )
 
 
 def conversation_states(

@@ -13,6 +13,24 @@ from collections.abc import Sequence
 from core.events import Event, SessionStarted
 
 
+class StoreError(Exception):
+    """A tracker or lock store failed; the message says which store and why."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached (server down, auth refused): the hub answers 503."""
+
+
+class SequenceGap(StoreError, ValueError):
+    """An append would leave a hole in a conversation's numbering."""
+
+    def __init__(self, conversation_id: str, stored: int, start_seq: int) -> None:
+        super().__init__(
+            f"conversation '{conversation_id}' has {stored} events; cannot append at "
+            f"{start_seq} (events would be missing)"
+        )
+
+
 class TrackerStore(ABC):
     """The tracker-store contract every backend (memory, SQLite, MongoDB) fulfils."""
 
@@ -27,6 +45,14 @@ class TrackerStore(ABC):
     async def load(self, conversation_id: str) -> list[Event]:
         """Every stored event of the conversation, in order (empty for a new one)."""
 
+    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
+        """The stored events numbered ``start_seq`` and later (a cheap tail read)."""
+        return (await self.load(conversation_id))[start_seq:]
+
+    async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
+        """Every stored event with its ``seq`` (export keeps the numbers)."""
+        return list(enumerate(await self.load(conversation_id)))
+
     async def load_latest_session(self, conversation_id: str) -> list[Event]:
         """The events from the latest ``session_started`` on (all of them if none)."""
         events = await self.load(conversation_id)
@@ -38,6 +64,9 @@ class TrackerStore(ABC):
     @abstractmethod
     async def ids(self) -> list[str]:
         """The ids of every stored conversation."""
+
+    async def open(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Connect and check the store works; raise :class:`StoreUnavailable` if it does not."""
 
     async def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections and files."""

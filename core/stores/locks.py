@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 class LockTimeout(Exception):
@@ -17,6 +24,12 @@ class LockStore(ABC):
 
     @abstractmethod
     def lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]: ...
+
+    async def open(self) -> None:  # noqa: B027 - optional for stores without resources
+        """Connect and check; raise StoreUnavailable when the store cannot work."""
+
+    async def close(self) -> None:  # noqa: B027 - optional for stores without resources
+        """Release connections."""
 
 
 class InProcessLockStore(LockStore):
@@ -49,3 +62,160 @@ class InProcessLockStore(LockStore):
             if not self._users[conversation_id]:  # nobody waits: forget the lock
                 del self._users[conversation_id]
                 del self._locks[conversation_id]
+
+
+class MongoLockStore(LockStore):
+    """Tickets with a lease in a MongoDB collection, for several hub processes on one MongoDB.
+
+    Each message takes the next ticket number of its conversation (an atomic ``$inc`` on a
+    counter document) and inserts a ticket ``{conversation_id, ticket, expires_at}``. It holds
+    the lock when no *live* ticket with a lower number exists; the expiry is part of that
+    query, so the ticket of a holder that crashed stops counting once its lease runs out.
+    A living process renews its tickets (held or waiting) every third of the lease, so a slow
+    action never loses the lock. Tickets are served in the order they were taken: FIFO
+    across processes, as Rasa's TicketLock. Within one process an asyncio lock queues
+    messages first, so only one ticket per conversation and process waits on MongoDB.
+
+    ``expires_at`` is a BSON date with a TTL index, so the server also deletes tickets left by
+    crashed processes. Lease times come from each host's clock: keep the clocks in sync (NTP),
+    well within the lease.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        db: str | None = None,
+        collection: str = "conversation_locks",
+        lease_seconds: float = 30.0,
+        wait_timeout: float = 60.0,
+        poll_interval: float = 0.05,
+        **options: Any,
+    ) -> None:
+        from core.stores.mongo import database_name, mongo_client
+
+        self.url = url
+        self.lease_seconds = lease_seconds
+        self.wait_timeout = wait_timeout
+        self.poll_interval = poll_interval
+        self._client = mongo_client(url, options)
+        database = self._client[database_name(url, db)]
+        self._tickets = database[collection]
+        self._counters = database[f"{collection}_counters"]
+        self._local = InProcessLockStore(wait_timeout=wait_timeout)
+
+    async def open(self) -> None:
+        """Check the server and create the indexes; StoreUnavailable when it cannot."""
+        from pymongo import ASCENDING
+        from pymongo.errors import PyMongoError
+
+        from core.stores.mongo import mongo_error
+
+        try:
+            await self._client.admin.command("ping")
+            await self._tickets.create_index(
+                [("conversation_id", ASCENDING), ("ticket", ASCENDING)],
+                unique=True,
+                name="conversation_ticket",
+            )
+            await self._tickets.create_index("expires_at", expireAfterSeconds=0, name="ttl")
+        except PyMongoError as exc:
+            raise mongo_error(self.url, exc, "preparing the lock collection") from exc
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    def _expiry(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str) -> AsyncIterator[None]:
+        from pymongo.errors import PyMongoError
+
+        from core.stores.mongo import mongo_error
+
+        started = time.monotonic()
+        async with self._local.lock(conversation_id):
+            remaining = self.wait_timeout - (time.monotonic() - started)
+            try:
+                ticket = await self._take_ticket(conversation_id)
+            except PyMongoError as exc:
+                raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
+            renewer = asyncio.create_task(self._renew(conversation_id, ticket))
+            try:
+                try:
+                    async with asyncio.timeout(max(remaining, 0)):
+                        await self._wait_for_turn(conversation_id, ticket)
+                except TimeoutError:
+                    logger.warning(
+                        "conversation '%s': waited %g s for the lock (ticket %d); giving up",
+                        conversation_id,
+                        self.wait_timeout,
+                        ticket,
+                    )
+                    raise LockTimeout(
+                        f"conversation '{conversation_id}' stayed locked for more than "
+                        f"{self.wait_timeout:g} s"
+                    ) from None
+                except PyMongoError as exc:
+                    raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
+                yield
+            finally:
+                renewer.cancel()
+                with contextlib.suppress(PyMongoError):  # unreleased: the lease runs out
+                    await self._tickets.delete_one(
+                        {"conversation_id": conversation_id, "ticket": ticket}
+                    )
+
+    async def _take_ticket(self, conversation_id: str) -> int:
+        from pymongo import ReturnDocument
+        from pymongo.errors import DuplicateKeyError
+
+        counter: dict[str, Any] | None = None
+        for _ in range(3):  # two first tickets at once: one upsert loses and retries
+            try:
+                counter = await self._counters.find_one_and_update(
+                    {"_id": conversation_id},
+                    {"$inc": {"next": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                break
+            except DuplicateKeyError:
+                continue
+        if counter is None:  # pragma: no cover - a third collision in a row
+            raise LockTimeout(f"conversation '{conversation_id}': no lock ticket could be taken")
+        ticket = int(counter["next"])
+        await self._tickets.insert_one(
+            {"conversation_id": conversation_id, "ticket": ticket, "expires_at": self._expiry()}
+        )
+        return ticket
+
+    async def _wait_for_turn(self, conversation_id: str, ticket: int) -> None:
+        delay = self.poll_interval
+        while True:
+            ahead = await self._tickets.find_one(
+                {
+                    "conversation_id": conversation_id,
+                    "ticket": {"$lt": ticket},
+                    "expires_at": {"$gt": datetime.now(UTC)},
+                },
+                {"_id": 1},
+            )
+            if ahead is None:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)  # Rasa polls every second; start faster
+
+    async def _renew(self, conversation_id: str, ticket: int) -> None:
+        from pymongo.errors import PyMongoError
+
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self._tickets.update_one(
+                    {"conversation_id": conversation_id, "ticket": ticket},
+                    {"$set": {"expires_at": self._expiry()}},
+                )
+            except PyMongoError as exc:  # the next renewal may work; the lease says the rest
+                logger.warning("lock lease of '%s' not renewed: %s", conversation_id, exc)

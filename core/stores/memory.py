@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.events import Event
-from core.stores.base import TrackerStore
+from core.stores.base import SequenceGap, TrackerStore
 
 
 class InMemoryTrackerStore(TrackerStore):
+    """Events in a dict; gone when the process ends."""
+
     def __init__(self) -> None:
         self._events: dict[str, list[Event]] = {}
 
     async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
-        stored = self._events.setdefault(conversation_id, [])
+        stored = self._events.get(conversation_id, [])
         if start_seq > len(stored):
-            raise ValueError(
-                f"conversation '{conversation_id}' has {len(stored)} events; cannot append at "
-                f"{start_seq} (events would be missing)"
-            )
-        stored.extend(events[len(stored) - start_seq :])
+            raise SequenceGap(conversation_id, len(stored), start_seq)
+        new = events[len(stored) - start_seq :]
+        if new:  # a conversation exists once it has an event, as in the other stores
+            self._events[conversation_id] = [*stored, *new]
 
     async def load(self, conversation_id: str) -> list[Event]:
         return list(self._events.get(conversation_id, []))

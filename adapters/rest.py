@@ -1,0 +1,48 @@
+"""Rasa's REST channel (rasa/core/channels/rest.py), wire-compatible.
+
+``POST /webhooks/rest/webhook`` with ``{"sender", "message", "metadata"?, "input_channel"?}``
+answers the list of the bot's messages ``[{recipient_id, text|buttons|image|attachment|custom}]``
+(Rasa's CollectingOutputChannel); ``GET /webhooks/rest/`` answers ``{"status": "ok"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from adapters.hub import BotRuntime, HubError, read_json, required_text
+from channel_responses.render import render_rest
+from core.agent import UserMessage
+
+CHANNEL = "rest"
+
+
+def setup(app: web.Application, runtime: BotRuntime, credentials: dict[str, Any]) -> None:
+    """Add the REST webhook and its health route for ``runtime`` (no credentials needed)."""
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def webhook(request: web.Request) -> web.Response:
+        message = to_user_message(await read_json(request))
+        responses = await runtime.handle(message)
+        return web.json_response(
+            [m for response in responses for m in render_rest(response, message.sender_id)]
+        )
+
+    runtime.add_route(app, "GET", "/webhooks/rest/", health)
+    runtime.add_route(app, "POST", "/webhooks/rest/webhook", webhook)
+
+
+def to_user_message(body: dict[str, Any]) -> UserMessage:
+    """A REST request body as a UserMessage; 400 for a missing sender/message or bad metadata."""
+    sender = required_text(body, "sender")
+    text = required_text(body, "message")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise HubError(400, "invalid metadata", "expected a JSON object in 'metadata'")
+    channel = body.get("input_channel") or CHANNEL
+    if not isinstance(channel, str):
+        raise HubError(400, "invalid input_channel", "expected text in 'input_channel'")
+    return UserMessage(text, sender, input_channel=channel, metadata=metadata)

@@ -1,0 +1,415 @@
+"""Slack: slack-bolt's ``AsyncApp`` inside the hub, at ``POST /webhooks/slack/webhook``.
+
+One URL takes the Events API, interactivity (button clicks, selects, date pickers) and slash
+commands. Bolt checks the signing secret (401 for a bad or stale signature), answers
+``url_verification``, drops the bot's own messages (it learns the bot's ids from one lazy
+``auth.test``) and acks events before our listeners run; actions and commands are acked first
+thing. Slack redelivers an event it thinks was lost (``X-Slack-Retry-Num``); retries are
+recognised by ``event_id`` (remembered on receipt, for an hour) and answered 200 without a
+second reply, while an event whose first delivery never arrived is handled normally.
+
+``credentials.yml``::
+
+    slack:
+      slack_token: ${SLACK_BOT_TOKEN}            # xoxb-..., required
+      slack_signing_secret: ${SLACK_SIGNING_SECRET}  # required
+      slack_channel: C0123456                    # also answer plain messages in this channel
+      use_threads: false                         # true: always answer in a thread
+      conversation_granularity: sender           # sender | channel | thread (as Rasa)
+      api_url: https://slack.com/api/            # a proxy or an emulator
+      proxy: http://proxy:3128                   # optional
+
+Messages are answered in direct messages, when the bot is mentioned (``app_mention``) and in
+``slack_channel``; other bots' messages and edits are ignored. Replies go to the thread the user
+wrote in (or always into one with ``use_threads``). The conversation id follows Rasa's
+``conversation_granularity``: ``sender`` = the user id, ``channel`` = ``<user>_<channel>``,
+``thread`` = ``<user>_<channel>_<thread ts>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.hub import BotRuntime
+from channel_responses.render import render_slack
+from core.agent import UserMessage
+from core.data.problems import BotDataError, Location, Problems
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "slack"
+WEBHOOK = "/webhooks/slack/webhook"
+DEFAULT_API_URL = "https://slack.com/api/"
+Granularity = Literal["sender", "channel", "thread"]
+GRANULARITIES: tuple[Granularity, ...] = ("sender", "channel", "thread")
+KNOWN_KEYS = {
+    "slack_token",
+    "slack_signing_secret",
+    "slack_channel",
+    "use_threads",
+    "conversation_granularity",
+    "api_url",
+    "proxy",
+}
+# Rasa's retry options: chinwag dedupes retries by event_id instead
+RASA_RETRY_KEYS = {"slack_retry_reason_header", "slack_retry_number_header", "errors_ignore_retry"}
+# message subtypes that are a person writing (others: edits, deletions, joins, bots...)
+USER_SUBTYPES = (None, "file_share", "thread_broadcast")
+SEEN_EVENTS = 10_000
+SEEN_SECONDS = 3600.0  # Slack's last retry comes about 5 minutes after the event
+SHUTDOWN_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """The ``slack:`` section of credentials.yml."""
+
+    token: str
+    signing_secret: str
+    slack_channel: str | None = None
+    use_threads: bool = False
+    granularity: Granularity = "sender"
+    api_url: str = DEFAULT_API_URL
+    proxy: str | None = None
+
+
+def read_settings(credentials: dict[str, Any], where: Location) -> SlackSettings:
+    """Settings from the ``slack:`` section; BotDataError naming each missing or bad value."""
+    problems = Problems()
+
+    def text(key: str, required: bool = False) -> str | None:
+        value = credentials.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                problems.error(f"slack: '{key}' is required", where)
+            return None
+        if not isinstance(value, str | int):
+            problems.error(f"slack: '{key}' must be text, found {type(value).__name__}", where)
+            return None
+        return str(value).strip()
+
+    token = text("slack_token", required=True)
+    secret = text("slack_signing_secret", required=True)
+    granularity = text("conversation_granularity") or "sender"
+    if granularity not in GRANULARITIES:
+        problems.error(
+            f"slack: 'conversation_granularity' must be one of {', '.join(GRANULARITIES)}, "
+            f"found '{granularity}'",
+            where,
+        )
+    use_threads = credentials.get("use_threads", False)
+    if not isinstance(use_threads, bool):
+        problems.error(f"slack: 'use_threads' must be true or false, found {use_threads!r}", where)
+    for key in sorted(set(credentials) - KNOWN_KEYS):
+        if key in RASA_RETRY_KEYS:
+            logger.info("%s: slack: '%s' is not needed (retries are deduplicated)", where, key)
+        else:
+            logger.warning("%s: slack: unknown setting '%s' ignored", where, key)
+    if problems.errors or token is None or secret is None:
+        raise BotDataError(problems.errors)
+    return SlackSettings(
+        token=token,
+        signing_secret=secret,
+        slack_channel=text("slack_channel"),
+        use_threads=use_threads is True,
+        granularity=granularity,  # type: ignore[arg-type]  # checked above
+        api_url=text("api_url") or DEFAULT_API_URL,
+        proxy=text("proxy"),
+    )
+
+
+def setup(app: web.Application, runtime: BotRuntime, credentials: dict[str, Any]) -> None:
+    """Add the Slack webhook for ``runtime``; BotDataError for missing credentials."""
+    settings = read_settings(credentials, Location(str(runtime.path / "credentials.yml")))
+    channel = SlackChannel(runtime, settings)
+    runtime.add_route(app, "POST", WEBHOOK, channel.webhook)
+    app.cleanup_ctx.append(channel.context)
+
+
+# ---------------------------------------------------------------------------- translation
+
+
+def conversation_id(
+    granularity: Granularity, user: str, channel: str | None, thread: str | None
+) -> str:
+    """The conversation a message belongs to (Rasa's SlackInput._get_conversation_id)."""
+    if granularity == "channel" and channel:
+        return f"{user}_{channel}"
+    if granularity == "thread" and channel and thread:
+        return f"{user}_{channel}_{thread}"
+    return user
+
+
+_LINK = re.compile(r"<(?:mailto:|https?://)[^|>]*\|([^>]*)>")
+_BARE_LINK = re.compile(r"<((?:mailto:|https?://)[^|>]*)>")
+
+
+def sanitize(text: str, user_ids: set[str]) -> str:
+    """``text`` without mentions of ``user_ids`` and with Slack's link markup undone
+    (Rasa's SlackInput._sanitize_user_message)."""
+    for uid in user_ids:
+        mention = re.escape(f"<@{uid}>")
+        text = re.sub(mention + r"\s", "", text)
+        text = re.sub(r"\s" + mention, "", text)
+        text = re.sub(mention, " ", text)
+    text = _LINK.sub(r"\1", text)
+    text = _BARE_LINK.sub(r"\1", text)
+    return text.strip()
+
+
+def action_text(action: dict[str, Any]) -> str | None:
+    """What a block action says as user input (None: a link button, nothing to say)."""
+    kind = action.get("type")
+    if kind == "button":
+        value = action.get("value")
+        return str(value) if value is not None else None
+    if kind in ("static_select", "external_select", "overflow", "radio_buttons"):
+        option = action.get("selected_option") or {}
+        return option.get("value")
+    if kind in ("multi_static_select", "checkboxes"):
+        options = action.get("selected_options") or []
+        return ", ".join(str(o.get("value")) for o in options) or None
+    for key in ("selected_date", "selected_time", "selected_user", "selected_channel"):
+        if action.get(key):
+            return str(action[key])
+    if action.get("selected_conversation"):
+        return str(action["selected_conversation"])
+    return None
+
+
+class RecentIds:
+    """Ids seen in the last ``seconds``, at most ``size`` of them (oldest forgotten first)."""
+
+    def __init__(self, size: int, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.size = size
+        self.seconds = seconds
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; False if it was already seen recently."""
+        now = self.clock()
+        while self._seen and now - next(iter(self._seen.values())) > self.seconds:
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return True
+
+
+# ---------------------------------------------------------------------------- the channel
+
+
+class SlackChannel:
+    """Bolt app, listeners and retry memory of one bot's Slack channel."""
+
+    def __init__(self, runtime: BotRuntime, settings: SlackSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.seen = RecentIds(SEEN_EVENTS, SEEN_SECONDS)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        client = AsyncWebClient(
+            token=settings.token, base_url=settings.api_url, proxy=settings.proxy
+        )
+        self.bolt = AsyncApp(
+            client=client, signing_secret=settings.signing_secret, name=f"chinwag-{runtime.name}"
+        )
+        self.bolt.middleware(self.dedupe)
+        self.bolt.event("message")(self.on_message)
+        self.bolt.event("app_mention")(self.on_mention)
+        self.bolt.event(re.compile(".*"))(self.on_other_event)
+        self.bolt.action(re.compile(".*"))(self.on_action)
+        self.bolt.command(re.compile(".*"))(self.on_command)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def context(self, _app: web.Application) -> AsyncIterator[None]:
+        """At shutdown, let replies in progress finish (a few seconds), then cancel them."""
+        yield
+        if self.tasks:
+            _done, pending = await asyncio.wait(set(self.tasks), timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                task.cancel()
+
+    # ------------------------------------------------------------------ middleware
+
+    async def dedupe(
+        self, body: dict[str, Any], next_: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        """Answer a redelivered event (same ``event_id``) 200 without handling it again."""
+        event_id = body.get("event_id")
+        redelivered = (
+            body.get("type") == "event_callback"
+            and isinstance(event_id, str)
+            and not self.seen.add(event_id)
+        )
+        if redelivered:
+            logger.info("Slack redelivered event %s; already handled", event_id)
+            return BoltResponse(status=200, body="")
+        return await next_()
+
+    # ------------------------------------------------------------------ listeners
+
+    async def on_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if event.get("subtype") not in USER_SUBTYPES or event.get("bot_id"):
+            return
+        text = event.get("text") or ""
+        if not text.strip() or not event.get("user"):
+            return
+        if event.get("channel_type") != "im":
+            if event.get("channel") != self.settings.slack_channel:
+                return
+            if context.bot_user_id and f"<@{context.bot_user_id}>" in text:
+                return  # the app_mention event carries this one
+        await self.event_message(event, body, context)
+
+    async def on_mention(
+        self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if event.get("bot_id") or not event.get("user"):
+            return
+        await self.event_message(event, body, context)
+
+    async def on_other_event(self) -> None:
+        """Other subscribed events are acknowledged (a 404 would make Slack retry them)."""
+
+    async def on_action(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        text = action_text(action)
+        user = (body.get("user") or {}).get("id")
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        if text is None or not user or not channel:
+            return
+        message = body.get("message") or {}
+        await self.converse(
+            context,
+            text=text,
+            user=user,
+            channel=channel,
+            thread_ts=message.get("thread_ts"),
+            ts=message.get("ts") or container.get("message_ts"),
+            message_id=action.get("action_ts"),
+            metadata={"action_id": action.get("action_id"), "block_id": action.get("block_id")},
+        )
+
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        if not text:
+            await ack(f"Type `{command.get('command', '/command')} <your message>` to talk to me.")
+            return
+        await ack()
+        await self.converse(
+            context,
+            text=text,
+            user=str(command.get("user_id")),
+            channel=str(command.get("channel_id")),
+            thread_ts=None,
+            ts=None,
+            message_id=command.get("trigger_id"),
+            metadata={"command": command.get("command")},
+        )
+
+    # ------------------------------------------------------------------ translation
+
+    async def event_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        bot_ids = {a.get("user_id") for a in body.get("authorizations") or []}
+        bot_ids.add(context.bot_user_id)
+        text = sanitize(str(event.get("text") or ""), {i for i in bot_ids if i})
+        if not text:
+            return
+        await self.converse(
+            context,
+            text=text,
+            user=str(event["user"]),
+            channel=str(event.get("channel")),
+            thread_ts=event.get("thread_ts"),
+            ts=event.get("ts"),
+            message_id=event.get("client_msg_id") or body.get("event_id"),
+            metadata={"event_id": body.get("event_id"), "team_id": body.get("team_id")},
+        )
+
+    async def converse(
+        self,
+        context: AsyncBoltContext,
+        *,
+        text: str,
+        user: str,
+        channel: str,
+        thread_ts: str | None,
+        ts: str | None,
+        message_id: str | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Hand one user input to the bot and post its replies (errors are logged)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+        try:
+            thread = thread_ts or ts
+            reply_in = thread_ts or (ts if self.settings.use_threads else None)
+            message = UserMessage(
+                text,
+                conversation_id(self.settings.granularity, user, channel, thread),
+                input_channel=CHANNEL,
+                metadata={"out_channel": channel, "thread_id": thread, "user": user, **metadata},
+                message_id=message_id,
+            )
+            responses = await self.runtime.handle(message)
+            await self.post(context, responses, channel, reply_in)
+        except Exception:
+            logger.exception("Slack message from %s in %s failed", user, channel)
+        finally:
+            if task is not None:
+                self.tasks.discard(task)
+
+    async def post(
+        self,
+        context: AsyncBoltContext,
+        responses: list[dict[str, Any]],
+        channel: str,
+        thread_ts: str | None,
+    ) -> None:
+        client = context.client
+        for response in responses:
+            for kwargs in render_slack(response):
+                call: dict[str, Any] = {"channel": channel}
+                if thread_ts:
+                    call["thread_ts"] = thread_ts
+                call.update(kwargs)  # a custom payload may name its own channel or thread
+                try:
+                    await client.chat_postMessage(**call)
+                except SlackApiError as exc:
+                    logger.error(
+                        "Slack refused a message to %s: %s", channel, exc.response.get("error")
+                    )

@@ -1,0 +1,573 @@
+"""``chinwag test``: test stories and NLU evaluation, with Rasa's semantics and reports.
+
+Test stories (``rasa/core/test.py`` of Rasa 3.6, ``_predict_tracker_actions``): each test
+story (checkpoints and ``or`` expanded) becomes Rasa's tracker events; the replay starts
+from the first event and then, for every event:
+
+* an action: the ensemble predicts on the tracker so far (when it predicts the active form
+  but the story has another action, Rasa's ``emulate_loop_rejection`` adds an
+  ``ActionExecutionRejected`` and asks again); the story's action is applied (custom actions
+  are never run) and a wrong prediction is remembered for ``# predicted:``;
+* a user message with text: NLU parses it and intent and entities are compared; the
+  story's intent and entities are what the tracker continues with;
+* anything else (slots, loops) is applied as written.
+
+A story fails when any action or intent/entity is wrong. Reports: story_report.json
+(sklearn's classification_report dict of the actions plus ``conversation_accuracy``),
+failed_test_stories.yml (``# predicted: x`` after each wrong action or intent),
+story_confusion_matrix.png.
+
+NLU evaluation (``rasa test nlu``): on a held-out file, on the training data, or with
+N-fold cross-validation (folds drawn per intent, seeded): intent_report.json,
+entity_report.json, intent_errors.json, intent_confusion_matrix.png and
+intent_histogram.png, plus a suggested FallbackClassifier threshold (see
+:func:`suggest_threshold`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.data.loader import Bot, read_data_file
+from core.data.problems import Problems
+from core.data.story_graph import Conversation, expand
+from core.data.training import Message, NLUData
+from core.domain import Domain
+from core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActiveLoop,
+    SlotSet,
+    UserUttered,
+)
+from core.nlu.fallback import FALLBACK_INTENT, FallbackClassifier
+from core.nlu.interpreter import parse_payload
+from core.policies.ensemble import PolicyEnsemble
+from core.policies.states import ACTION_LISTEN, conversation_events
+from core.tracker import Tracker
+
+logger = logging.getLogger(__name__)
+
+CIRCUIT_BREAKER = "circuit breaker tripped"
+MAX_PREDICTIONS = 10  # Rasa's MAX_NUMBER_OF_PREDICTIONS
+# share of correctly classified messages the suggested fallback threshold keeps
+KEEP_HITS = 0.95
+
+Parser = Callable[[str], dict[str, Any]]
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def make_parser(nlu: Any, pipeline_config: list[dict[str, Any]]) -> Parser:
+    """Text -> parse data as the agent understands it: payloads as sent, anything else
+    through the NLU pipeline (``parse_sync``) and the config's FallbackClassifier."""
+    fallback = next(
+        (
+            FallbackClassifier.from_config(c)
+            for c in pipeline_config
+            if c.get("name") == "FallbackClassifier"
+        ),
+        None,
+    )
+
+    def parse(text: str) -> dict[str, Any]:
+        payload = parse_payload(text)
+        if payload is not None:
+            return payload
+        parsed: dict[str, Any] = nlu.parse_sync(text)
+        return fallback.apply(parsed) if fallback else parsed
+
+    return parse
+
+
+def _entity_keys(entities: Sequence[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    """Entities as (type, value) pairs: an extraction is right when both match."""
+    return Counter((str(e.get("entity")), str(e.get("value")).lower()) for e in entities)
+
+
+# ------------------------------------------------------------------ test stories
+
+
+@dataclass
+class StepResult:
+    """One line of a replayed story, for the failed-stories file."""
+
+    kind: str  # "user", "action", "slot", "loop"
+    data: dict[str, Any]
+    predicted: str | None = None  # set when the prediction was wrong
+
+
+@dataclass
+class StoryResult:
+    name: str
+    steps: list[StepResult] = field(default_factory=list)
+    action_targets: list[str] = field(default_factory=list)
+    action_predictions: list[str] = field(default_factory=list)
+    policies: list[str | None] = field(default_factory=list)
+    nlu_errors: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.nlu_errors > 0 or self.action_targets != self.action_predictions
+
+
+@dataclass
+class StoryEvaluation:
+    stories: list[StoryResult]
+    report: dict[str, Any]
+
+    @property
+    def failed(self) -> list[StoryResult]:
+        return [s for s in self.stories if s.failed]
+
+    @property
+    def passed(self) -> int:
+        return len(self.stories) - len(self.failed)
+
+
+def _predict(
+    ensemble: PolicyEnsemble, tracker: Tracker, domain: Domain, gold: str
+) -> tuple[str, str | None]:
+    """Rasa's ``_collect_action_executed_predictions``: predict, and predict again after an
+    emulated rejection when the active form was predicted but the story goes elsewhere."""
+    action, prediction = ensemble.predict(tracker, domain)
+    if action != gold and tracker.active_loop_name == action and action in domain.forms:
+        tracker.update(ActionExecutionRejected(action))
+        action, prediction = ensemble.predict(tracker, domain)
+    return action, prediction.policy_name
+
+
+def replay_story(
+    conv: Conversation, domain: Domain, ensemble: PolicyEnsemble, parse: Parser
+) -> StoryResult:
+    """Replay one test conversation and compare every prediction (see module doc)."""
+    events = conversation_events(conv, domain)
+    result = StoryResult(conv.name)
+    tracker = Tracker(conv.name, domain, events[:1])
+    predictions_since_user = 0
+    for event in events[1:]:
+        if isinstance(event, ActionExecuted):
+            gold = event.action_name or event.action_text or ""
+            if predictions_since_user >= MAX_PREDICTIONS:
+                predicted, policy = CIRCUIT_BREAKER, None
+            else:
+                predicted, policy = _predict(ensemble, tracker, domain, gold)
+            predictions_since_user += 1
+            result.action_targets.append(gold)
+            result.action_predictions.append(predicted)
+            result.policies.append(policy)
+            wrong = predicted != gold
+            tracker.update(
+                ActionExecuted(
+                    event.action_name,
+                    action_text=event.action_text,
+                    policy=policy,
+                    timestamp=0.0,
+                )
+            )
+            if gold != ACTION_LISTEN or wrong:
+                result.steps.append(
+                    StepResult("action", {"action": gold}, predicted if wrong else None)
+                )
+            continue
+        if isinstance(event, UserUttered):
+            predictions_since_user = 0
+            step = StepResult(
+                "user",
+                {"intent": event.intent_name, "text": event.text, "entities": event.entities},
+            )
+            if event.text:
+                parsed = parse(event.text)
+                got_intent = (parsed.get("intent") or {}).get("name")
+                got_entities = list(parsed.get("entities") or [])
+                intent_wrong = bool(event.intent_name) and got_intent != event.intent_name
+                if "/" in (event.intent_name or "") and intent_wrong:
+                    # test stories may name the full retrieval intent (Rasa compares the
+                    # response selector's intent_response_key then)
+                    key = (
+                        (parsed.get("response_selector") or {})
+                        .get("default", {})
+                        .get("response", {})
+                        .get("intent_response_key")
+                    )
+                    intent_wrong = key != event.intent_name
+                entities_wrong = _entity_keys(event.entities) != _entity_keys(got_entities)
+                if intent_wrong or entities_wrong:
+                    result.nlu_errors += 1
+                    step.predicted = _format_message(event.text, str(got_intent), got_entities)
+                    step.predicted = f"{got_intent}: {step.predicted}"
+            result.steps.append(step)
+        elif isinstance(event, SlotSet):
+            result.steps.append(StepResult("slot", {event.key: event.value}))
+        elif isinstance(event, ActiveLoop):
+            result.steps.append(StepResult("loop", {"active_loop": event.name}))
+        tracker.update(event)
+    return result
+
+
+def classification_report(targets: list[str], predictions: list[str]) -> dict[str, Any]:
+    """sklearn's classification_report as a dict (labels: every target and prediction)."""
+    from sklearn.metrics import classification_report as sk_report
+
+    if not targets:
+        return {}
+    labels = sorted(set(targets) | set(predictions))
+    report: dict[str, Any] = sk_report(
+        targets, predictions, labels=labels, output_dict=True, zero_division=0
+    )
+    return report
+
+
+def evaluate_stories(
+    bot: Bot,
+    ensemble: PolicyEnsemble,
+    parse: Parser,
+    out_dir: Path | None = None,
+) -> StoryEvaluation:
+    """Replay every test story of ``bot``; write the reports into ``out_dir`` when given."""
+    conversations = [c for c in expand(bot.test_stories, Problems()) if c.kind == "test"]
+    results = [replay_story(c, bot.domain, ensemble, parse) for c in conversations]
+    targets = [a for r in results for a in r.action_targets]
+    predictions = [a for r in results for a in r.action_predictions]
+    report = classification_report(targets, predictions)
+    correct = sum(not r.failed for r in results)
+    report["conversation_accuracy"] = {
+        "accuracy": correct / len(results) if results else 0.0,
+        "correct": correct,
+        "with_warnings": 0,
+        "total": len(results),
+    }
+    evaluation = StoryEvaluation(results, report)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "story_report.json").write_text(json.dumps(report, indent=2), "utf-8")
+        (out_dir / "failed_test_stories.yml").write_text(
+            failed_stories_yaml(evaluation.failed), "utf-8"
+        )
+        if targets:
+            plot_confusion_matrix(
+                targets, predictions, out_dir / "story_confusion_matrix.png", "Actions"
+            )
+    return evaluation
+
+
+# ------------------------------------------------------------------ failed stories file
+
+_PLAIN = re.compile(r"^[A-Za-z_][\w./-]*$")
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar: plain when safe, else JSON (valid YAML flow style)."""
+    if isinstance(value, str) and _PLAIN.match(value) and value not in ("null", "true", "false"):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _format_message(text: str, intent: str, entities: Sequence[dict[str, Any]]) -> str:
+    """Text with entities annotated as ``[value](entity)`` (Rasa's md_format_message)."""
+    spans = sorted(
+        (e for e in entities if e.get("start") is not None and e.get("end") is not None),
+        key=lambda e: int(e["start"]),
+    )
+    out, cursor = [], 0
+    for e in spans:
+        start, end = int(e["start"]), int(e["end"])
+        if start < cursor or end > len(text):
+            continue
+        out.append(text[cursor:start])
+        piece = text[start:end]
+        if str(e.get("value")) != piece:
+            out.append(f'[{piece}]{{"entity": "{e["entity"]}", "value": "{e.get("value")}"}}')
+        else:
+            out.append(f"[{piece}]({e['entity']})")
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _comment(predicted: str) -> str:
+    return "  # predicted: " + " ".join(predicted.split())
+
+
+def failed_stories_yaml(stories: list[StoryResult]) -> str:
+    """Rasa's failed_test_stories.yml: the stories as replayed, wrong predictions commented."""
+    if not stories:
+        return "# None of the test stories failed - all good!\n"
+    lines = ['version: "3.1"', "stories:"]
+    for story in stories:
+        lines.append(f"- story: {_scalar(story.name)}")
+        lines.append("  steps:")
+        for step in story.steps:
+            comment = _comment(step.predicted) if step.predicted else ""
+            if step.kind == "user":
+                intent, text = step.data["intent"], step.data["text"]
+                if intent:
+                    lines.append(f"  - intent: {_scalar(intent)}{comment}")
+                    lead = "    "
+                else:
+                    lead = "  - "
+                if text:
+                    annotated = _format_message(text, intent or "", step.data["entities"])
+                    lines.append(f"{lead}user: |-")
+                    lines.extend(f"      {line}" for line in annotated.splitlines() or [""])
+                    if not intent and comment:
+                        lines[-1] += comment
+                elif step.data["entities"]:
+                    lines.append("    entities:")
+                    for ent in step.data["entities"]:
+                        lines.append(
+                            f"    - {_scalar(ent.get('entity'))}: {_scalar(ent.get('value'))}"
+                        )
+            elif step.kind == "action":
+                lines.append(f"  - action: {_scalar(step.data['action'])}{comment}")
+            elif step.kind == "slot":
+                ((key, value),) = step.data.items()
+                lines.append("  - slot_was_set:")
+                lines.append(f"    - {_scalar(key)}: {json.dumps(value, ensure_ascii=False)}")
+            elif step.kind == "loop":
+                lines.append(f"  - active_loop: {json.dumps(step.data['active_loop'])}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ plots
+
+
+def plot_confusion_matrix(
+    targets: Sequence[str], predictions: Sequence[str], path: Path, title: str
+) -> None:
+    """A confusion matrix (rows: true label, columns: predicted) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    labels = sorted(set(targets) | set(predictions))
+    matrix = confusion_matrix(targets, predictions, labels=labels)
+    size = max(4.0, 0.35 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title} confusion matrix")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_histogram(hits: Sequence[float], misses: Sequence[float], path: Path) -> None:
+    """Intent confidence of hits vs misses (Rasa's intent_histogram.png), before fallback."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = [i / 20 for i in range(21)]
+    ax.hist([list(hits), list(misses)], bins=bins, label=["hits", "misses"], stacked=False)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("messages")
+    ax.set_title("Intent prediction confidence")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ NLU evaluation
+
+
+@dataclass
+class NLUPrediction:
+    text: str
+    intent: str
+    predicted: str
+    confidence: float
+    entities: list[dict[str, Any]]
+    predicted_entities: list[dict[str, Any]]
+    # the classifier's own top intent and confidence, before any FallbackClassifier
+    raw_intent: str = ""
+    raw_confidence: float = 0.0
+
+
+@dataclass
+class NLUEvaluation:
+    predictions: list[NLUPrediction]
+    intent_report: dict[str, Any]
+    entity_report: dict[str, Any]
+    threshold: float | None
+    misses_caught: float  # share of misses below the threshold
+
+
+def suggest_threshold(hits: Sequence[float], misses: Sequence[float]) -> tuple[float | None, float]:
+    """The FallbackClassifier threshold that keeps ``KEEP_HITS`` (95%) of the correctly
+    classified messages above it: the 5th percentile of the hits' confidence, rounded down
+    to 0.01. Returns it with the share of misclassified messages it sends to fallback."""
+    if not hits:
+        return None, 0.0
+    ordered = sorted(hits)
+    index = int((1 - KEEP_HITS) * len(ordered))
+    threshold = math.floor(round(ordered[min(index, len(ordered) - 1)] * 100, 6)) / 100
+    caught = sum(m < threshold for m in misses) / len(misses) if misses else 0.0
+    return threshold, caught
+
+
+def entity_report(predictions: Sequence[NLUPrediction]) -> dict[str, Any]:
+    """Per-entity precision/recall/F1: an extracted entity is right when its type and value
+    match a gold entity of the same message (plus micro averages)."""
+    counts: dict[str, list[int]] = {}  # entity -> [true positives, predicted, gold]
+    for p in predictions:
+        gold, got = _entity_keys(p.entities), _entity_keys(p.predicted_entities)
+        for (name, _), n in gold.items():
+            counts.setdefault(name, [0, 0, 0])[2] += n
+        for key, n in got.items():
+            row = counts.setdefault(key[0], [0, 0, 0])
+            row[1] += n
+            row[0] += min(n, gold.get(key, 0))
+    report: dict[str, Any] = {}
+    totals = [0, 0, 0]
+    for name, row in sorted(counts.items()):
+        report[name] = _prf(*row)
+        totals = [t + n for t, n in zip(totals, row, strict=True)]
+    report["micro avg"] = _prf(*totals)
+    return report
+
+
+def _prf(tp: int, predicted: int, gold: int) -> dict[str, float]:
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1-score": f1, "support": gold}
+
+
+def _predict_messages(parse: Parser, messages: Sequence[Message]) -> list[NLUPrediction]:
+    out: list[NLUPrediction] = []
+    for message in messages:
+        parsed = parse(message.text)
+        intent = parsed.get("intent") or {}
+        raw = next(
+            (r for r in parsed.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT),
+            intent,
+        )
+        out.append(
+            NLUPrediction(
+                message.text,
+                message.base_intent,
+                str(intent.get("name")),
+                float(intent.get("confidence") or 0.0),
+                [e.as_dict() for e in message.entities],
+                list(parsed.get("entities") or []),
+                str(raw.get("name")),
+                float(raw.get("confidence") or 0.0),
+            )
+        )
+    return out
+
+
+def folds(examples: Sequence[Message], n: int, seed: int = 42) -> list[list[int]]:
+    """``n`` folds of example indices, each intent's examples spread over all folds."""
+    by_intent: dict[str, list[int]] = {}
+    for index, message in enumerate(examples):
+        by_intent.setdefault(message.base_intent, []).append(index)
+    rng = random.Random(seed)
+    out: list[list[int]] = [[] for _ in range(n)]
+    offset = 0
+    for intent in sorted(by_intent):
+        indices = by_intent[intent]
+        rng.shuffle(indices)
+        for i, index in enumerate(indices):
+            out[(offset + i) % n].append(index)
+        offset += len(indices)
+    return out
+
+
+def _subset(nlu: NLUData, keep: Sequence[int]) -> NLUData:
+    return NLUData(
+        examples=[nlu.examples[i] for i in keep],
+        synonyms=dict(nlu.synonyms),
+        regexes=list(nlu.regexes),
+        lookups=dict(nlu.lookups),
+        responses=dict(nlu.responses),
+    )
+
+
+def evaluate_nlu(
+    bot: Bot,
+    out_dir: Path | None,
+    *,
+    parse: Parser | None = None,
+    nlu_file: Path | None = None,
+    cross_validation: int | None = None,
+    train_parser: Callable[[NLUData], Parser] | None = None,
+    problems: Problems | None = None,
+) -> NLUEvaluation:
+    """Evaluate NLU on ``nlu_file`` (held out), by cross-validation (``train_parser`` trains a
+    parser per fold), or on the bot's own training data; write reports into ``out_dir``."""
+    problems = problems if problems is not None else Problems()
+    if cross_validation:
+        if train_parser is None:
+            raise ValueError("cross-validation needs train_parser")
+        predictions: list[NLUPrediction] = []
+        all_folds = folds(bot.nlu.examples, cross_validation)
+        for k, held_out in enumerate(all_folds):
+            held = set(held_out)
+            train = [i for i in range(len(bot.nlu.examples)) if i not in held]
+            logger.info(
+                "fold %d/%d: %d to train, %d to test", k + 1, len(all_folds), len(train), len(held)
+            )
+            fold_parse = train_parser(_subset(bot.nlu, train))
+            predictions += _predict_messages(fold_parse, [bot.nlu.examples[i] for i in held_out])
+    else:
+        if parse is None:
+            raise ValueError("evaluation needs a parser")
+        if nlu_file is not None:
+            data, _ = read_data_file(nlu_file, bot.path, problems)
+            messages = data.examples
+        else:
+            messages = bot.nlu.examples
+        predictions = _predict_messages(parse, messages)
+    targets = [p.intent for p in predictions]
+    predicted = [p.predicted for p in predictions]
+    intent_report = classification_report(targets, predicted)
+    entities = entity_report(predictions)
+    # the histogram and the threshold look at the classifier before any fallback: that is
+    # the confidence a FallbackClassifier threshold would be compared with
+    hits = [p.raw_confidence for p in predictions if p.intent == p.raw_intent]
+    misses = [p.raw_confidence for p in predictions if p.intent != p.raw_intent]
+    threshold, caught = suggest_threshold(hits, misses)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "intent_report.json").write_text(json.dumps(intent_report, indent=2), "utf-8")
+        (out_dir / "entity_report.json").write_text(json.dumps(entities, indent=2), "utf-8")
+        errors = [
+            {
+                "text": p.text,
+                "intent": p.intent,
+                "intent_prediction": {"name": p.predicted, "confidence": p.confidence},
+            }
+            for p in predictions
+            if p.intent != p.predicted
+        ]
+        (out_dir / "intent_errors.json").write_text(json.dumps(errors, indent=2), "utf-8")
+        if targets:
+            plot_confusion_matrix(
+                targets, predicted, out_dir / "intent_confusion_matrix.png", "Intents"
+            )
+        plot_histogram(hits, misses, out_dir / "intent_histogram.png")
+    return NLUEvaluation(predictions, intent_report, entities, threshold, caught)

@@ -1,0 +1,73 @@
+"""A recent-trackers cache in front of any tracker store.
+
+Events are append-only and never change once numbered, so the first ``n`` events of a
+conversation read earlier are still its first ``n`` events. ``load`` therefore asks the store
+only for the tail (``seq >= n``): one cheap indexed read instead of replaying a long history,
+and it also picks up what other processes appended meanwhile. The store stays the only source
+of truth; the cache holds at most ``max_conversations`` conversations, least recently used
+first out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from core.events import Event
+from core.stores.base import TrackerStore
+
+DEFAULT_CACHED_CONVERSATIONS = 1000
+
+
+class CachedTrackerStore(TrackerStore):
+    """Wraps ``store``; reads through a bounded LRU of recent conversations' events."""
+
+    def __init__(
+        self, store: TrackerStore, max_conversations: int = DEFAULT_CACHED_CONVERSATIONS
+    ) -> None:
+        self.store = store
+        self.max_conversations = max_conversations
+        self._recent: OrderedDict[str, list[Event]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"CachedTrackerStore({self.store!r})"
+
+    async def open(self) -> None:
+        await self.store.open()
+
+    async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
+        await self.store.append(conversation_id, events, start_seq)
+        cached = self._recent.get(conversation_id)
+        if cached is not None and start_seq <= len(cached):
+            cached.extend(events[len(cached) - start_seq :])
+        # otherwise another process wrote in between: the next load reads that tail
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        cached = self._recent.pop(conversation_id, [])
+        try:
+            cached.extend(await self.store.load_from(conversation_id, len(cached)))
+        except BaseException:
+            self._remember(conversation_id, cached)
+            raise
+        self._remember(conversation_id, cached)
+        return list(cached)
+
+    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
+        return (await self.load(conversation_id))[start_seq:]
+
+    async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
+        return await self.store.load_numbered(conversation_id)
+
+    def _remember(self, conversation_id: str, events: list[Event]) -> None:
+        if not events:
+            return
+        self._recent[conversation_id] = events
+        while len(self._recent) > self.max_conversations:
+            self._recent.popitem(last=False)
+
+    async def ids(self) -> list[str]:
+        return await self.store.ids()
+
+    async def close(self) -> None:
+        self._recent.clear()
+        await self.store.close()

@@ -1,0 +1,152 @@
+"""The embedded default tracker store: one SQLite file, one row per event.
+
+The file lives under the bot's ``.chinwag/`` folder. It runs in WAL mode with
+``synchronous=NORMAL``: a committed append is in the WAL file (the OS has it) before ``append``
+returns, so it survives the process being killed (SIGKILL, OOM); only an OS crash or power
+loss can take back the last few commits. ``synchronous="FULL"`` (endpoints.yml
+``synchronous: full``) fsyncs every commit and survives that too, at a cost per message.
+
+All SQLite calls run on one dedicated thread that owns the connection, so the event loop never
+waits on the disk and writes from this process never contend with each other. Several
+processes may share the file: WAL lets readers run beside the one writer, and each append
+checks the numbering inside its own write transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from core.events import Event, EventError, event_from_dict
+from core.stores.base import SequenceGap, StoreError, StoreUnavailable, TrackerStore
+
+T = TypeVar("T")
+Synchronous = Literal["NORMAL", "FULL"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    timestamp REAL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+) WITHOUT ROWID
+"""
+
+
+def _parse(conversation_id: str, seq: int, data: str) -> Event:
+    try:
+        return event_from_dict(json.loads(data))
+    except (ValueError, EventError) as exc:
+        raise StoreError(
+            f"conversation '{conversation_id}' event {seq} is unreadable: {exc}"
+        ) from exc
+
+
+class SQLiteTrackerStore(TrackerStore):
+    """Events as rows ``(conversation_id, seq, type, timestamp, data)`` in a SQLite file."""
+
+    def __init__(
+        self, path: Path | str, *, synchronous: Synchronous = "NORMAL", busy_timeout: float = 30.0
+    ) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chinwag-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteTrackerStore({str(self.path)!r})"
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, work)
+
+    def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return work(self._connection())
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, ...
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute(SCHEMA)
+            self._db = db
+        return self._db
+
+    async def open(self) -> None:
+        await self._run(lambda db: None)
+
+    async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
+        rows = [
+            (conversation_id, start_seq + i, e.type_name, e.timestamp, json.dumps(e.to_dict()))
+            for i, e in enumerate(events)
+        ]
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")  # the write lock: the numbering check holds
+            try:
+                (stored,) = db.execute(
+                    "SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE conversation_id = ?",
+                    (conversation_id,),
+                ).fetchone()
+                if start_seq > stored:
+                    raise SequenceGap(conversation_id, stored, start_seq)
+                db.executemany(
+                    "INSERT OR IGNORE INTO events (conversation_id, seq, type, timestamp, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows[max(stored - start_seq, 0) :],
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        await self._run(write)
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        return await self.load_from(conversation_id, 0)
+
+    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
+        return [event for _, event in await self._numbered(conversation_id, start_seq)]
+
+    async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
+        return await self._numbered(conversation_id, 0)
+
+    async def _numbered(self, conversation_id: str, start_seq: int) -> list[tuple[int, Event]]:
+        def read(db: sqlite3.Connection) -> list[tuple[int, str]]:
+            return db.execute(
+                "SELECT seq, data FROM events WHERE conversation_id = ? AND seq >= ? ORDER BY seq",
+                (conversation_id, start_seq),
+            ).fetchall()
+
+        return [(seq, _parse(conversation_id, seq, data)) for seq, data in await self._run(read)]
+
+    async def ids(self) -> list[str]:
+        def read(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("SELECT DISTINCT conversation_id FROM events ORDER BY 1").fetchall()
+            return [row[0] for row in rows]
+
+        return await self._run(read)
+
+    async def close(self) -> None:
+        def shut(db: sqlite3.Connection) -> None:
+            db.close()
+            self._db = None
+
+        if self._db is not None:
+            await self._run(shut)
+        self._executor.shutdown(wait=True)

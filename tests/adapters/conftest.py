@@ -1,0 +1,131 @@
+"""Hub test helpers: small inline bots, an in-memory store factory and an aiohttp test client."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.hub import create_app
+from core.stores.base import TrackerStore
+from core.stores.locks import InProcessLockStore, LockStore
+from core.stores.memory import InMemoryTrackerStore
+
+REPO = Path(__file__).resolve().parents[2]
+RESTAURANT = REPO / "bots" / "restaurant"
+TOKEN = "s3cret-token"
+
+MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+def write_bot(path: Path, greeting: str, credentials: str = "rest:\n") -> Path:
+    """A tiny bot: 'hello' -> ``greeting``; 'bye' -> 'Bye!' with a Yes/No button question."""
+    path.mkdir(parents=True)
+    (path / "domain.yml").write_text(
+        f"""version: "3.1"
+intents: [greet, goodbye, affirm]
+entities: [name]
+slots:
+  name:
+    type: text
+    mappings:
+      - type: from_entity
+        entity: name
+responses:
+  utter_greet:
+    - text: "{greeting}"
+  utter_goodbye:
+    - text: "Bye!\\n\\nCome back soon."
+      image: "https://example.com/bye.png"
+  utter_ask_sure:
+    - text: "Sure?"
+      buttons:
+        - title: "Yes"
+          payload: /affirm
+""",
+        encoding="utf-8",
+    )
+    (path / "data").mkdir()
+    (path / "data" / "nlu.yml").write_text(
+        """version: "3.1"
+nlu:
+  - intent: greet
+    examples: |
+      - hello
+      - hi
+      - I am [Ada](name)
+  - intent: goodbye
+    examples: |
+      - bye
+  - intent: affirm
+    examples: |
+      - yes
+""",
+        encoding="utf-8",
+    )
+    (path / "data" / "rules.yml").write_text(
+        """version: "3.1"
+rules:
+  - rule: greet
+    steps:
+      - intent: greet
+      - action: utter_greet
+  - rule: bye
+    steps:
+      - intent: goodbye
+      - action: utter_goodbye
+  - rule: affirm
+    steps:
+      - intent: affirm
+      - action: utter_ask_sure
+""",
+        encoding="utf-8",
+    )
+    (path / "config.yml").write_text(
+        "recipe: default.v1\nlanguage: en\npipeline: []\npolicies:\n  - name: RulePolicy\n",
+        encoding="utf-8",
+    )
+    (path / "credentials.yml").write_text(credentials, encoding="utf-8")
+    return path
+
+
+def memory_stores(_bot_dir: Path) -> tuple[TrackerStore, LockStore]:
+    return InMemoryTrackerStore(), InProcessLockStore()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def bot_a(tmp_path: Path) -> Path:
+    return write_bot(tmp_path / "alpha", "Hello from alpha!")
+
+
+@pytest.fixture
+def bot_b(tmp_path: Path) -> Path:
+    return write_bot(tmp_path / "beta", "Hello from beta!")
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[MakeClient]:
+    """``await make_client([bot_dir, ...], auth_token=..., max_body=...)``: a started hub."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def make(bot_dirs: list[Path], **options: Any) -> TestClient[Any, Any]:
+        options.setdefault("stores", memory_stores)
+        client: TestClient[Any, Any] = TestClient(TestServer(create_app(bot_dirs, **options)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
