@@ -13,7 +13,8 @@ number of occurrences in the validation set) as weight; then the mean over the 3
 mean over the 7 intents. Applied to the published files this gives exactly the published
 numbers (Snips 0.824, API.ai 0.726, LUIS 0.701, Wit 0.628, Alexa 0.584).
 
-    .venv/bin/python bench/snips.py [--bench ../shared/bench] [--window 1] [--c1 0.1] [--c2 0.05]
+    .venv/bin/python bench/snips.py [--bench ../shared/bench] [--window 1] [--c1 0.05]
+        [--c2 0.01] [--iterations 50] [--no-builtin] [--no-values] [--augment 1]
 """
 
 from __future__ import annotations
@@ -139,9 +140,18 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=CRFConfig.max_iterations)
     parser.add_argument("--no-builtin", action="store_true", help="no built-in entity features")
     parser.add_argument("--no-values", action="store_true", help="no training-value features")
+    parser.add_argument(
+        "--augment", type=int, default=CRFConfig.augment, help="swapped-value copies per example"
+    )
     args = parser.parse_args()
     config = CRFConfig(
-        args.window, args.c1, args.c2, args.iterations, not args.no_builtin, not args.no_values
+        args.window,
+        args.c1,
+        args.c2,
+        args.iterations,
+        not args.no_builtin,
+        not args.no_values,
+        args.augment,
     )
     results = run(args.bench, config)
     print(f"CRF {config.as_dict()}  total training {results['train_seconds']:.1f} s (21 models)")

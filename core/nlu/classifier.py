@@ -13,6 +13,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+from scipy.special import softmax
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
@@ -69,7 +70,15 @@ class IntentClassifier:
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
             return np.ones((len(texts), len(self.labels)), dtype=np.float64)
-        return np.asarray(self.model.predict_proba(self.featurizer.transform(texts)))
+        x = self.featurizer.transform(texts)
+        if self.kind != "sgd":
+            return np.asarray(self.model.predict_proba(x))
+        # softmax over the one-vs-rest log-odds (binary: sigmoid), not sklearn's sum-normalised
+        # sigmoids, which flatten towards uniform whenever every class says "not me"
+        scores = np.asarray(self.model.decision_function(x), dtype=np.float64)
+        if scores.ndim == 1:
+            scores = np.column_stack([np.zeros_like(scores), scores])
+        return np.asarray(softmax(scores, axis=1))
 
     def rank(self, text: str, top: int = RANKING_LENGTH) -> list[dict[str, Any]]:
         """Rasa's intent_ranking: ``[{name, confidence}]``, best first, at most ``top``."""

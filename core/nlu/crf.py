@@ -4,19 +4,25 @@ As Rasa's CRFEntityExtractor: tokens are tagged BILOU for the entity; roles and 
 the training data has any, get their own CRF whose features include the entity tag (the gold
 tag when training, the predicted one when tagging). Token features are Rasa's
 LexicalSyntacticFeaturizer set (low, prefix, suffix, shape, digit, title, upper, BOS/EOS) in
-a window, plus "this token is inside a regex / lookup-table match".
+a window, plus "this token is inside a regex / lookup-table / built-in match" and "this token
+is (part of) an entity value annotated in the training data" (leave-one-out while training).
+Training adds, per annotated example, copies whose entity values are swapped for other training
+values of the same entity (as Snips NLU's data augmentation), so the context around an entity
+is learnt apart from its value.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import pycrfsuite
 
-from core.data.training import Message
+from core.data.training import Entity, Message
 from core.nlu.builtin import BuiltinExtractor
 from core.nlu.patterns import Pattern, compile_patterns
 from core.nlu.tokenizer import Token, tokenize
@@ -36,7 +42,8 @@ class CRFConfig:
     c2: float = 0.01
     max_iterations: int = 50
     builtin_features: bool = True  # token inside a built-in time/number/... match
-    value_features: bool = True  # tokens forming a value annotated in the training data
+    value_features: bool = True  # tokens forming (or in) a value annotated in the training data
+    augment: int = 1  # copies of each annotated example with swapped entity values
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +53,7 @@ class CRFConfig:
             "max_iterations": self.max_iterations,
             "builtin_features": self.builtin_features,
             "value_features": self.value_features,
+            "augment": self.augment,
         }
 
     @classmethod
@@ -57,6 +65,7 @@ class CRFConfig:
             max_iterations=int(data.get("max_iterations", 50)),
             builtin_features=bool(data.get("builtin_features", True)),
             value_features=bool(data.get("value_features", True)),
+            augment=int(data.get("augment", 1)),
         )
 
 
@@ -123,6 +132,37 @@ def _spans(tags: list[str]) -> list[tuple[int, int, str]]:
     return spans
 
 
+def _swap_values(examples: list[Message], copies: int) -> list[Message]:
+    """``copies`` variants of each example with entities, each entity value replaced by a value
+    of the same entity drawn (seeded, so training stays deterministic) from ``examples``."""
+    rng = random.Random(0)
+    values: dict[str, list[str]] = {}
+    spanned: list[tuple[Message, list[Entity]]] = []
+    for example in examples:
+        ents = sorted(
+            (e for e in example.entities if e.start is not None and e.end is not None),
+            key=lambda e: e.start or 0,
+        )
+        if ents and all((a.end or 0) <= (b.start or 0) for a, b in pairwise(ents)):
+            spanned.append((example, ents))
+            for e in ents:
+                values.setdefault(e.entity, []).append(example.text[e.start : e.end])
+    out: list[Message] = []
+    for _ in range(copies):
+        for example, ents in spanned:
+            text, pos, swapped = "", 0, []
+            for e in ents:
+                text += example.text[pos : e.start]
+                value = rng.choice(values[e.entity])
+                swapped.append(
+                    Entity(e.entity, value, len(text), len(text) + len(value), e.role, e.group)
+                )
+                text += value
+                pos = e.end or 0
+            out.append(Message(text + example.text[pos:], example.intent, swapped))
+    return out
+
+
 class CRFEntityExtractor:
     """Train on annotated examples; extract ``[{entity, value, start, end, ...}]``."""
 
@@ -134,6 +174,7 @@ class CRFEntityExtractor:
         self._compiled = compile_patterns(self.patterns)
         self.models: dict[str, bytes] = {}
         self.gazetteer: Gazetteer = {}
+        self.word_gazetteer: Gazetteer = {}  # lowercased word -> entity -> values holding it
         self._taggers: dict[str, pycrfsuite.Tagger] = {}
         self._builtin = BuiltinExtractor(BUILTIN_FEATURES)
 
@@ -155,7 +196,11 @@ class CRFEntityExtractor:
         return out
 
     def _features(
-        self, text: str, tokens: list[Token], own: Gazetteer | None = None
+        self,
+        text: str,
+        tokens: list[Token],
+        own: Gazetteer | None = None,
+        own_words: Gazetteer | None = None,
     ) -> list[list[str]]:
         matched: list[list[str]] = [[] for _ in tokens]
         spans = [
@@ -175,6 +220,12 @@ class CRFEntityExtractor:
         if self.config.value_features and self.gazetteer:
             for i, values in enumerate(self._value_matches(tokens, own)):
                 matched[i].extend(f"value={v}" for v in values)
+            for i, t in enumerate(tokens):
+                for entity, count in self.word_gazetteer.get(t.lower, {}).items():
+                    if own_words is not None:
+                        count -= own_words.get(t.lower, {}).get(entity, 0)
+                    if count > 0:
+                        matched[i].append(f"word_value={entity}")
         base = [_token_features(t, matched[i]) for i, t in enumerate(tokens)]
         out: list[list[str]] = []
         w = self.config.window
@@ -217,23 +268,47 @@ class CRFEntityExtractor:
                 counts[ent.entity] = counts.get(ent.entity, 0) + 1
         return values
 
+    @staticmethod
+    def _words(values: Gazetteer) -> Gazetteer:
+        """Value counts -> per word, how many of the values hold it."""
+        words: Gazetteer = {}
+        for key, counts in values.items():
+            for word in set(key.split()):
+                target = words.setdefault(word, {})
+                for entity, n in counts.items():
+                    target[entity] = target.get(entity, 0) + n
+        return words
+
+    @staticmethod
+    def _merge(into: Gazetteer, counts: Gazetteer) -> None:
+        for key, by_entity in counts.items():
+            target = into.setdefault(key, {})
+            for entity, n in by_entity.items():
+                target[entity] = target.get(entity, 0) + n
+
     def train(self, examples: list[Message]) -> None:
         self.models = {}
         self._taggers = {}
         self.gazetteer = {}
+        self.word_gazetteer = {}
         annotated = [e for e in examples if e.text]
         if not any(e.entities for e in annotated):
             return
         own_values = [self._values(e) for e in annotated]
+        own_words = [self._words(v) for v in own_values]
         if self.config.value_features:
-            for values in own_values:
-                for key, counts in values.items():
-                    target = self.gazetteer.setdefault(key, {})
-                    for entity, n in counts.items():
-                        target[entity] = target.get(entity, 0) + n
+            for values, words in zip(own_values, own_words, strict=True):
+                self._merge(self.gazetteer, values)
+                self._merge(self.word_gazetteer, words)
+        # the gazetteers hold the original examples' values only; a swapped copy leaves out
+        # the values it holds, as an original leaves out its own
+        swapped = _swap_values(annotated, self.config.augment)
+        annotated += swapped
+        own_values += [self._values(e) for e in swapped]
+        own_words += [self._words(v) for v in own_values[len(own_words) :]]
         features = [
-            self._features(e.text, tokenize(e.text), own)
-            for e, own in zip(annotated, own_values, strict=True)
+            self._features(e.text, tokenize(e.text), own, words)
+            for e, own, words in zip(annotated, own_values, own_words, strict=True)
         ]
         for layer in LAYERS:
             if layer != "entity" and not any(
@@ -316,6 +391,7 @@ class CRFEntityExtractor:
             "patterns": [[p.name, p.pattern] for p in self.patterns],
             "layers": sorted(self.models),
             "gazetteer": self.gazetteer,
+            "word_gazetteer": self.word_gazetteer,
         }
 
     @classmethod
@@ -324,4 +400,5 @@ class CRFEntityExtractor:
         crf = cls(CRFConfig.from_dict(meta["config"]), patterns)
         crf.models = dict(models)
         crf.gazetteer = meta.get("gazetteer", {})
+        crf.word_gazetteer = meta.get("word_gazetteer", {})
         return crf

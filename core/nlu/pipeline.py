@@ -124,6 +124,7 @@ class NLUPipeline:
             "fallback": None,
         }
         word_seen = False
+        diet = False
         for i, component in enumerate(pipeline):
             loc = locations[i] if locations and i < len(locations) else None
             name = str(component.get("name", ""))
@@ -152,6 +153,7 @@ class NLUPipeline:
                 parts = []
                 if component.get("intent_classification", True) is not False:
                     c["intent"] = dict(DEFAULT_INTENT)
+                    diet = True
                     parts.append("a calibrated linear (log-loss SGD) intent classifier")
                 if component.get("entity_recognition", True) is not False:
                     c["crf"] = c["crf"] or CRFConfig()
@@ -193,6 +195,11 @@ class NLUPipeline:
                 warn = f"unknown pipeline component '{name}' is ignored"
             if warn:
                 problems.warning(warn, loc)
+        if diet:
+            # DIET's transformer sees word order; word bigrams are the linear stand-in
+            # (bench/results/nlu_experiments.md, "DIET-like confidences")
+            words = c["featurizer"].word_ngrams
+            c["featurizer"].word_ngrams = (words[0], max(words[1], 2))
         if c["intent"] is None and c["crf"] is None:
             problems.warning(
                 "the pipeline has no intent classifier; every message gets no intent",

@@ -1,3 +1,5 @@
+import numpy as np
+
 from core.nlu.classifier import IntentClassifier
 
 TEXTS = ["hello", "hi there", "good morning", "bye", "goodbye now", "see you later"] * 2
@@ -27,3 +29,28 @@ def test_other_kinds_train() -> None:
         clf = IntentClassifier(kind=kind, c=1.0)
         clf.train(TEXTS, LABELS)
         assert clf.rank("see you")[0]["name"] == "bye"
+
+
+def test_sgd_confidences_are_softmax_of_log_odds() -> None:
+    texts = [*TEXTS, "check my balance", "what is my balance", "balance please"] * 2
+    labels = [*LABELS, "balance", "balance", "balance"] * 2
+    clf = IntentClassifier(kind="sgd")
+    clf.train(texts, labels)
+    assert clf.model is not None
+    x = clf.featurizer.transform(["balance"])
+    scores = clf.model.decision_function(x)[0]
+    expected = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+    assert np.allclose(clf.predict_proba(["balance"])[0], expected)
+    assert clf.rank("balance")[0]["name"] == "balance"
+    # a clear in-domain message gets a DIET-like peaked confidence, not a flat one
+    assert clf.rank("what is my balance")[0]["confidence"] > 0.9
+
+
+def test_sgd_binary_confidences_are_sigmoid() -> None:
+    clf = IntentClassifier(kind="sgd")
+    clf.train(TEXTS, LABELS)
+    assert clf.model is not None
+    score = float(clf.model.decision_function(clf.featurizer.transform(["bye"]))[0])
+    probs = clf.predict_proba(["bye"])[0]
+    assert clf.labels == ["bye", "greet"]
+    assert np.isclose(probs[1], 1 / (1 + np.exp(-score))) and np.isclose(probs.sum(), 1.0)

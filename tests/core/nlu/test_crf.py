@@ -1,5 +1,6 @@
 from core.data.training import Entity, Message
-from core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans
+from core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans, _swap_values
+from core.nlu.tokenizer import tokenize
 
 
 def _flight(src: str, dst: str) -> Message:
@@ -82,3 +83,33 @@ def test_no_annotations_no_model() -> None:
     crf.train([Message("hello", "greet")])
     assert crf.models == {}
     assert crf.extract("hello") == []
+
+
+def test_swap_values_keeps_spans_roles_and_is_seeded() -> None:
+    data = [_flight("berlin", "paris"), _flight("new york", "rome")]
+    copies = _swap_values([*data, Message("hi", "greet")], 2)
+    assert len(copies) == 4  # 2 copies of each example with entities
+    for copy in copies:
+        assert [e.role for e in copy.entities] == ["departure", "destination"]
+        for e in copy.entities:
+            assert copy.text[e.start : e.end] == e.value
+            assert e.value in {"berlin", "paris", "new york", "rome"}
+        assert copy.text.startswith("fly from ")
+    assert copies == _swap_values([*data, Message("hi", "greet")], 2)
+    assert _swap_values(data, 0) == []
+
+
+def test_word_value_features_leave_own_values_out() -> None:
+    crf = CRFEntityExtractor()
+    crf.train([_flight("new york", "rome"), _flight("york", "oslo")])
+    assert crf.word_gazetteer["york"] == {"city": 2}
+    assert crf.word_gazetteer["new"] == {"city": 1}
+    tokens = tokenize("to new rome")
+    own = crf._words(crf._values(_flight("new york", "rome")))
+    with_own = crf._features("to new rome", tokens)
+    without_own = crf._features("to new rome", tokens, own_words=own)
+    assert "0:pattern=word_value=city" in with_own[1]
+    assert "0:pattern=word_value=city" not in without_own[1]  # "new" is only in its own value
+    restored = CRFEntityExtractor.from_meta(crf.meta(), crf.models)
+    assert restored.word_gazetteer == crf.word_gazetteer
+    assert restored.config.augment == 1

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from core.data.problems import Location, Problems
 from core.data.training import Entity, Message, NLUData, Regex
@@ -91,7 +92,7 @@ def test_fallback_applied_and_payload_bypasses() -> None:
 
 def test_config_mapping_warnings() -> None:
     problems = Problems()
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"name": "WhitespaceTokenizer"},
         {"name": "RegexFeaturizer"},
         {"name": "LexicalSyntacticFeaturizer"},
@@ -116,7 +117,7 @@ def test_config_mapping_warnings() -> None:
     assert "unknown pipeline component 'my.custom.Component'" in warnings[-1][1]
     c = nlu.components
     assert c["featurizer"].char_ngrams == (1, 4)
-    assert c["featurizer"].word_ngrams == (1, 1)
+    assert c["featurizer"].word_ngrams == (1, 2)  # DIET: bigrams stand in for word order
     assert c["selectors"] == ["faq"]
     assert c["builtin"]["dimensions"] == ["number"]
     assert nlu.fallback is not None and nlu.fallback.threshold == 0.7
@@ -160,3 +161,17 @@ def test_persist_load_identical_and_deterministic(tmp_path: Path) -> None:
 async def test_async_parse() -> None:
     nlu = _trained()
     assert await nlu.parse("hello") == nlu.parse_sync("hello")
+
+
+def test_word_bigrams_only_for_diet() -> None:
+    words = {"name": "CountVectorsFeaturizer"}
+    sklearn = NLUPipeline.from_config(
+        [words, {"name": "SklearnIntentClassifier"}], Domain(), Problems()
+    )
+    diet = NLUPipeline.from_config(
+        [words, {"name": "DIETClassifier", "intent_classification": False}], Domain(), Problems()
+    )
+    assert sklearn.components["featurizer"].word_ngrams == (1, 1)
+    assert diet.components["featurizer"].word_ngrams == (1, 1)
+    diet = NLUPipeline.from_config([words, {"name": "DIETClassifier"}], Domain(), Problems())
+    assert diet.components["featurizer"].word_ngrams == (1, 2)
