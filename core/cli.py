@@ -120,13 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.up_to_date:
         out.print(f"nothing changed, {result.archive} is up to date", markup=False)
         return 0
-    warnings = len(result.problems.warnings)
-    if warnings:
-        out.print(
-            f"{warnings} warnings (see chinwag data validate {args.bot_dir})",
-            style="yellow",
-            markup=False,
-        )
+    # warnings (mapped Rasa components, unused names...) are worth reading once, here
+    _print_problems(out, result.problems, show_warnings=True)
     if result.reused_from is not None:
         kept = "dialogue policies" if result.trained_nlu else "NLU model"
         redone = "NLU" if result.trained_nlu else "dialogue policies"
