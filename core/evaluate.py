@@ -8,8 +8,9 @@ from the first event and then, for every event:
   but the story has another action, Rasa's ``emulate_loop_rejection`` adds an
   ``ActionExecutionRejected`` and asks again); the story's action is applied (custom actions
   are never run) and a wrong prediction is remembered for ``# predicted:``;
-* a user message with text: NLU parses it and intent and entities are compared; the
-  story's intent and entities are what the tracker continues with;
+* a user message with text: NLU parses it and intent and entities are compared (entities
+  as Rasa does, see :func:`story_entity_set`: span, type and value); the story's intent and
+  entities are what the tracker continues with;
 * anything else (slots, loops) is applied as written.
 
 A story fails when any action or intent/entity is wrong. Reports: story_report.json
@@ -93,6 +94,29 @@ def make_parser(nlu: Any, pipeline_config: list[dict[str, Any]]) -> Parser:
 def _entity_keys(entities: Sequence[dict[str, Any]]) -> Counter[tuple[str, str]]:
     """Entities as (type, value) pairs: an extraction is right when both match."""
     return Counter((str(e.get("entity")), str(e.get("value")).lower()) for e in entities)
+
+
+ENTITY_KEYS = ("start", "end", "entity", "value")
+
+
+def story_entity_set(entities: Sequence[dict[str, Any]]) -> set[tuple[tuple[str, Any], ...]]:
+    """A test story's (or the NLU's) entities as Rasa 3.6 compares them in ``rasa test``
+    (``_clean_entity_results`` and ``_check_entity_prediction_target_mismatch`` in
+    rasa/core/test.py): per entity its start, end, type and value (an extractor's value as a
+    string: a story's values are strings), order and duplicates ignored. Roles, groups and
+    confidences are not compared; values are compared exactly (a time is Duckling's ISO
+    string, in the configured timezone or Duckling's default America/Los_Angeles)."""
+    out: set[tuple[tuple[str, Any], ...]] = set()
+    for e in entities:
+        items: list[tuple[str, Any]] = []
+        for key in ENTITY_KEYS:
+            if key in e:
+                value = e[key]
+                if key == "value" and "extractor" in e:
+                    value = str(value)
+                items.append((key, value))
+        out.add(tuple(items))
+    return out
 
 
 # ------------------------------------------------------------------ test stories
@@ -201,7 +225,7 @@ def replay_story(
                         .get("intent_response_key")
                     )
                     intent_wrong = key != event.intent_name
-                entities_wrong = _entity_keys(event.entities) != _entity_keys(got_entities)
+                entities_wrong = story_entity_set(event.entities) != story_entity_set(got_entities)
                 if intent_wrong or entities_wrong:
                     result.nlu_errors += 1
                     step.predicted = _format_message(event.text, str(got_intent), got_entities)

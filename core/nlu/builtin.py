@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,9 @@ DIMENSIONS = (
     "phone-number",
 )
 EXTRACTOR = "DucklingEntityExtractor"
+# Duckling's server resolves times in this zone when the request has no ``tz`` (exe/
+# ExampleMain.hs, defaultTimeZone); Rasa sends none unless the config sets ``timezone``
+DEFAULT_TIMEZONE = "America/Los_Angeles"
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -104,13 +107,26 @@ _DURATION = re.compile(
 _CLOCK = r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)?"
 _DAY_WORDS = r"today|tonight|tomorrow|yesterday|the day after tomorrow|day after tomorrow|now"
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_YEAR = r"(?:1\d{3}|20\d{2}|2100)"  # Duckling's years: integers 1000-2100
+_CYCLE_SHIFT = {
+    "this": 0, "current": 0, "next": 1, "coming": 1, "upcoming": 1, "last": -1, "past": -1,
+    "previous": -1,
+}  # fmt: skip
+# Duckling's span conventions: "on <day>" and "in|during <month>|<year>" take the
+# preposition into the time's span; a year alone is latent (a number), "in 2019" is a time
 _DATE = (
+    rf"(?:on\s+)?(?:"
     rf"(?P<rel>{_DAY_WORDS})"
-    rf"|(?:(?P<next>next|this|last)\s+)?(?:on\s+)?(?P<weekday>{'|'.join(_WEEKDAYS)})"
-    rf"|(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH_RE})\.?(?:,?\s+(?P<y1>\d{{4}}))?"
-    rf"|(?P<m2>{_MONTH_RE})\.?\s+(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>\d{{4}}))?"
+    rf"|(?:(?P<next>next|this|last)\s+)?(?P<weekday>{'|'.join(_WEEKDAYS)})"
+    rf"|(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH_RE})\.?(?:,?\s+(?P<y1>{_YEAR}))?"
+    rf"|(?P<m2>{_MONTH_RE})\.?\s+(?:the\s+)?(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>{_YEAR}))?"
     rf"|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})"
-    rf"|(?P<us>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)"
+    rf"|(?P<us>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?))"
+    rf"|(?:(?:in|during)\s+)?(?P<m3>{_MONTH_RE})\.?,?\s+(?P<y3>{_YEAR})"
+    rf"|(?:in|during)\s+(?P<m4>{_MONTH_RE})"
+    rf"|(?:in|during)\s+(?P<y4>{_YEAR})"
+    rf"|(?:(?:in|during)\s+)?(?P<mm>\d{{1,2}})/(?P<yyyy>{_YEAR})"
+    rf"|(?P<shift>{'|'.join(_CYCLE_SHIFT)})\s+(?P<cycle>week|month|year)"
     rf"|in\s+(?P<in_n>\d+|{_SPELLED}|an?)\s+(?P<in_unit>minutes?|hours?|days?|weeks?)"
 )
 _TIME_OF_DAY = rf"(?:at\s+)?(?:{_CLOCK}|(?P<named>noon|midnight|morning|afternoon|evening))"
@@ -204,7 +220,7 @@ class BuiltinExtractor:
         self._now = now
 
     def _reference(self) -> datetime:
-        tz = ZoneInfo(self.timezone) if self.timezone else UTC
+        tz = ZoneInfo(self.timezone or DEFAULT_TIMEZONE)
         return self._now().astimezone(tz) if self._now else datetime.now(tz)
 
     def extract(self, text: str) -> list[dict[str, Any]]:
@@ -400,6 +416,27 @@ class BuiltinExtractor:
                 day = day.replace(year=year, month=parts[0], day=parts[1])
             except ValueError:
                 return None
+        elif g["m3"] or g["m4"] or g["mm"]:
+            month = int(g["mm"]) if g["mm"] else _MONTHS[g["m3"] or g["m4"]]
+            if not 1 <= month <= 12:
+                return None
+            explicit = g["y3"] or g["yyyy"]
+            year = int(explicit) if explicit else now.year + (month < now.month)
+            day = day.replace(year=year, month=month, day=1)
+            grain = "month"
+        elif g["y4"]:
+            day = day.replace(year=int(g["y4"]), month=1, day=1)
+            grain = "year"
+        elif g["cycle"]:
+            shift = _CYCLE_SHIFT[g["shift"]]
+            grain = g["cycle"]
+            if grain == "week":
+                day -= timedelta(days=day.weekday() - 7 * shift)
+            elif grain == "month":
+                months = day.year * 12 + day.month - 1 + shift
+                day = day.replace(year=months // 12, month=months % 12 + 1, day=1)
+            else:
+                day = day.replace(year=day.year + shift, month=1, day=1)
         elif g["in_unit"]:
             n_raw = g["in_n"]
             n = 1.0 if n_raw in ("a", "an") else parse_number(n_raw)

@@ -11,7 +11,7 @@ from core.cli import main
 from core.data.loader import load_bot, read_data_file
 from core.data.problems import Problems
 from core.data.training import Message
-from core.evaluate import evaluate_nlu, folds, suggest_threshold
+from core.evaluate import evaluate_nlu, folds, story_entity_set, suggest_threshold
 from tests.core.test_train import make_bot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -196,3 +196,44 @@ def test_histogram_uses_confidence_before_fallback(bot: Path) -> None:
     ]
     # one hit at 0.4 (greet) and one miss at 0.4 (goodbye): the threshold keeps the hit
     assert (evaluation.threshold, evaluation.misses_caught) == (0.4, 0.0)
+
+
+GOLD_TIME = {"entity": "time", "value": "2019-01-01T00:00:00.000-08:00", "start": 20, "end": 35}
+
+
+def _duckling(**changes: object) -> dict[str, object]:
+    entity: dict[str, object] = {
+        **GOLD_TIME,
+        "confidence": 1.0,
+        "additional_info": {"grain": "month"},
+        "extractor": "DucklingEntityExtractor",
+    }
+    return {**entity, **changes}
+
+
+# Rasa 3.6 rasa/core/test.py: span, type and value (an extractor's value as a string) must
+# all match; order, duplicates, roles, groups and confidences do not count
+@pytest.mark.parametrize(
+    ("predicted", "same"),
+    [
+        ([_duckling()], True),
+        ([_duckling(), _duckling()], True),
+        ([_duckling(role="from", confidence=0.2)], True),
+        ([_duckling(value="2019-01-01T00:00:00.000+00:00")], False),  # another timezone
+        ([_duckling(start=23)], False),  # "January 2019" without "in"
+        ([_duckling(entity="number", value=2019, start=31)], False),
+        ([], False),
+        ([_duckling(), {"entity": "PERSON", "value": "I", "start": 13, "end": 14}], False),
+    ],
+)
+def test_story_entities_compare_as_rasa(predicted: list[dict[str, object]], same: bool) -> None:
+    assert (story_entity_set([GOLD_TIME]) == story_entity_set(predicted)) is same
+
+
+def test_story_entity_values_compare_as_strings() -> None:
+    gold = [{"entity": "number", "value": "5", "start": 4, "end": 5}]
+    got = [{"entity": "number", "value": 5, "start": 4, "end": 5, "extractor": "X"}]
+    assert story_entity_set(gold) == story_entity_set(got)
+    assert story_entity_set([{**gold[0], "value": "Five"}]) != story_entity_set(
+        [{**got[0], "value": "five"}]
+    )  # no case folding
