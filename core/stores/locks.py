@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -162,9 +161,15 @@ class MongoLockStore(LockStore):
                 yield
             finally:
                 renewer.cancel()
-                with contextlib.suppress(PyMongoError):  # unreleased: the lease runs out
+                try:
                     await self._tickets.delete_one(
                         {"conversation_id": conversation_id, "ticket": ticket}
+                    )
+                except Exception as exc:  # never hide the error being raised, if any
+                    # (PyMongo 4.20 on Python 3.11 may also raise RuntimeError here when
+                    # the server is gone); unreleased, the ticket's lease runs out
+                    logger.warning(
+                        "lock ticket %d of '%s' not released: %r", ticket, conversation_id, exc
                     )
 
     async def _take_ticket(self, conversation_id: str) -> int:
@@ -180,9 +185,12 @@ class MongoLockStore(LockStore):
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
-                break
             except DuplicateKeyError:
                 continue
+            # some servers (secantusdb) answer a lost upsert race with no document instead
+            # of a duplicate-key error: take another number (gaps between tickets are fine)
+            if counter is not None:
+                break
         if counter is None:  # pragma: no cover - a third collision in a row
             raise LockTimeout(f"conversation '{conversation_id}': no lock ticket could be taken")
         ticket = int(counter["next"])
