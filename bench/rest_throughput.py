@@ -200,7 +200,12 @@ def benchmark(duration: float) -> dict[str, list[dict[str, Any]]]:
     return results
 
 
-def report(results: dict[str, list[dict[str, Any]]], command: str, duration: float) -> str:
+def report(
+    results: dict[str, list[dict[str, Any]]],
+    command: str,
+    duration: float,
+    load: tuple[float, float],
+) -> str:
     lines = [
         "# REST channel throughput",
         "",
@@ -212,7 +217,9 @@ def report(results: dict[str, list[dict[str, Any]]], command: str, duration: flo
         "virtual user holds one conversation at a time and sends its next message when the "
         f"reply arrives: {' / '.join(CONVERSATION)}, then a new conversation. The hub "
         "serves a copy of bots/restaurant (no trained model: example matching + rules/"
-        "memoization) with its default store, SQLite under the bot's .chinwag/.",
+        "memoization) with its default store, SQLite under the bot's .chinwag/. Load "
+        f"average (1 min) before / after the runs: {load[0]:.2f} / {load[1]:.2f} (other jobs "
+        "on the machine slow both servers alike).",
         "",
         "| server | concurrent conversations | messages | errors | messages/s | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -250,11 +257,18 @@ def main() -> None:
         result = asyncio.run(run_load(args.url, args.concurrency, args.duration, MAX_MESSAGES))
         print(json.dumps(result))
     else:
+        load_before = os.getloadavg()[0]
         results = benchmark(args.duration)
+        loadavg = (load_before, os.getloadavg()[0])
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
-        text = report(results, command.strip(), args.duration)
-        args.out.write_text(text, encoding="utf-8")
+        text = report(results, command.strip(), args.duration, loadavg)
         print(text)
+        # hand-written notes (from the first "## " heading on) survive a re-run
+        old = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+        notes = old.find("\n## ")
+        if notes >= 0:
+            text += old[notes:]
+        args.out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

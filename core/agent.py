@@ -3,7 +3,8 @@
 ``Agent.handle(message)`` does what Rasa's MessageProcessor does, in this order:
 
 1. lock the conversation (one message at a time per conversation, in arrival order);
-2. load its events and replay them into a :class:`~core.tracker.Tracker`;
+2. load its events and replay them into a :class:`~core.tracker.Tracker` (a recent
+   conversation's tracker is kept and only extended by the events stored since);
 3. start a new session when there is none yet or the last one expired
    (``action_session_start``, carrying slots over per the domain's session_config);
 4. understand the text (``/intent{...}`` payloads bypass NLU) and log the user event;
@@ -47,6 +48,7 @@ from core.nlu.fallback import FallbackClassifier
 from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
 from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
 from core.stores.base import TrackerStore
+from core.stores.cache import RecentTrackers
 from core.stores.locks import InProcessLockStore, LockStore
 from core.stores.memory import InMemoryTrackerStore
 from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
@@ -106,6 +108,8 @@ class Agent:
         self.registry = registry
         self.nlg = nlg or ResponseGenerator(domain, rng)
         self.store = store or InMemoryTrackerStore()
+        # replayed trackers of recent conversations; the store stays the truth
+        self.trackers = RecentTrackers()
         self.lock_store = lock_store or InProcessLockStore()
         self.clock = clock
         self.max_predictions = max_predictions
@@ -116,17 +120,21 @@ class Agent:
     async def handle(self, message: UserMessage) -> list[dict[str, Any]]:
         """Process one user message; return what the bot says, in order."""
         async with self.lock_store.lock(message.sender_id):
-            tracker = await self.load_tracker(message.sender_id)
+            tracker = await self.trackers.load(self.store, message.sender_id, self.domain)
             stored = len(tracker.events)
             try:
                 await self._handle(message, tracker)
             finally:
                 await self.store.append(message.sender_id, tracker.events[stored:], stored)
+            # kept only when everything went through: the tracker is what the store holds
+            self.trackers.put(tracker)
             return [response_dict(e) for e in tracker.events[stored:] if isinstance(e, BotUttered)]
 
     async def load_tracker(self, conversation_id: str) -> Tracker:
-        events = await self.store.load(conversation_id)
-        return Tracker(conversation_id, self.domain, events)
+        """The conversation as stored now, as a tracker of the caller's own."""
+        tracker = await self.trackers.load(self.store, conversation_id, self.domain)
+        self.trackers.put(tracker)
+        return tracker.copy()
 
     async def parse(self, text: str) -> dict[str, Any]:
         """Parse data for ``text``: payloads as sent, anything else through NLU and the
@@ -142,6 +150,7 @@ class Agent:
         return self.fallback.apply(parsed) if self.fallback else parsed
 
     async def close(self) -> None:
+        self.trackers.clear()
         await self.store.close()
 
     # ------------------------------------------------------------------ the loop

@@ -108,6 +108,14 @@ class Tracker:
         self.active_loop: TrackerActiveLoop | None = None
         # values computed from the events (policy states...), dropped by every update
         self._derived: dict[Any, Any] = {}
+        # work kept across updates by its owner, which checks it is still valid (not copied)
+        self.memo: dict[Any, Any] = {}
+        # applied_events(), folded incrementally: the first _applied_count events give
+        # _applied under the loop names _applied_loops
+        self._loop_names: set[str] = set()
+        self._applied: list[Event] = []
+        self._applied_count = 0
+        self._applied_loops: set[str] = set()
         self._reset()
         self.update_all(events)
 
@@ -124,6 +132,8 @@ class Tracker:
             raise TypeError(f"expected an Event, got {type(event).__name__}")
         self.events.append(event)
         self._derived.clear()
+        if isinstance(event, ActiveLoop) and event.name:
+            self._loop_names.add(event.name)
         self._apply(event)
 
     def update_all(self, events: Iterable[Event]) -> None:
@@ -156,7 +166,7 @@ class Tracker:
                 self.followup_action = ACTION_SESSION_START_NAME
             case UserUtteranceReverted() | ActionReverted():
                 self._reset()
-                for applied in self.applied_events():
+                for applied in self._applied_events():
                     self._apply(applied)
             case AllSlotsReset():
                 self._reset_slots()
@@ -332,26 +342,38 @@ class Tracker:
         and what followed. A loop's repeated happy-path runs collapse into its first run: the
         later run and the user turns since the previous run are dropped, their slot events kept.
         """
-        loop_names = {e.name for e in self.events if isinstance(e, ActiveLoop) and e.name}
-        applied: list[Event] = []
-        for event in self.events:
-            if isinstance(event, (Restarted, SessionStarted)):
-                applied = []
-            elif isinstance(event, ActionReverted):
-                _undo_till_previous(ActionExecuted, applied)
-            elif isinstance(event, UserUtteranceReverted):
-                # a user message always follows an action (action_listen): drop both
-                _undo_till_previous(UserUttered, applied)
-                _undo_till_previous(ActionExecuted, applied)
-            elif (
-                isinstance(event, ActionExecuted)
-                and event.action_name in loop_names
-                and not _first_loop_execution_or_unhappy_path(event.action_name, applied)
-            ):
-                _undo_till_previous_loop_execution(event.action_name, applied)
-            else:
-                applied.append(event)
-        return applied
+        return list(self._applied_events())
+
+    def _applied_events(self) -> list[Event]:
+        """``applied_events()`` without the copy (do not modify); folds only new events."""
+        if self._loop_names != self._applied_loops:
+            # a loop never seen before changes how earlier runs of it collapse: start over
+            self._applied, self._applied_count = [], 0
+            self._applied_loops = set(self._loop_names)
+        if self._applied_count < len(self.events):
+            for event in self.events[self._applied_count :]:
+                self._fold_applied(event)
+            self._applied_count = len(self.events)
+        return self._applied
+
+    def _fold_applied(self, event: Event) -> None:
+        applied = self._applied
+        if isinstance(event, (Restarted, SessionStarted)):
+            applied.clear()
+        elif isinstance(event, ActionReverted):
+            _undo_till_previous(ActionExecuted, applied)
+        elif isinstance(event, UserUtteranceReverted):
+            # a user message always follows an action (action_listen): drop both
+            _undo_till_previous(UserUttered, applied)
+            _undo_till_previous(ActionExecuted, applied)
+        elif (
+            isinstance(event, ActionExecuted)
+            and event.action_name in self._applied_loops
+            and not _first_loop_execution_or_unhappy_path(event.action_name, applied)
+        ):
+            _undo_till_previous_loop_execution(event.action_name, applied)
+        else:
+            applied.append(event)
 
     def get_last_event_for(
         self,
@@ -389,9 +411,33 @@ class Tracker:
         return tracker
 
     def copy(self) -> Tracker:
-        """An independent tracker with the same events and state."""
-        tracker = self.init_copy()
-        tracker.update_all(self.events)
+        """An independent tracker with the same events and state.
+
+        The state is copied, not replayed: it is what replaying the events gives (``update``
+        is the only way in), so the copy is cheap however long the conversation is.
+        """
+        tracker = Tracker.__new__(Tracker)
+        tracker.sender_id = self.sender_id
+        tracker.domain = self.domain
+        tracker.slot_defs = dict(self.slot_defs)
+        tracker.events = list(self.events)
+        tracker.slots = {name: _copy_value(value) for name, value in self.slots.items()}
+        tracker.paused = self.paused
+        tracker.followup_action = self.followup_action
+        tracker.latest_action = dict(self.latest_action)
+        latest = copy.copy(self.latest_message)  # no __post_init__: the fields stay as they are
+        latest.entities = list(latest.entities)
+        latest.parse_data = dict(latest.parse_data)
+        tracker.latest_message = latest
+        tracker.latest_bot_utterance = self.latest_bot_utterance
+        # the trigger message is never changed in place, so the copies share it
+        tracker.active_loop = None if self.active_loop is None else copy.copy(self.active_loop)
+        tracker._derived = dict(self._derived)
+        tracker.memo = {}
+        tracker._loop_names = set(self._loop_names)
+        tracker._applied = list(self._applied)
+        tracker._applied_count = self._applied_count
+        tracker._applied_loops = set(self._applied_loops)
         return tracker
 
     def generate_all_prior_trackers(self) -> Iterator[tuple[Tracker, bool]]:
@@ -406,6 +452,11 @@ class Tracker:
                 yield tracker, event.hide_rule_turn
             tracker.update(event)
         yield tracker, False
+
+
+def _copy_value(value: Any) -> Any:
+    """A slot value for a copied tracker: containers are copied, anything else shared."""
+    return copy.deepcopy(value) if isinstance(value, list | dict | set) else value
 
 
 def _undo_till_previous(event_type: type[Event], done: list[Event]) -> None:

@@ -34,6 +34,7 @@ from core.actions.base import Action, ActionContext, ActionExecutionRejection
 from core.actions.remote import ActionServerError, events_from_action_response
 from core.data.domain_reader import display_path
 from core.data.problems import BotDataError, Location, Problems
+from core.domain import Domain
 from core.events import Event, EventError
 
 logger = logging.getLogger(__name__)
@@ -68,15 +69,22 @@ class InProcessAction(Action):
         self._name = name
         self.impl = impl
         self._runtime = runtime
+        # the domain's JSON, made once per domain (a loaded domain does not change)
+        self._domain_text: tuple[Domain, str] | None = None
 
     def name(self) -> str:
         return self._name
+
+    def _domain_json(self, domain: Domain) -> str:
+        if self._domain_text is None or self._domain_text[0] is not domain:
+            self._domain_text = (domain, json.dumps(domain.as_dict()))
+        return self._domain_text[1]
 
     async def run(self, ctx: ActionContext) -> list[Event]:
         # a JSON round trip: the action sees exactly what an action server would receive and
         # cannot change our tracker or domain through shared objects
         state = json.loads(json.dumps(ctx.tracker.current_state("all")))
-        domain = json.loads(json.dumps(ctx.domain.as_dict()))
+        domain = json.loads(self._domain_json(ctx.domain))
         tracker = self._runtime.tracker_from_dict(state)
         dispatcher = self._runtime.dispatcher()
         try:

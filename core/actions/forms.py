@@ -523,8 +523,11 @@ def form_actions(domain: Domain, lookup: Lookup) -> dict[str, FormAction]:
 
 def _with_events(tracker: Tracker, events: list[Event], after_restart: bool = False) -> Tracker:
     """A new tracker: ``tracker``'s events (those after the latest restart) plus ``events``."""
-    copy = tracker.init_copy()
-    copy.update_all(tracker.events_after_latest_restart() if after_restart else tracker.events)
+    if after_restart and tracker.idx_after_latest_restart() > 0:
+        copy = tracker.init_copy()
+        copy.update_all(tracker.events_after_latest_restart())
+    else:
+        copy = tracker.copy()  # the same events: their state is copied, not replayed
     copy.update_all(events)
     return copy
 

@@ -35,6 +35,9 @@ from core.policies.featurizer import DEFAULT_TEXT_BUCKETS, StateFeaturizer
 from core.policies.states import State, conversation_states, state_key, tracker_states
 from core.tracker import Tracker
 
+# histories whose scores are remembered (live conversations repeat the same few)
+MAX_REMEMBERED_SCORES = 10_000
+
 logger = logging.getLogger(__name__)
 
 LIGHTGBM_POLICY_PRIORITY = 1
@@ -104,6 +107,9 @@ class LightGBMPolicy(Policy):
         self.featurizer: StateFeaturizer | None = None
         self.classes: list[str] = []  # the model's classes, in its output order
         self.booster: lgb.Booster | None = None
+        # scores by history, for the booster and featurizer they were computed with
+        self._scores: dict[tuple[State, ...], np.ndarray] = {}
+        self._scores_model: tuple[lgb.Booster, StateFeaturizer] | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -193,11 +199,24 @@ class LightGBMPolicy(Policy):
     # -- prediction -----------------------------------------------------------------------------
 
     def _class_probabilities(self, states: list[State]) -> np.ndarray:
+        """The model's scores for this history (read-only; remembered, the model is pure)."""
         assert self.featurizer is not None
         if self.booster is None:
             return np.ones(len(self.classes))
-        row = self.featurizer.vector(states)
-        return np.asarray(self.booster.predict(row, num_threads=1))[0]
+        held = self._scores_model
+        if held is None or held[0] is not self.booster or held[1] is not self.featurizer:
+            self._scores_model = (self.booster, self.featurizer)
+            self._scores = {}
+        key = tuple(states)
+        scores = self._scores.get(key)
+        if scores is None:
+            row = self.featurizer.vector(states)
+            scores = np.asarray(self.booster.predict(row, num_threads=1))[0]
+            scores.flags.writeable = False
+            if len(self._scores) >= MAX_REMEMBERED_SCORES:
+                self._scores.clear()
+            self._scores[key] = scores
+        return scores
 
     def _distribution(self, domain: Domain, scores: np.ndarray | None) -> dict[str, float]:
         """Confidences for every domain action (and every trained class); unseen ones 0."""

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from core.data.problems import Location
@@ -136,6 +137,11 @@ def state_from_dict(data: Mapping[str, Any]) -> State:
 
 def state_key(states: Sequence[State]) -> str:
     """A stable string for a history of states (Rasa's ``json.dumps(states, sort_keys)``)."""
+    return _state_key(tuple(states))
+
+
+@lru_cache(maxsize=8192)
+def _state_key(states: tuple[State, ...]) -> str:
     return json.dumps([s.as_dict() for s in states], sort_keys=True)
 
 
@@ -419,20 +425,94 @@ def _replay(
     yield current_state(running, domain, set_slots), None, running
 
 
+# replay points kept per live tracker, to resume after a loop's turns collapse
+STATE_SNAPSHOTS = 8
+
+
+@dataclass
+class _StatesMemo:
+    """A live tracker's states so far: the replay of ``replayed`` (its applied events then)."""
+
+    domain: Domain
+    slot_count: int  # slot definitions then (a domain-less tracker adds slots as it goes)
+    set_slots: set[str] | None
+    running: Tracker
+    replayed: list[Event] = field(default_factory=list)
+    states: list[State] = field(default_factory=list)
+    # (events replayed, states, running tracker, set slots) before recent actions
+    snapshots: list[tuple[int, int, Tracker, set[str] | None]] = field(default_factory=list)
+
+    def rewind(self, applied: list[Event]) -> None:
+        """Go back to the latest snapshot whose events still start ``applied``."""
+        common = 0
+        for old, new in zip(self.replayed, applied, strict=False):
+            if old is not new:
+                break
+            common += 1
+        if common == len(self.replayed):
+            return
+        while self.snapshots and self.snapshots[-1][0] > common:
+            self.snapshots.pop()
+        if self.snapshots:
+            replayed, states, running, set_slots = self.snapshots[-1]
+        else:
+            replayed, states, running = 0, 0, self.running.init_copy()
+            set_slots = None if self.set_slots is None else set()
+        del self.replayed[replayed:]
+        del self.states[states:]
+        self.running = running.copy()
+        self.set_slots = None if set_slots is None else set(set_slots)
+
+
 def tracker_states(
     tracker: Tracker, domain: Domain, *, omit_unset_slots: bool = False
 ) -> list[State]:
     """Rasa's ``tracker.past_states(domain)``: a state before each applied action, then now.
 
     ``omit_unset_slots`` leaves out slots no event has set (slots still at their initial
-    value), as Rasa does when it turns rules into lookup keys.
+    value), as Rasa does when it turns rules into lookup keys. The replay is kept on the
+    tracker: next time only the applied events that are new (or changed, e.g. when a loop's
+    turns collapse) are replayed, so a prediction late in a long conversation stays cheap.
     """
     return list(
         tracker.derived(
             ("states", id(domain), omit_unset_slots),
-            lambda: tuple(state for state, _, _ in _replay(tracker, domain, omit_unset_slots)),
+            lambda: _incremental_states(tracker, domain, omit_unset_slots),
         )
     )
+
+
+def _incremental_states(
+    tracker: Tracker, domain: Domain, omit_unset_slots: bool
+) -> tuple[State, ...]:
+    applied = tracker.applied_events()
+    key = ("states", omit_unset_slots)
+    memo: _StatesMemo | None = tracker.memo.get(key)
+    if memo is None or memo.domain is not domain or memo.slot_count != len(tracker.slot_defs):
+        memo = _StatesMemo(
+            domain=domain,
+            slot_count=len(tracker.slot_defs),
+            set_slots=set() if omit_unset_slots else None,
+            running=tracker.init_copy(),
+        )
+        tracker.memo[key] = memo
+    else:
+        memo.rewind(applied)
+    for event in applied[len(memo.replayed) :]:
+        running, set_slots = memo.running, memo.set_slots
+        if isinstance(event, ActionExecuted):
+            snapshot = running.copy(), None if set_slots is None else set(set_slots)
+            memo.snapshots.append((len(memo.replayed), len(memo.states), *snapshot))
+            del memo.snapshots[:-STATE_SNAPSHOTS]
+            memo.states.append(current_state(running, domain, set_slots))
+        elif set_slots is not None:
+            if isinstance(event, SlotSet) and event.key in running.slot_defs:
+                set_slots.add(event.key)
+            elif isinstance(event, AllSlotsReset):
+                set_slots.clear()
+        running.update(event)
+        memo.replayed.append(event)
+    return (*memo.states, current_state(memo.running, domain, memo.set_slots))
 
 
 def conversation_states(

@@ -6,6 +6,9 @@ only for the tail (``seq >= n``): one cheap indexed read instead of replaying a 
 and it also picks up what other processes appended meanwhile. The store stays the only source
 of truth; the cache holds at most ``max_conversations`` conversations, least recently used
 first out.
+
+:class:`RecentTrackers` goes one step further for the agent: it keeps the replayed trackers,
+so a message costs only the events that are new since the last one.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from core.domain import Domain
 from core.events import Event
 from core.stores.base import TrackerStore
+from core.tracker import Tracker
 
 DEFAULT_CACHED_CONVERSATIONS = 1000
 
@@ -71,3 +76,43 @@ class CachedTrackerStore(TrackerStore):
     async def close(self) -> None:
         self._recent.clear()
         await self.store.close()
+
+
+class RecentTrackers:
+    """The agent's recent conversations as live :class:`~core.tracker.Tracker` objects.
+
+    A tracker taken from here is only a head start: :meth:`load` reads the store's tail from
+    the cached tracker's last event on, checks that event is still stored as it was, and
+    applies what other agents or processes appended since. Anything else (a shorter or
+    different history) reloads the whole conversation. At most ``max_conversations`` trackers
+    are kept, least recently used first out; a tracker is handed out to one user at a time.
+    """
+
+    def __init__(self, max_conversations: int = DEFAULT_CACHED_CONVERSATIONS) -> None:
+        self.max_conversations = max_conversations
+        self._trackers: OrderedDict[str, Tracker] = OrderedDict()
+
+    async def load(
+        self, store: TrackerStore, conversation_id: str, domain: Domain | None
+    ) -> Tracker:
+        """The conversation as ``store`` has it now, taken out of the cache (``put`` it back)."""
+        tracker = self._trackers.pop(conversation_id, None)
+        if tracker is not None and tracker.events and tracker.domain is domain:
+            known = len(tracker.events)
+            tail = await store.load_from(conversation_id, known - 1)
+            if tail and tail[0] == tracker.events[-1]:
+                tracker.update_all(tail[1:])
+                return tracker
+        return Tracker(conversation_id, domain, await store.load(conversation_id))
+
+    def put(self, tracker: Tracker) -> None:
+        """Keep ``tracker`` (its events must all be stored) for the next message."""
+        if not tracker.events:
+            return
+        self._trackers[tracker.sender_id] = tracker
+        self._trackers.move_to_end(tracker.sender_id)
+        while len(self._trackers) > self.max_conversations:
+            self._trackers.popitem(last=False)
+
+    def clear(self) -> None:
+        self._trackers.clear()

@@ -1,0 +1,76 @@
+"""States kept on a live tracker and extended message by message are the states a full replay
+of its events gives (Rasa's ``past_states``), whatever the events did in between."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUtteranceReverted
+from core.policies.states import STATE_SNAPSHOTS, State, _replay, tracker_states
+from core.tracker import Tracker
+from tests.core.test_tracker import FORM, event_strategy, listen, make_domain, user
+
+
+def replayed_states(events: list[Event], omit_unset_slots: bool) -> list[State]:
+    """The states of a tracker built from scratch, without anything remembered."""
+    domain = make_domain()
+    tracker = Tracker("fresh", domain, events)
+    return [state for state, _, _ in _replay(tracker, domain, omit_unset_slots)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(event_strategy, max_size=40), st.booleans())
+def test_live_states_match_a_full_replay_after_every_event(
+    events: list[Event], omit_unset_slots: bool
+) -> None:
+    domain = make_domain()
+    tracker = Tracker("live", domain)
+    for index, event in enumerate(events):
+        tracker.update(event)
+        if index % 3 == 0 or index == len(events) - 1:
+            got = tracker_states(tracker, domain, omit_unset_slots=omit_unset_slots)
+            assert got == replayed_states(events[: index + 1], omit_unset_slots)
+
+
+def form_turn(value: str) -> list[Event]:
+    return [
+        listen(),
+        user("inform", value),
+        SlotSet("cuisine", value),
+        ActionExecuted(FORM),
+        SlotSet("requested_slot", "people"),
+    ]
+
+
+def test_a_long_form_collapses_and_stays_exact() -> None:
+    """Each happy-path form run drops the turns since the previous run from the applied
+    events; the remembered states resume from a snapshot before them."""
+    domain = make_domain()
+    tracker = Tracker("form", domain, [listen(), user("book"), ActionExecuted(FORM)])
+    tracker.update(ActiveLoop(FORM))
+    for turn in range(STATE_SNAPSHOTS * 3):
+        tracker.update_all(form_turn(f"value {turn}"))
+        assert tracker_states(tracker, domain) == replayed_states(tracker.events, False)
+    # the collapsed history: before the listen, before the first run, now
+    assert len(tracker_states(tracker, domain)) == 3
+
+
+def test_a_rewind_beyond_the_snapshots_replays_from_the_start() -> None:
+    domain = make_domain()
+    tracker = Tracker("rewind", domain)
+    for turn in range(STATE_SNAPSHOTS + 2):
+        tracker.update_all([listen(), user("greet", f"hi {turn}"), ActionExecuted("utter_greet")])
+        tracker_states(tracker, domain)
+    tracker.update_all([listen(), UserUtteranceReverted(), SlotSet("cuisine", "thai")])
+    assert tracker_states(tracker, domain) == replayed_states(tracker.events, False)
+
+
+def test_copies_do_not_share_the_remembered_states() -> None:
+    domain = make_domain()
+    tracker = Tracker("copy", domain, [listen(), user("greet")])
+    before = tracker_states(tracker, domain)
+    copied = tracker.copy()
+    copied.update_all([ActionExecuted("utter_greet"), SlotSet("cuisine", "thai")])
+    assert len(tracker_states(copied, domain)) == len(before) + 1
+    assert tracker_states(tracker, domain) == before
