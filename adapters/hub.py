@@ -50,11 +50,10 @@ from core.agent import Agent, UserMessage, load_agent
 from core.data.config import read_credentials
 from core.data.loader import load_bot
 from core.data.problems import BotDataError, Location, Problems
-from core.events import UserUttered
 from core.stores.base import StoreUnavailable, TrackerStore
 from core.stores.factory import create_lock_store, create_tracker_store
 from core.stores.locks import LockStore, LockTimeout
-from core.tracker import ACTION_SESSION_START_NAME, Tracker, Verbosity
+from core.tracker import Verbosity
 
 logger = logging.getLogger(__name__)
 
@@ -427,9 +426,8 @@ class HttpApi:
         parse_data = data.get("parse_data")
         if parse_data is not None and not isinstance(parse_data, dict):
             raise HubError(400, "invalid parse_data", "expected a JSON object")
-        tracker = await log_message(
-            self.runtime.agent, request.match_info["conversation_id"], text, parse_data
-        )
+        message = UserMessage(text, request.match_info["conversation_id"])
+        tracker = await self.runtime.agent.log_message(message, parse_data)
         return web.json_response(tracker.current_state(include))
 
     async def trigger_intent(self, request: web.Request) -> web.Response:
@@ -465,38 +463,6 @@ class HttpApi:
         parsed = await self.runtime.agent.parse(text)
         parsed["text"] = text
         return web.json_response(parsed)
-
-
-async def log_message(
-    agent: Agent, conversation_id: str, text: str, parse_data: dict[str, Any] | None
-) -> Tracker:
-    """Rasa's add_message: start a session if due, log the user message (parsed, or with the
-    given parse data), apply slot mappings, save -- and predict nothing."""
-    async with agent.lock_store.lock(conversation_id):
-        tracker = await agent.load_tracker(conversation_id)
-        stored = len(tracker.events)
-        message = UserMessage(text, conversation_id)
-        now = agent.clock()
-        try:
-            # the agent's own steps, so sessions and slot mappings behave as in handle()
-            if agent._session_expired(tracker, now):
-                await agent._run(ACTION_SESSION_START_NAME, tracker, message, policy=None, now=now)
-            parsed = dict(parse_data) if parse_data is not None else await agent.parse(text)
-            parsed.setdefault("text", text)
-            tracker.update(
-                UserUttered(
-                    text=text,
-                    intent=parsed.get("intent") or {},
-                    entities=list(parsed.get("entities") or []),
-                    parse_data=parsed,
-                    input_channel=message.input_channel,
-                    timestamp=now,
-                )
-            )
-            await agent._extract_slots(tracker, message, now)
-        finally:
-            await agent.store.append(conversation_id, tracker.events[stored:], stored)
-        return tracker
 
 
 # ---------------------------------------------------------------------------- OpenAPI

@@ -119,16 +119,38 @@ class Agent:
 
     async def handle(self, message: UserMessage) -> list[dict[str, Any]]:
         """Process one user message; return what the bot says, in order."""
+        _, new = await self._locked(message, predict=True)
+        return [response_dict(e) for e in new if isinstance(e, BotUttered)]
+
+    async def log_message(
+        self, message: UserMessage, parse_data: dict[str, Any] | None = None
+    ) -> Tracker:
+        """Rasa's HTTP API ``messages``: start a session if due, log the user message (parsed,
+        or with ``parse_data`` as given), apply slot mappings, store -- and predict nothing."""
+        tracker, _ = await self._locked(message, predict=False, parse_data=parse_data)
+        return tracker.copy()
+
+    async def _locked(
+        self,
+        message: UserMessage,
+        *,
+        predict: bool,
+        parse_data: dict[str, Any] | None = None,
+    ) -> tuple[Tracker, list[Event]]:
+        """Lock, load, process, store: the tracker and the events this message added."""
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.trackers.load(self.store, message.sender_id, self.domain)
             stored = len(tracker.events)
             try:
-                await self._handle(message, tracker)
+                now = self.clock()
+                await self._log_user_message(message, tracker, now, parse_data)
+                if predict:
+                    await self._predict_and_run(tracker, message, now)
             finally:
                 await self.store.append(message.sender_id, tracker.events[stored:], stored)
             # kept only when everything went through: the tracker is what the store holds
             self.trackers.put(tracker)
-            return [response_dict(e) for e in tracker.events[stored:] if isinstance(e, BotUttered)]
+            return tracker, tracker.events[stored:]
 
     async def load_tracker(self, conversation_id: str) -> Tracker:
         """The conversation as stored now, as a tracker of the caller's own."""
@@ -155,11 +177,20 @@ class Agent:
 
     # ------------------------------------------------------------------ the loop
 
-    async def _handle(self, message: UserMessage, tracker: Tracker) -> None:
-        now = self.clock()
+    async def _log_user_message(
+        self,
+        message: UserMessage,
+        tracker: Tracker,
+        now: float,
+        parse_data: dict[str, Any] | None = None,
+    ) -> None:
+        """A new session if due, the user event, then slot mappings (Rasa 3's order)."""
         if self._session_expired(tracker, now):
             await self._run(ACTION_SESSION_START_NAME, tracker, message, policy=None, now=now)
-        parse_data = await self.parse(message.text or "")
+        if parse_data is None:
+            parse_data = await self.parse(message.text or "")
+        else:
+            parse_data = dict(parse_data)
         parse_data.setdefault("text", message.text)
         tracker.update(
             UserUttered(
@@ -180,7 +211,6 @@ class Agent:
             (parse_data.get("intent") or {}).get("name"),
         )
         await self._extract_slots(tracker, message, now)
-        await self._predict_and_run(tracker, message, now)
 
     def _session_expired(self, tracker: Tracker, now: float) -> bool:
         """Rasa's rule: no events since the last restart, or the last user message is older
