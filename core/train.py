@@ -42,7 +42,7 @@ from core.model import (
 )
 from core.nlu.pipeline import NLUPipeline
 from core.policies.base import TrainingError
-from core.policies.ensemble import PolicyEnsemble, build_policies
+from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
 
 logger = logging.getLogger(__name__)
 
@@ -108,22 +108,13 @@ def train_dialogue(bot: Bot, problems: Problems, progress: StageProgress) -> Pol
 
     A policy that finds the data unusable (contradicting rules) adds its problems as errors.
     """
-    from core.data.story_graph import expand
-
     policies = build_policies(bot.config.policies, problems, bot.config.policy_locations)
-    conversations = expand([*bot.stories, *bot.rules], Problems())
-    stories = [c for c in conversations if c.kind == "story"]
-    rules = [c for c in conversations if c.kind == "rule"]
-    for policy in policies:
-        stage = type(policy).__name__
-        progress(stage, 0.0)
-        try:
-            policy.train(stories, rules, bot.domain)
-        except TrainingError as exc:
-            for problem in exc.problems:
-                problems.add(problem)
-        progress(stage, 1.0)
-    return PolicyEnsemble(policies)
+    try:
+        return train_policies(policies, bot, progress=progress)
+    except TrainingError as exc:
+        for problem in exc.problems:
+            problems.add(problem)
+        return PolicyEnsemble(policies)
 
 
 def train_bot(

@@ -12,6 +12,7 @@ carries every prediction's ``events`` plus its own ``optional_events``, and a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,8 +233,14 @@ def build_policies(
     return policies
 
 
-def train_policies(policies: list[Policy], bot: Bot) -> PolicyEnsemble:
-    """Expand the bot's stories and rules and train every policy on them.
+def train_policies(
+    policies: list[Policy],
+    bot: Bot,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+) -> PolicyEnsemble:
+    """Expand the bot's stories and rules and train every policy on them; ``progress`` hears
+    ``(policy name, 0.0)`` before and ``(policy name, 1.0)`` after each one.
 
     Raises :class:`core.policies.base.TrainingError` when a policy finds the data unusable
     (e.g. contradicting rules).
@@ -243,5 +250,10 @@ def train_policies(policies: list[Policy], bot: Bot) -> PolicyEnsemble:
     stories = [c for c in conversations if c.kind == "story"]
     rules = [c for c in conversations if c.kind == "rule"]
     for policy in policies:
+        stage = type(policy).__name__
+        if progress is not None:
+            progress(stage, 0.0)
         policy.train(stories, rules, bot.domain)
+        if progress is not None:
+            progress(stage, 1.0)
     return PolicyEnsemble(policies)
