@@ -106,9 +106,8 @@ class MongoLockStore(LockStore):
     async def open(self) -> None:
         """Check the server and create the indexes; StoreUnavailable when it cannot."""
         from pymongo import ASCENDING
-        from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from core.stores.mongo import DRIVER_ERRORS, mongo_error
 
         try:
             await self._client.admin.command("ping")
@@ -118,7 +117,7 @@ class MongoLockStore(LockStore):
                 name="conversation_ticket",
             )
             await self._tickets.create_index("expires_at", expireAfterSeconds=0, name="ttl")
-        except PyMongoError as exc:
+        except DRIVER_ERRORS as exc:
             raise mongo_error(self.url, exc, "preparing the lock collection") from exc
 
     async def close(self) -> None:
@@ -129,16 +128,14 @@ class MongoLockStore(LockStore):
 
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
-        from pymongo.errors import PyMongoError
-
-        from core.stores.mongo import mongo_error
+        from core.stores.mongo import DRIVER_ERRORS, mongo_error
 
         started = time.monotonic()
         async with self._local.lock(conversation_id):
             remaining = self.wait_timeout - (time.monotonic() - started)
             try:
                 ticket = await self._take_ticket(conversation_id)
-            except PyMongoError as exc:
+            except DRIVER_ERRORS as exc:
                 raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
             renewer = asyncio.create_task(self._renew(conversation_id, ticket))
             try:
@@ -156,7 +153,7 @@ class MongoLockStore(LockStore):
                         f"conversation '{conversation_id}' stayed locked for more than "
                         f"{self.wait_timeout:g} s"
                     ) from None
-                except PyMongoError as exc:
+                except DRIVER_ERRORS as exc:
                     raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
                 yield
             finally:
@@ -216,7 +213,7 @@ class MongoLockStore(LockStore):
             delay = min(delay * 2, 1.0)  # Rasa polls every second; start faster
 
     async def _renew(self, conversation_id: str, ticket: int) -> None:
-        from pymongo.errors import PyMongoError
+        from core.stores.mongo import DRIVER_ERRORS
 
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
@@ -225,5 +222,5 @@ class MongoLockStore(LockStore):
                     {"conversation_id": conversation_id, "ticket": ticket},
                     {"$set": {"expires_at": self._expiry()}},
                 )
-            except PyMongoError as exc:  # the next renewal may work; the lease says the rest
+            except DRIVER_ERRORS as exc:  # the next renewal may work; the lease says the rest
                 logger.warning("lock lease of '%s' not renewed: %s", conversation_id, exc)

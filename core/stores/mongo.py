@@ -51,7 +51,14 @@ def mongo_hosts(url: str) -> str:
     return ",".join(f"{host}:{port}" for host, port in nodes) or url.split("@")[-1]
 
 
-def mongo_error(url: str, exc: PyMongoError, doing: str) -> StoreUnavailable:
+# What a MongoDB operation raises when the server is unavailable. Besides PyMongo's own
+# errors: PyMongo 4.x's asyncio server selection on Python 3.11 can raise
+# RuntimeError("cannot wait on un-acquired lock") while the server is unreachable (seen in the
+# outage tests); it means the same thing, so it becomes a 503, not a 500.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (PyMongoError, RuntimeError)
+
+
+def mongo_error(url: str, exc: Exception, doing: str) -> StoreUnavailable:
     """A clear StoreUnavailable for a PyMongo error: which server, what failed, why."""
     hosts = mongo_hosts(url)
     if isinstance(exc, OperationFailure) and exc.code in (AUTH_FAILED, UNAUTHORIZED):
@@ -107,7 +114,7 @@ class MongoTrackerStore(TrackerStore):
     async def open(self) -> None:
         try:
             await self._client.admin.command("ping")
-        except PyMongoError as exc:
+        except DRIVER_ERRORS as exc:
             raise mongo_error(self.url, exc, "connecting") from exc
         try:
             await self._events.create_index(
@@ -124,7 +131,7 @@ class MongoTrackerStore(TrackerStore):
                     "(Rasa's one-document-per-conversation?); give chinwag its own collection"
                 ) from exc
             raise mongo_error(self.url, exc, "creating indexes") from exc
-        except PyMongoError as exc:
+        except DRIVER_ERRORS as exc:
             raise mongo_error(self.url, exc, "creating indexes") from exc
 
     async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
@@ -159,7 +166,7 @@ class MongoTrackerStore(TrackerStore):
                     f"MongoDB at {mongo_hosts(self.url)}: storing conversation "
                     f"'{conversation_id}' failed: {other[0].get('errmsg')}"
                 ) from exc
-        except PyMongoError as exc:
+        except DRIVER_ERRORS as exc:
             raise mongo_error(self.url, exc, f"storing conversation '{conversation_id}'") from exc
 
     async def load(self, conversation_id: str) -> list[Event]:
@@ -178,7 +185,7 @@ class MongoTrackerStore(TrackerStore):
         try:
             cursor = self._events.find(query, {"seq": 1, "event": 1, "_id": 0}).sort("seq", 1)
             documents = await cursor.to_list()
-        except PyMongoError as exc:
+        except DRIVER_ERRORS as exc:
             raise mongo_error(self.url, exc, f"loading conversation '{conversation_id}'") from exc
         out = []
         for doc in documents:
@@ -198,7 +205,7 @@ class MongoTrackerStore(TrackerStore):
         try:
             cursor = await self._events.aggregate(pipeline)
             return [doc["_id"] async for doc in cursor]
-        except PyMongoError as exc:
+        except DRIVER_ERRORS as exc:
             raise mongo_error(self.url, exc, "listing conversations") from exc
 
     async def drop(self) -> None:
