@@ -170,6 +170,23 @@ def _components(
     return items, locations
 
 
+def _read_env_mapping(
+    path: Path | None,
+    root: Path,
+    problems: Problems,
+    env: Mapping[str, str] | None,
+    expected: str,
+) -> YamlMap | None:
+    """A top-level mapping file with ``${VAR}`` filled in; None when absent or unusable."""
+    if path is None or not path.is_file():
+        return None
+    data = _load_mapping(path, display_path(path, root), expected, problems)
+    if data is None:
+        return None
+    result: YamlMap = interpolate_env(data, problems, env)
+    return result
+
+
 def read_endpoints(
     path: Path | None,
     root: Path,
@@ -177,13 +194,9 @@ def read_endpoints(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read endpoints.yml (action_endpoint, tracker_store, lock_store, event_broker, ...)."""
-    if path is None or not path.is_file():
-        return {}
-    display = display_path(path, root)
-    data = _load_mapping(path, display, "action_endpoint, tracker_store, ...", problems)
+    data = _read_env_mapping(path, root, problems, env, "action_endpoint, tracker_store, ...")
     if data is None:
         return {}
-    data = interpolate_env(data, problems, env)
     for key, value in data.items():
         key_loc = data.loc(key)
         if key not in ENDPOINT_SECTIONS:
@@ -221,13 +234,10 @@ def read_credentials(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read credentials.yml: channel name -> its settings (None: enabled, no settings)."""
-    if path is None or not path.is_file():
-        return {}
-    display = display_path(path, root)
-    data = _load_mapping(path, display, "one section per channel (rest:, slack:, ...)", problems)
+    expected = "one section per channel (rest:, slack:, ...)"
+    data = _read_env_mapping(path, root, problems, env, expected)
     if data is None:
         return {}
-    data = interpolate_env(data, problems, env)
     for key, value in data.items():
         if value is not None and not isinstance(value, YamlMap):
             problems.error(
