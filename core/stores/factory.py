@@ -2,7 +2,8 @@
 
 ``tracker_store`` (Rasa keys): ``type: mongod|mongo`` with ``url``, ``db``, ``username``,
 ``password``, ``auth_source``, ``collection`` (and ``tls``, ``tls_ca_file``,
-``tls_certificate_key_file``, ``tls_allow_invalid_certificates``, ``timeout_ms``);
+``tls_certificate_key_file``, ``tls_allow_invalid_certificates``, ``timeout_ms`` for server
+selection, ``socket_timeout_ms`` for an answer);
 ``type: sql`` with ``dialect: sqlite`` and ``db`` (a path), or ``type: sqlite`` with ``db``
 (and ``synchronous: normal|full``); ``type: memory|in_memory``. Without a ``tracker_store``
 section, ``MONGODB_URL`` in the environment selects MongoDB; otherwise conversations live in
@@ -47,6 +48,7 @@ MONGO_OPTIONS = {
     "tls_certificate_key_file": "tlsCertificateKeyFile",
     "tls_allow_invalid_certificates": "tlsAllowInvalidCertificates",
     "timeout_ms": "serverSelectionTimeoutMS",
+    "socket_timeout_ms": "socketTimeoutMS",
 }
 
 

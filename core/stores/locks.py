@@ -78,6 +78,15 @@ class MongoLockStore(LockStore):
     ``expires_at`` is a BSON date with a TTL index, so the server also deletes tickets left by
     crashed processes. Lease times come from each host's clock: keep the clocks in sync (NTP),
     well within the lease.
+
+    No task is ever cancelled inside a PyMongo call: the wait for a turn checks its deadline
+    between polls, and the renewer is told to stop, then finishes its current update. On
+    Python 3.11, PyMongo's asyncio server selection waits with ``asyncio.wait_for`` on a
+    condition of the topology lock; a cancel that lands while ``wait_for`` is cleaning up
+    its own timeout (which it does while the server is unreachable) releases that lock from
+    the wrong task and leaves it held forever ("Lock is not acquired"), and every later
+    operation of the client hangs. Each driver call is bounded by the client's own timeouts
+    instead (``serverSelectionTimeoutMS``, ``socketTimeoutMS``).
     """
 
     def __init__(
@@ -102,6 +111,7 @@ class MongoLockStore(LockStore):
         self._tickets = database[collection]
         self._counters = database[f"{collection}_counters"]
         self._local = InProcessLockStore(wait_timeout=wait_timeout)
+        self._renewers: set[asyncio.Task[None]] = set()  # stopping ones run to their end
 
     async def open(self) -> None:
         """Check the server and create the indexes; StoreUnavailable when it cannot."""
@@ -121,6 +131,8 @@ class MongoLockStore(LockStore):
             raise mongo_error(self.url, exc, "preparing the lock collection") from exc
 
     async def close(self) -> None:
+        if self._renewers:  # each ends after its current update, bounded by the timeouts
+            await asyncio.gather(*self._renewers, return_exceptions=True)
         await self._client.close()
 
     def _expiry(self) -> datetime:
@@ -130,19 +142,22 @@ class MongoLockStore(LockStore):
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
         from core.stores.mongo import DRIVER_ERRORS, mongo_error
 
-        started = time.monotonic()
+        deadline = time.monotonic() + self.wait_timeout
         async with self._local.lock(conversation_id):
-            remaining = self.wait_timeout - (time.monotonic() - started)
             try:
                 ticket = await self._take_ticket(conversation_id)
             except DRIVER_ERRORS as exc:
                 raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
-            renewer = asyncio.create_task(self._renew(conversation_id, ticket))
+            stop = asyncio.Event()
+            renewer = asyncio.create_task(self._renew(conversation_id, ticket, stop))
+            self._renewers.add(renewer)
+            renewer.add_done_callback(self._renewers.discard)
             try:
                 try:
-                    async with asyncio.timeout(max(remaining, 0)):
-                        await self._wait_for_turn(conversation_id, ticket)
-                except TimeoutError:
+                    my_turn = await self._wait_for_turn(conversation_id, ticket, deadline)
+                except DRIVER_ERRORS as exc:
+                    raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
+                if not my_turn:
                     logger.warning(
                         "conversation '%s': waited %g s for the lock (ticket %d); giving up",
                         conversation_id,
@@ -152,21 +167,17 @@ class MongoLockStore(LockStore):
                     raise LockTimeout(
                         f"conversation '{conversation_id}' stayed locked for more than "
                         f"{self.wait_timeout:g} s"
-                    ) from None
-                except DRIVER_ERRORS as exc:
-                    raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
+                    )
                 yield
             finally:
-                renewer.cancel()
+                stop.set()  # never cancel: see the class notes
                 try:
                     await self._tickets.delete_one(
                         {"conversation_id": conversation_id, "ticket": ticket}
                     )
-                except Exception as exc:  # never hide the error being raised, if any
-                    # (PyMongo 4.20 on Python 3.11 may also raise RuntimeError here when
-                    # the server is gone); unreleased, the ticket's lease runs out
+                except DRIVER_ERRORS as exc:  # unreleased, the ticket's lease runs out
                     logger.warning(
-                        "lock ticket %d of '%s' not released: %r", ticket, conversation_id, exc
+                        "lock ticket %d of '%s' not released: %s", ticket, conversation_id, exc
                     )
 
     async def _take_ticket(self, conversation_id: str) -> int:
@@ -196,7 +207,8 @@ class MongoLockStore(LockStore):
         )
         return ticket
 
-    async def _wait_for_turn(self, conversation_id: str, ticket: int) -> None:
+    async def _wait_for_turn(self, conversation_id: str, ticket: int, deadline: float) -> bool:
+        """Poll until no live ticket is ahead (True) or ``deadline`` passes (False)."""
         delay = self.poll_interval
         while True:
             ahead = await self._tickets.find_one(
@@ -208,15 +220,24 @@ class MongoLockStore(LockStore):
                 {"_id": 1},
             )
             if ahead is None:
-                return
-            await asyncio.sleep(delay)
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, 1.0)  # Rasa polls every second; start faster
 
-    async def _renew(self, conversation_id: str, ticket: int) -> None:
+    async def _renew(self, conversation_id: str, ticket: int, stop: asyncio.Event) -> None:
+        """Extend the ticket's lease every third of it until ``stop`` is set."""
         from core.stores.mongo import DRIVER_ERRORS
 
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                async with asyncio.timeout(self.lease_seconds / 3):
+                    await stop.wait()  # cancelled here only: no driver call in flight
+                return
+            except TimeoutError:
+                pass
             try:
                 await self._tickets.update_one(
                     {"conversation_id": conversation_id, "ticket": ticket},

@@ -15,6 +15,10 @@ hashed shard key cannot carry that unique index.
 or refused credentials raise :class:`StoreUnavailable` naming the host and the cause within
 ``server_selection_timeout_ms``, where Rasa's store failed silently. Later failures raise
 :class:`StoreUnavailable` too; the hub answers 503 and nothing acknowledged is lost.
+
+No operation is ever bounded by cancelling its task (``asyncio.timeout``, ``Task.cancel``):
+on Python 3.11 that can wedge PyMongo's asyncio client for good (see
+:class:`~core.stores.locks.MongoLockStore`). The client's own timeouts bound each call.
 """
 
 from __future__ import annotations
@@ -51,11 +55,8 @@ def mongo_hosts(url: str) -> str:
     return ",".join(f"{host}:{port}" for host, port in nodes) or url.split("@")[-1]
 
 
-# What a MongoDB operation raises when the server is unavailable. Besides PyMongo's own
-# errors: PyMongo 4.x's asyncio server selection on Python 3.11 can raise
-# RuntimeError("cannot wait on un-acquired lock") while the server is unreachable (seen in the
-# outage tests); it means the same thing, so it becomes a 503, not a 500.
-DRIVER_ERRORS: tuple[type[Exception], ...] = (PyMongoError, RuntimeError)
+# What a MongoDB operation raises when the server is unavailable or refuses.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (PyMongoError,)
 
 
 def mongo_error(url: str, exc: Exception, doing: str) -> StoreUnavailable:
@@ -75,9 +76,16 @@ def mongo_error(url: str, exc: Exception, doing: str) -> StoreUnavailable:
 def mongo_client(url: str, options: dict[str, Any]) -> AsyncMongoClient[dict[str, Any]]:
     """An AsyncMongoClient; ``options`` (username, password, authSource, tls...) pass through.
 
-    No connection is made here: the first operation (``open()``'s ping) connects.
+    No connection is made here: the first operation (``open()``'s ping) connects. Every
+    operation is bounded by the client's timeouts (PyMongo's default socket timeout is none: a
+    server that stops answering without closing its connections would hang the request).
+    Never bound one by cancelling its task instead (see :class:`MongoLockStore`).
     """
-    settings: dict[str, Any] = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000}
+    settings: dict[str, Any] = {
+        "serverSelectionTimeoutMS": 5000,
+        "connectTimeoutMS": 5000,
+        "socketTimeoutMS": 20000,
+    }
     settings.update({k: v for k, v in options.items() if v is not None})
     return AsyncMongoClient(url, **settings)
 

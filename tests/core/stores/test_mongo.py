@@ -129,3 +129,23 @@ async def test_a_long_holder_keeps_its_lease(make_locks: LockFactory) -> None:
         with pytest.raises(LockTimeout):
             async with other.lock("c"):
                 pass
+
+
+async def test_releasing_lets_the_renewer_finish_instead_of_cancelling_it(
+    make_locks: LockFactory,
+) -> None:
+    # a cancel landing inside a PyMongo call can wedge the client on Python 3.11 (see
+    # MongoLockStore): the renewer is told to stop and ends by itself
+    locks = make_locks(lease_seconds=0.3)
+    await locks.open()
+    async with locks.lock("c"):
+        renewers = set(locks._renewers)
+        await asyncio.sleep(0.35)  # a few renewals ran
+        ticket = await locks._tickets.find_one({"conversation_id": "c"})
+        assert ticket is not None
+        assert ticket["expires_at"].replace(tzinfo=UTC) > datetime.now(UTC)
+    assert len(renewers) == 1
+    await asyncio.gather(*renewers)
+    assert not any(task.cancelled() for task in renewers)
+    assert not locks._renewers
+    assert await locks._tickets.count_documents({}) == 0
