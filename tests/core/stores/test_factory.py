@@ -53,6 +53,8 @@ tracker_store:
   password: ${MONGO_PASSWORD}
   auth_source: admin
   collection: events
+  timeout_ms: 2000
+  socket_timeout_ms: 1500
 lock_store:
   type: mongod
   lease_seconds: 10
@@ -67,6 +69,15 @@ lock_store:
     locks = create_lock_store(bot, env={})
     assert isinstance(locks, MongoLockStore) and locks.lease_seconds == 10
     assert locks._tickets.database.name == "rasa"
+    for client in (store._client, locks._client):  # both bounded the same way
+        assert client.options.server_selection_timeout == 2.0
+        assert client.options.pool_options.socket_timeout == 1.5
+
+
+def test_mongo_calls_are_bounded_by_default() -> None:
+    store = MongoTrackerStore("mongodb://db.example:27017")
+    assert store._client.options.server_selection_timeout == 5.0
+    assert store._client.options.pool_options.socket_timeout == 20.0
 
 
 def test_sqlite_and_memory_sections(tmp_path: Path) -> None:
