@@ -7,10 +7,12 @@ this is what keeps a conversation whole when a process dies between writing and 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
-from core.events import Event, SessionStarted
+from core.events import Event, EventError, SessionStarted, event_from_dict
 
 
 class StoreError(Exception):
@@ -29,6 +31,17 @@ class SequenceGap(StoreError, ValueError):
             f"conversation '{conversation_id}' has {stored} events; cannot append at "
             f"{start_seq} (events would be missing)"
         )
+
+
+def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
+    """The event stored as ``data`` (its dict form, or that as JSON); a StoreError naming
+    the conversation and ``seq`` when it is unreadable."""
+    try:
+        return event_from_dict(json.loads(data) if isinstance(data, str) else data)
+    except (ValueError, EventError) as exc:
+        raise StoreError(
+            f"conversation '{conversation_id}' event {seq} is unreadable: {exc}"
+        ) from exc
 
 
 class TrackerStore(ABC):
@@ -70,3 +83,23 @@ class TrackerStore(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections and files."""
+
+
+class SeqIndexedStore(TrackerStore):
+    """A store that reads any tail of a conversation by ``seq`` (SQLite, MongoDB): every load
+    is :meth:`load_numbered_from`."""
+
+    @abstractmethod
+    async def load_numbered_from(
+        self, conversation_id: str, start_seq: int
+    ) -> list[tuple[int, Event]]:
+        """The stored events numbered ``start_seq`` and later, with their numbers."""
+
+    async def load(self, conversation_id: str) -> list[Event]:
+        return await self.load_from(conversation_id, 0)
+
+    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
+        return [event for _, event in await self.load_numbered_from(conversation_id, start_seq)]
+
+    async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
+        return await self.load_numbered_from(conversation_id, 0)

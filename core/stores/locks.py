@@ -116,8 +116,9 @@ class MongoLockStore(LockStore):
     async def open(self) -> None:
         """Check the server and create the indexes; StoreUnavailable when it cannot."""
         from pymongo import ASCENDING
+        from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import DRIVER_ERRORS, mongo_error
+        from core.stores.mongo import mongo_error
 
         try:
             await self._client.admin.command("ping")
@@ -127,7 +128,7 @@ class MongoLockStore(LockStore):
                 name="conversation_ticket",
             )
             await self._tickets.create_index("expires_at", expireAfterSeconds=0, name="ttl")
-        except DRIVER_ERRORS as exc:
+        except PyMongoError as exc:
             raise mongo_error(self.url, exc, "preparing the lock collection") from exc
 
     async def close(self) -> None:
@@ -140,13 +141,15 @@ class MongoLockStore(LockStore):
 
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
-        from core.stores.mongo import DRIVER_ERRORS, mongo_error
+        from pymongo.errors import PyMongoError
+
+        from core.stores.mongo import mongo_error
 
         deadline = time.monotonic() + self.wait_timeout
         async with self._local.lock(conversation_id):
             try:
                 ticket = await self._take_ticket(conversation_id)
-            except DRIVER_ERRORS as exc:
+            except PyMongoError as exc:
                 raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
             stop = asyncio.Event()
             renewer = asyncio.create_task(self._renew(conversation_id, ticket, stop))
@@ -155,7 +158,7 @@ class MongoLockStore(LockStore):
             try:
                 try:
                     my_turn = await self._wait_for_turn(conversation_id, ticket, deadline)
-                except DRIVER_ERRORS as exc:
+                except PyMongoError as exc:
                     raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
                 if not my_turn:
                     logger.warning(
@@ -175,7 +178,7 @@ class MongoLockStore(LockStore):
                     await self._tickets.delete_one(
                         {"conversation_id": conversation_id, "ticket": ticket}
                     )
-                except DRIVER_ERRORS as exc:  # unreleased, the ticket's lease runs out
+                except PyMongoError as exc:  # unreleased, the ticket's lease runs out
                     logger.warning(
                         "lock ticket %d of '%s' not released: %s", ticket, conversation_id, exc
                     )
@@ -229,7 +232,7 @@ class MongoLockStore(LockStore):
 
     async def _renew(self, conversation_id: str, ticket: int, stop: asyncio.Event) -> None:
         """Extend the ticket's lease every third of it until ``stop`` is set."""
-        from core.stores.mongo import DRIVER_ERRORS
+        from pymongo.errors import PyMongoError
 
         while True:
             try:
@@ -243,5 +246,5 @@ class MongoLockStore(LockStore):
                     {"conversation_id": conversation_id, "ticket": ticket},
                     {"$set": {"expires_at": self._expiry()}},
                 )
-            except DRIVER_ERRORS as exc:  # the next renewal may work; the lease says the rest
+            except PyMongoError as exc:  # the next renewal may work; the lease says the rest
                 logger.warning("lock lease of '%s' not renewed: %s", conversation_id, exc)

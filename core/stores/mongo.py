@@ -36,8 +36,14 @@ from pymongo.errors import (
 )
 from pymongo.uri_parser import parse_uri
 
-from core.events import Event, EventError, event_from_dict
-from core.stores.base import SequenceGap, StoreError, StoreUnavailable, TrackerStore
+from core.events import Event
+from core.stores.base import (
+    SeqIndexedStore,
+    SequenceGap,
+    StoreError,
+    StoreUnavailable,
+    stored_event,
+)
 
 DEFAULT_DB = "chinwag"
 DEFAULT_COLLECTION = "conversation_events"
@@ -53,10 +59,6 @@ def mongo_hosts(url: str) -> str:
     except (PyMongoError, ValueError):
         return "(unparsable MongoDB URL)"
     return ",".join(f"{host}:{port}" for host, port in nodes) or url.split("@")[-1]
-
-
-# What a MongoDB operation raises when the server is unavailable or refuses.
-DRIVER_ERRORS: tuple[type[Exception], ...] = (PyMongoError,)
 
 
 def mongo_error(url: str, exc: Exception, doing: str) -> StoreUnavailable:
@@ -100,7 +102,7 @@ def database_name(url: str, db: str | None) -> str:
         return DEFAULT_DB
 
 
-class MongoTrackerStore(TrackerStore):
+class MongoTrackerStore(SeqIndexedStore):
     """Events as documents in one MongoDB collection, keyed by (conversation_id, seq)."""
 
     def __init__(
@@ -122,7 +124,7 @@ class MongoTrackerStore(TrackerStore):
     async def open(self) -> None:
         try:
             await self._client.admin.command("ping")
-        except DRIVER_ERRORS as exc:
+        except PyMongoError as exc:
             raise mongo_error(self.url, exc, "connecting") from exc
         try:
             await self._events.create_index(
@@ -139,7 +141,7 @@ class MongoTrackerStore(TrackerStore):
                     "(Rasa's one-document-per-conversation?); give chinwag its own collection"
                 ) from exc
             raise mongo_error(self.url, exc, "creating indexes") from exc
-        except DRIVER_ERRORS as exc:
+        except PyMongoError as exc:
             raise mongo_error(self.url, exc, "creating indexes") from exc
 
     async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
@@ -174,35 +176,26 @@ class MongoTrackerStore(TrackerStore):
                     f"MongoDB at {mongo_hosts(self.url)}: storing conversation "
                     f"'{conversation_id}' failed: {other[0].get('errmsg')}"
                 ) from exc
-        except DRIVER_ERRORS as exc:
+        except PyMongoError as exc:
             raise mongo_error(self.url, exc, f"storing conversation '{conversation_id}'") from exc
 
-    async def load(self, conversation_id: str) -> list[Event]:
-        return await self.load_from(conversation_id, 0)
-
-    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
-        return [event for _, event in await self._numbered(conversation_id, start_seq)]
-
-    async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
-        return await self._numbered(conversation_id, 0)
-
-    async def _numbered(self, conversation_id: str, start_seq: int) -> list[tuple[int, Event]]:
+    async def load_numbered_from(
+        self, conversation_id: str, start_seq: int
+    ) -> list[tuple[int, Event]]:
         query: dict[str, Any] = {"conversation_id": conversation_id}
         if start_seq:
             query["seq"] = {"$gte": start_seq}
         try:
             cursor = self._events.find(query, {"seq": 1, "event": 1, "_id": 0}).sort("seq", 1)
             documents = await cursor.to_list()
-        except DRIVER_ERRORS as exc:
+        except PyMongoError as exc:
             raise mongo_error(self.url, exc, f"loading conversation '{conversation_id}'") from exc
         out = []
         for doc in documents:
-            try:
-                out.append((doc["seq"], event_from_dict(doc["event"])))
-            except (KeyError, EventError) as exc:
-                raise StoreError(
-                    f"conversation '{conversation_id}' event {doc.get('seq')} is unreadable: {exc}"
-                ) from exc
+            seq = doc.get("seq")
+            if not isinstance(seq, int):
+                raise StoreError(f"conversation '{conversation_id}' has an event without a seq")
+            out.append((seq, stored_event(conversation_id, seq, doc.get("event"))))
         return out
 
     async def ids(self) -> list[str]:
@@ -213,7 +206,7 @@ class MongoTrackerStore(TrackerStore):
         try:
             cursor = await self._events.aggregate(pipeline)
             return [doc["_id"] async for doc in cursor]
-        except DRIVER_ERRORS as exc:
+        except PyMongoError as exc:
             raise mongo_error(self.url, exc, "listing conversations") from exc
 
     async def drop(self) -> None:

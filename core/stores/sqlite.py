@@ -22,8 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from core.events import Event, EventError, event_from_dict
-from core.stores.base import SequenceGap, StoreError, StoreUnavailable, TrackerStore
+from core.events import Event
+from core.stores.base import (
+    SeqIndexedStore,
+    SequenceGap,
+    StoreUnavailable,
+    stored_event,
+)
 
 T = TypeVar("T")
 Synchronous = Literal["NORMAL", "FULL"]
@@ -40,16 +45,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-def _parse(conversation_id: str, seq: int, data: str) -> Event:
-    try:
-        return event_from_dict(json.loads(data))
-    except (ValueError, EventError) as exc:
-        raise StoreError(
-            f"conversation '{conversation_id}' event {seq} is unreadable: {exc}"
-        ) from exc
-
-
-class SQLiteTrackerStore(TrackerStore):
+class SQLiteTrackerStore(SeqIndexedStore):
     """Events as rows ``(conversation_id, seq, type, timestamp, data)`` in a SQLite file."""
 
     def __init__(
@@ -117,23 +113,17 @@ class SQLiteTrackerStore(TrackerStore):
 
         await self._run(write)
 
-    async def load(self, conversation_id: str) -> list[Event]:
-        return await self.load_from(conversation_id, 0)
-
-    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
-        return [event for _, event in await self._numbered(conversation_id, start_seq)]
-
-    async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
-        return await self._numbered(conversation_id, 0)
-
-    async def _numbered(self, conversation_id: str, start_seq: int) -> list[tuple[int, Event]]:
+    async def load_numbered_from(
+        self, conversation_id: str, start_seq: int
+    ) -> list[tuple[int, Event]]:
         def read(db: sqlite3.Connection) -> list[tuple[int, str]]:
             return db.execute(
                 "SELECT seq, data FROM events WHERE conversation_id = ? AND seq >= ? ORDER BY seq",
                 (conversation_id, start_seq),
             ).fetchall()
 
-        return [(seq, _parse(conversation_id, seq, data)) for seq, data in await self._run(read)]
+        rows = await self._run(read)
+        return [(seq, stored_event(conversation_id, seq, data)) for seq, data in rows]
 
     async def ids(self) -> list[str]:
         def read(db: sqlite3.Connection) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 
 import pytest
 
@@ -14,8 +16,10 @@ from core.events import (
     SlotSet,
     UserUttered,
 )
-from core.stores.base import SequenceGap, TrackerStore
+from core.stores.base import SequenceGap, StoreError, TrackerStore
 from core.stores.cache import CachedTrackerStore
+from core.stores.mongo import MongoTrackerStore
+from core.stores.sqlite import SQLiteTrackerStore
 from tests.core.stores.conftest import StoreFactory
 
 
@@ -158,3 +162,26 @@ async def test_cache_is_bounded(make_store: StoreFactory) -> None:
     assert list(cached._recent) == ["b", "c"]
     assert len(await cached.load("a")) == 5  # read again from the store
     assert list(cached._recent) == ["c", "a"]
+
+
+@pytest.mark.parametrize("damage", ["not json", {"event": "no_such_event"}])
+async def test_a_damaged_stored_event_is_an_error_naming_it(
+    store: TrackerStore, damage: str | dict[str, str]
+) -> None:
+    await store.append("c1", turn("hi", 1.0), 0)
+    if isinstance(store, MongoTrackerStore):
+        document = damage if isinstance(damage, dict) else {"text": damage}
+        await store._events.update_one(
+            {"conversation_id": "c1", "seq": 3}, {"$set": {"event": document}}
+        )
+    elif isinstance(store, SQLiteTrackerStore):
+        data = damage if isinstance(damage, str) else json.dumps(damage)
+        with sqlite3.connect(store.path) as db:
+            db.execute(
+                "UPDATE events SET data = ? WHERE conversation_id = 'c1' AND seq = 3", (data,)
+            )
+    else:
+        pytest.skip("the in-memory store keeps Event objects, never their stored form")
+    with pytest.raises(StoreError, match=r"conversation 'c1' event 3 is unreadable"):
+        await store.load("c1")
+    assert len(await store.load_from("c1", 4)) == 1  # the rest stays readable
