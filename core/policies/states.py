@@ -417,12 +417,17 @@ def _replay(
         if isinstance(event, ActionExecuted):
             yield current_state(running, domain, set_slots), event, running
         elif set_slots is not None:
-            if isinstance(event, SlotSet) and event.key in running.slot_defs:
-                set_slots.add(event.key)
-            elif isinstance(event, AllSlotsReset):
-                set_slots.clear()
+            _note_set_slots(event, running, set_slots)
         running.update(event)
     yield current_state(running, domain, set_slots), None, running
+
+
+def _note_set_slots(event: Event, running: Tracker, set_slots: set[str]) -> None:
+    """Keep ``set_slots`` (for ``omit_unset_slots``): the slots set since the last reset."""
+    if isinstance(event, SlotSet) and event.key in running.slot_defs:
+        set_slots.add(event.key)
+    elif isinstance(event, AllSlotsReset):
+        set_slots.clear()
 
 
 # replay points kept per live tracker, to resume after a loop's turns collapse
@@ -506,10 +511,7 @@ def _incremental_states(
             del memo.snapshots[:-STATE_SNAPSHOTS]
             memo.states.append(current_state(running, domain, set_slots))
         elif set_slots is not None:
-            if isinstance(event, SlotSet) and event.key in running.slot_defs:
-                set_slots.add(event.key)
-            elif isinstance(event, AllSlotsReset):
-                set_slots.clear()
+            _note_set_slots(event, running, set_slots)
         running.update(event)
         memo.replayed.append(event)
     return (*memo.states, current_state(memo.running, domain, memo.set_slots))
