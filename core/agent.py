@@ -32,6 +32,7 @@ from core.actions.default import load_intent_prompts
 from core.actions.forms import PLAN_METADATA_KEY, form_actions
 from core.actions.registry import ActionRegistry, UnknownActionError
 from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
+from core.data.config import read_endpoints
 from core.data.loader import Bot, load_bot
 from core.data.problems import BotDataError, Location, Problems
 from core.domain import Domain
@@ -394,6 +395,17 @@ def _latest_model(bot: Bot) -> LoadedModel | None:
     return model
 
 
+def _model_at(archive: Path, problems: Problems) -> LoadedModel | None:
+    """The model archive the caller named; an error when it cannot be read."""
+    from core.train import load_model
+
+    try:
+        return load_model(archive)
+    except ModelError as exc:
+        problems.error(str(exc), Location(str(archive)))
+        return None
+
+
 def load_agent(
     bot_dir: Path | str,
     *,
@@ -401,18 +413,23 @@ def load_agent(
     lock_store: LockStore | None = None,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
+    model_archive: Path | None = None,
+    endpoints: Path | None = None,
 ) -> Agent:
     """Read a bot folder and make it ready to talk; raise BotDataError on errors in it.
 
-    With a model archive under ``models/`` the newest one gives the NLU and the policies;
-    without one the policies train now and messages are understood by example matching.
+    With a model archive under ``models/`` (or ``model_archive``) the newest one gives the NLU
+    and the policies; without one the policies train now and messages are understood by
+    example matching. ``endpoints`` replaces the bot's own endpoints.yml.
     """
     bot = load_bot(bot_dir)
     problems = Problems()
     problems.extend(bot.problems)
+    if endpoints is not None:
+        bot.endpoints = read_endpoints(endpoints, bot.path, problems)
     interpreter: Interpreter = ExampleInterpreter(bot.nlu)
     if not problems.errors:
-        model = _latest_model(bot)
+        model = _latest_model(bot) if model_archive is None else _model_at(model_archive, problems)
         if model is not None:
             interpreter, policies = model.nlu, model.policies
         else:

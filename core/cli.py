@@ -107,6 +107,54 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return asyncio.run(talk())
 
 
+def cmd_data_visualize(args: argparse.Namespace) -> int:
+    from core.data.loader import load_bot
+    from core.visualize import bot_graph_page
+
+    console = Console(highlight=False, soft_wrap=True)
+    bot = load_bot(args.bot_dir)
+    if bot.problems.errors:
+        _print_problems(console, bot.problems, show_warnings=False)
+        console.print(f"{args.bot_dir}: not drawn (fix the errors first)", style="bold red")
+        return 1
+    page, graph = bot_graph_page(bot)
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return 1
+    console.print(
+        f"wrote {out} ({graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges)",
+        markup=False,
+    )
+    return 0
+
+
+def cmd_interactive(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from core.interactive import interactive
+
+    console = Console(highlight=False, soft_wrap=True)
+    for option, value in (("--model", args.model), ("--endpoints", args.endpoints)):
+        if value is not None and not Path(value).is_file():
+            console.print(f"{option} {value}: no such file", style="red", markup=False)
+            return 1
+    return asyncio.run(
+        interactive(
+            Path(args.bot_dir),
+            model=Path(args.model) if args.model else None,
+            endpoints=Path(args.endpoints) if args.endpoints else None,
+            port=args.port,
+            visualize=not args.skip_visualization,
+            retrain=True if args.retrain else None,
+            console=console,
+        )
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from core.train import train_bot
 
@@ -414,6 +462,41 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, metavar="DIR", help="where to write the bot")
     convert.add_argument("--force", action="store_true", help="overwrite existing files")
     convert.set_defaults(func=cmd_data_convert)
+
+    visualize = data_sub.add_parser(
+        "visualize",
+        help="draw the training stories as a graph of intents and actions (one HTML file)",
+        description="Write the story graph of the bot's training data as a self-contained "
+        "HTML page (the layout library is inlined: it works offline).",
+    )
+    visualize.add_argument("bot_dir", metavar="BOT_DIR")
+    visualize.add_argument(
+        "--out", default="graph.html", metavar="FILE", help="the page (default: graph.html)"
+    )
+    visualize.set_defaults(func=cmd_data_visualize)
+
+    interactive = sub.add_parser(
+        "interactive",
+        help="teach a bot by talking to it; the corrections become training data",
+        description="Talk to the bot and confirm or correct each intent and action. Ctrl-C "
+        "opens a menu (Continue, Undo Last, Fork, Start Fresh, Export & Quit). The story graph "
+        "of the conversation is live at http://localhost:PORT/visualization.html.",
+    )
+    interactive.add_argument("bot_dir", metavar="BOT_DIR")
+    interactive.add_argument("--model", metavar="FILE", help="model archive (default: newest)")
+    interactive.add_argument(
+        "--endpoints", metavar="FILE", help="endpoints file (default: the bot's endpoints.yml)"
+    )
+    interactive.add_argument(
+        "--port", type=int, default=5006, help="story graph port (default: 5006; 0: any free)"
+    )
+    interactive.add_argument(
+        "--skip-visualization", action="store_true", help="do not serve the story graph"
+    )
+    interactive.add_argument(
+        "--retrain", action="store_true", help="train a new model after Export & Quit, unasked"
+    )
+    interactive.set_defaults(func=cmd_interactive)
 
     shell = sub.add_parser(
         "shell",

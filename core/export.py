@@ -125,13 +125,14 @@ def _stories(
             step
             for event in applied
             if since is None or event.timestamp >= since
-            for step in _steps(event)
+            for step in story_steps(event)
         ]
         if steps:
             yield Story(f"{conversation_id} (session {number})", steps, kind="test")
 
 
-def _steps(event: Event) -> Iterable[Step]:
+def story_steps(event: Event) -> Iterable[Step]:
+    """The story steps one event stands for (none for listens and session starts)."""
     if isinstance(event, UserUttered):
         entities = [
             Entity(

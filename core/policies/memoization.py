@@ -75,6 +75,10 @@ class MemoizationPolicy(Policy):
             states[-1] = replace(states[-1], text=None)
         return self._slice(states)
 
+    def remember(self, tracker: Tracker, domain: Domain, action: str) -> None:
+        """Learn one turn now (interactive learning): ``action`` follows this tracker."""
+        self.lookup[state_key(self._prediction_states(tracker, domain))] = action
+
     def _recall_states(self, states: list[State]) -> str | None:
         return self.lookup.get(state_key(states))
 
