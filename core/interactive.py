@@ -990,6 +990,7 @@ async def interactive(
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
-        if runner is not None:
+        if runner is not None and feed is not None:
+            await feed.close()
             await runner.cleanup()
         await agent.close()

@@ -214,6 +214,7 @@ class GraphFeed:
 
     def __init__(self) -> None:
         self.version = 0
+        self.closed = False
         self.data: dict[str, Any] = graph_data(nx.DiGraph())
         self._changed = asyncio.Condition()
 
@@ -224,13 +225,21 @@ class GraphFeed:
             self._changed.notify_all()
 
     async def after(self, version: int, timeout: float) -> dict[str, Any]:
-        """The graph once its version is past ``version`` (or now, after ``timeout``)."""
+        """The graph once its version is past ``version`` (or now, after ``timeout``, or
+        when the feed closes)."""
         async with self._changed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.version > version), timeout
+                    self._changed.wait_for(lambda: self.closed or self.version > version),
+                    timeout,
                 )
             return self.data
+
+    async def close(self) -> None:
+        """Answer every waiting request now (the server is about to stop)."""
+        async with self._changed:
+            self.closed = True
+            self._changed.notify_all()
 
 
 FEED = web.AppKey("feed", GraphFeed)

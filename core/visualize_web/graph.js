@@ -77,5 +77,8 @@
   }
 
   if (window.CHINWAG_GRAPH) draw(window.CHINWAG_GRAPH);
-  if (window.CHINWAG_LIVE) poll(-1);
+  if (window.CHINWAG_LIVE) {
+    document.getElementById("legend-live").hidden = false;
+    poll(-1);
+  }
 })();
