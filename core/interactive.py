@@ -48,7 +48,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.agent import Agent, UserMessage, load_agent
-from core.data.domain_reader import dump_domain_yaml
+from core.data.domain_reader import dump_domain_yaml, read_domain
 from core.data.loader import Bot, load_bot
 from core.data.nlu_text import annotate, parse_annotated
 from core.data.problems import BotDataError, Location, Problems
@@ -164,14 +164,15 @@ class Learned:
 
     def apply(self, domain: Domain) -> None:
         """Declare the new names in the running domain."""
-        for name in self.intents:
-            domain.intents.setdefault(name, Intent(name))
-        for name in self.entities:
-            domain.entities.setdefault(name, EntityDef(name))
-        for name in self.actions:
-            domain.actions.setdefault(name, ActionDef(name))
-        for name, variations in self.responses.items():
-            domain.responses.setdefault(name, variations)
+        _with_names(
+            domain,
+            {
+                "intents": self.intents,
+                "entities": self.entities,
+                "responses": self.responses,
+                "actions": self.actions,
+            },
+        )
 
 
 def recovery_path(bot_dir: Path) -> Path:
@@ -583,10 +584,10 @@ class Session:
             self.console.print("Nothing to fork from yet.", style="yellow", markup=False)
             return
         choices = []
-        for number, index in enumerate(users, start=1):
+        for index in users:
             event = self.tracker.events[index]
             assert isinstance(event, UserUttered)
-            choices.append(questionary.Choice(f"{number}: {event.text}", value=str(index)))
+            choices.append(questionary.Choice(str(event.text), value=str(index)))
         picked = await self.prompts.select(
             "Before which user message do you want to fork?", choices
         )
@@ -605,7 +606,7 @@ class Session:
         ):
             answer = (await self.prompts.text(question, default=default)).strip() or default
             targets.append(root / answer)
-        exporter = Exporter(self.bot, self.domain, self.learned, self.tracker.events)
+        exporter = Exporter(self.bot, self.learned, self.tracker.events)
         try:
             notes = exporter.write(*targets)
         except (ExportError, OSError) as exc:
@@ -750,15 +751,22 @@ def session_examples(events: Sequence[Event]) -> list[Message]:
 class Exporter:
     """Writes a session's stories, NLU examples and new domain names into the bot's files."""
 
-    def __init__(self, bot: Bot, domain: Domain, learned: Learned, events: Sequence[Event]) -> None:
+    def __init__(self, bot: Bot, learned: Learned, events: Sequence[Event]) -> None:
         self.bot = bot
-        self.domain = domain
         self.learned = learned
         self.events = list(events)
 
     def write(self, stories_path: Path, nlu_path: Path, domain_path: Path) -> list[str]:
-        """Write all three (each checked before it replaces its file); what was done."""
+        """Write all three; what was done. Every new text is made and checked before any
+        file is replaced, so a failure (ExportError) leaves every file as it was."""
         notes = []
+        pending: dict[Path, str] = {}
+
+        def current(path: Path) -> str | None:
+            if path in pending:
+                return pending[path]
+            return path.read_text(encoding="utf-8") if path.exists() else None
+
         taken = {s.name for s in self.bot.stories if s.name.startswith(STORY_PREFIX)}
         number = 1
         while f"{STORY_PREFIX}{number}" in taken:
@@ -766,16 +774,21 @@ class Exporter:
         stories = session_stories(self.events, number)
         if stories:
             dumped = dump_stories_yaml(StoryData(stories=stories))
-            _add_items(stories_path, "stories", dumped, len(stories))
+            pending[stories_path] = _add_items(
+                current(stories_path), "stories", dumped, stories_path
+            )
             notes.append(f"Appended {len(stories)} stories to {stories_path}")
         examples = self._new_examples()
         if examples:
             dumped = dump_nlu_yaml(NLUData(examples=examples))
-            _add_items(nlu_path, "nlu", dumped, None)
+            pending[nlu_path] = _add_items(current(nlu_path), "nlu", dumped, nlu_path)
             notes.append(f"Added {len(examples)} NLU examples to {nlu_path}")
         names = self._new_domain_names()
         if names:
-            notes.append(self._write_domain(domain_path, names))
+            pending[domain_path], note = self._domain_text(current(domain_path), domain_path, names)
+            notes.append(note)
+        for path, text in pending.items():
+            _replace(path, text)
         return notes
 
     def _new_examples(self) -> list[Message]:
@@ -807,27 +820,38 @@ class Exporter:
             out["actions"] = actions
         return out
 
-    def _write_domain(self, path: Path, names: dict[str, Any]) -> str:
+    def _domain_text(self, text: str | None, path: Path, names: dict[str, Any]) -> tuple[str, str]:
+        """The domain file with the new names, and what was done."""
         listed = ", ".join(n for items in names.values() for n in items)
-        if not path.exists():
-            fresh = Domain(
-                intents={n: Intent(n) for n in names.get("intents", [])},
-                entities={n: EntityDef(n) for n in names.get("entities", [])},
-                responses=dict(names.get("responses", {})),
-                actions={n: ActionDef(n) for n in names.get("actions", [])},
+        if text is None:
+            return dump_domain_yaml(_with_names(Domain(), names)), (
+                f"Wrote the new names ({listed}) to {path}"
             )
-            _replace(path, dump_domain_yaml(fresh))
-            return f"Wrote the new names ({listed}) to {path}"
-        text = path.read_text(encoding="utf-8")
         try:
             for section, items in names.items():
                 dumped = yaml.safe_dump({section: items}, sort_keys=False, allow_unicode=True)
                 text = _insert(text, section, dumped, path)
         except ExportError as exc:
-            _replace(path, dump_domain_yaml(self.domain))
-            return f"Rewrote {path} whole with the new names ({listed}); comments not kept: {exc}"
-        _replace(path, text)
-        return f"Added {listed} to {path}"
+            problems = Problems()
+            domain = read_domain([path], self.bot.path, problems)
+            if problems.errors:
+                raise ExportError(f"{path}: {problems.errors[0]}") from None
+            return dump_domain_yaml(_with_names(domain, names)), (
+                f"Rewrote {path} whole with the new names ({listed}); comments not kept: {exc}"
+            )
+        return text, f"Added {listed} to {path}"
+
+
+def _with_names(domain: Domain, names: dict[str, Any]) -> Domain:
+    for name in names.get("intents", []):
+        domain.intents.setdefault(name, Intent(name))
+    for name in names.get("entities", []):
+        domain.entities.setdefault(name, EntityDef(name))
+    for name, variations in names.get("responses", {}).items():
+        domain.responses.setdefault(name, variations)
+    for name in names.get("actions", []):
+        domain.actions.setdefault(name, ActionDef(name))
+    return domain
 
 
 def _replace(path: Path, text: str) -> None:
@@ -837,14 +861,12 @@ def _replace(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def _add_items(path: Path, section: str, dumped: str, count: int | None) -> None:
-    """Append the items of ``section`` in the dumped document to the file (created with the
-    whole document when missing)."""
-    if not path.exists():
-        _replace(path, dumped)
-        return
-    text = _insert(path.read_text(encoding="utf-8"), section, dumped, path)
-    _replace(path, text)
+def _add_items(text: str | None, section: str, dumped: str, path: Path) -> str:
+    """``text`` with the items of ``section`` of the dumped document appended (the whole
+    document when there is no file yet)."""
+    if text is None:
+        return dumped
+    return _insert(text, section, dumped, path)
 
 
 def _section_items(dumped: str, section: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import re
 import signal
@@ -14,14 +16,30 @@ from typing import Any
 import pexpect
 import pytest
 import yaml
+from rich.console import Console
 
 from core.agent import UserMessage, load_agent
 from core.data.loader import load_bot
 from core.data.problems import Problems
 from core.data.story_graph import expand
 from core.data.validate import validate_path
-from core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered, events_from_list
-from core.interactive import Exporter, Learned, session_stories
+from core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    LoopInterrupted,
+    SlotSet,
+    UserUttered,
+    events_from_list,
+)
+from core.interactive import (
+    Exporter,
+    ExportError,
+    Learned,
+    Prompts,
+    Session,
+    session_stories,
+)
 from core.policies.states import conversation_events
 from core.tracker import ACTION_SESSION_START_NAME, Tracker
 from tests.core.actions.conftest import ActionServer, action_server  # noqa: F401
@@ -375,6 +393,12 @@ def test_a_crash_keeps_the_session_and_the_next_run_resumes(
     say(again, "/goodbye")
     action(again, "utter_goodbye")
     action(again, "action_listen")
+    menu(again, 3)  # Fork before the third message: the goodbye turn is gone
+    again.expect(r"Before which user message do you want to fork\?")
+    again.send("3\r")
+    say(again, "/greet")
+    action(again, "utter_greet")
+    action(again, "action_listen")
     menu(again, 5)
     for question in ("Export stories to", "Export NLU data to", "Export domain to"):
         again.expect(question)
@@ -387,7 +411,7 @@ def test_a_crash_keeps_the_session_and_the_next_run_resumes(
     steps = [[s.get("intent") or s.get("action") for s in story["steps"]] for story in stories]
     assert steps[1:] == [
         ["thank", "utter_welcome"],
-        ["thank", "utter_welcome", "goodbye", "utter_goodbye"],
+        ["thank", "utter_welcome", "greet", "utter_greet"],
     ]
 
 
@@ -461,7 +485,7 @@ def test_export_adds_only_new_names_and_keeps_comments(bot: Path) -> None:
         ActionExecuted("action_tell_time"),
         ActionExecuted("action_listen"),
     ]
-    exporter = Exporter(load_bot(bot), loaded.domain, learned, events)
+    exporter = Exporter(load_bot(bot), learned, events)
     notes = exporter.write(bot / "data/stories.yml", bot / "data/nlu.yml", bot / "domain.yml")
     assert len(notes) == 3
     text = (bot / "domain.yml").read_text()
@@ -488,8 +512,90 @@ def test_a_flow_style_domain_is_rewritten_whole(tmp_path: Path) -> None:
     loaded = load_bot(bot)
     learned = Learned(intents=["ask_time"])
     learned.apply(loaded.domain)
-    notes = Exporter(load_bot(bot), loaded.domain, learned, []).write(
+    notes = Exporter(load_bot(bot), learned, []).write(
         bot / "data/stories.yml", bot / "data/nlu.yml", bot / "domain.yml"
     )
     assert "comments not kept" in notes[0]
     assert "ask_time" in load_bot(bot).domain.intents
+
+
+class Scripted(Prompts):
+    """The session's questions answered from a script (the pty tests cover the terminal)."""
+
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def _next(self, message: str) -> Any:
+        self.asked.append(message)
+        if not self.answers:
+            raise EOFError  # the script is over: the session ends as on Ctrl-D
+        return self.answers.pop(0)
+
+    async def text(self, message: str, default: str = "", validate: Any = None) -> str:
+        return str(self._next(message))
+
+    async def confirm(self, message: str, default: bool = True) -> bool:
+        return bool(self._next(message))
+
+    async def select(self, message: str, choices: Any, *, search: bool = False) -> str:
+        return str(self._next(message))
+
+
+CHITCHAT_STORY = """\
+  - story: chitchat in the form
+    steps:
+      - intent: book
+      - action: booking_form
+      - active_loop: booking_form
+      - slot_was_set:
+          - requested_slot: cuisine
+      - intent: chitchat
+      - action: utter_chitchat
+      - intent: inform
+      - action: booking_form
+      - slot_was_set:
+          - cuisine: thai
+"""
+
+
+def test_a_form_validation_answer_against_a_story_names_the_story(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path / "bot", stories=STORIES + CHITCHAT_STORY)
+    out = io.StringIO()
+    prompts = Scripted(
+        [
+            *("/book", True, True),
+            *("/chitchat", False, "utter_chitchat", False, "action_listen"),
+            *("/inform", False, "booking_form", False),  # validate? no -- the story says yes
+        ]
+    )
+
+    async def run() -> Session:
+        agent = load_agent(bot)
+        session = Session(agent, load_bot(bot), prompts=prompts, console=Console(file=out))
+        with contextlib.suppress(EOFError):
+            await session.run()
+        await agent.close()
+        return session
+
+    session = asyncio.run(run())
+    validate = "Should 'booking_form' validate user input to fill the slot 'cuisine'?"
+    assert validate in prompts.asked
+    text = " ".join(out.getvalue().split())
+    assert "Warning: the story 'chitchat in the form'" in text and "fills 'cuisine'" in text
+    interrupted = [e for e in session.tracker.events if isinstance(e, LoopInterrupted)]
+    assert [e.is_interrupted for e in interrupted] == [True]
+
+
+def test_an_export_that_cannot_be_done_changes_no_file(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path / "bot", stories='version: "3.1"\nstories: []\n')
+    before = {p: p.read_text() for p in (bot / "data").iterdir()}
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("what time is it", {"name": "greet", "confidence": 1.0}),
+        ActionExecuted("utter_greet"),
+    ]
+    exporter = Exporter(load_bot(bot), Learned(), events)
+    with pytest.raises(ExportError, match=r"stories\.yml: 'stories' is not a block list"):
+        exporter.write(bot / "data/stories.yml", bot / "data/nlu.yml", bot / "domain.yml")
+    assert {p: p.read_text() for p in (bot / "data").iterdir()} == before
