@@ -44,6 +44,7 @@ from typing import Any
 
 import questionary
 import yaml
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from rich.console import Console
 from rich.table import Table
 
@@ -120,14 +121,32 @@ class Prompts:
     async def select(
         self, message: str, choices: Sequence[questionary.Choice], *, search: bool = False
     ) -> str:
+        """One of ``choices``; without ``search`` (and at most 9 of them) typing a choice's
+        number picks it at once."""
+        numbered = not search and len(choices) <= 9
         question = questionary.select(
             message,
             choices=list(choices),
             use_search_filter=search,
             use_jk_keys=not search,
-            use_shortcuts=not search and len(choices) <= 10,
+            use_shortcuts=numbered,
         )
+        if numbered:
+            _pick_by_number(question, [str(c.value) for c in choices])
         return str(await question.unsafe_ask_async(patch_stdout=True))
+
+
+def _pick_by_number(question: questionary.Question, values: list[str]) -> None:
+    """Typing 1..n answers the question with that choice (no Enter needed)."""
+    bindings = KeyBindings()
+    for number, value in enumerate(values, start=1):
+
+        def pick(event: KeyPressEvent, value: str = value) -> None:
+            event.app.exit(result=value)
+
+        bindings.add(str(number), eager=True)(pick)
+    app = question.application
+    app.key_bindings = merge_key_bindings([app.key_bindings or KeyBindings(), bindings])
 
 
 # ------------------------------------------------------------------------------ session
@@ -237,8 +256,10 @@ class Session:
                 else:
                     await self._user_turn()
             except KeyboardInterrupt:
-                if await self._menu():
-                    return 0
+                # a Ctrl-C inside the menu (or its questions) goes back to the conversation
+                with contextlib.suppress(KeyboardInterrupt):
+                    if await self._menu():
+                        return 0
 
     def _bot_to_act(self) -> bool:
         """True when the user spoke last and the bot has not listened since."""
@@ -550,10 +571,7 @@ class Session:
     async def _menu(self) -> bool:
         """Ctrl-C's menu; True when the session is over."""
         choices = [questionary.Choice(title, value=title) for title in MENU]
-        try:
-            choice = await self.prompts.select("What do you want to do?", choices)
-        except KeyboardInterrupt:
-            return False  # a second Ctrl-C: keep going
+        choice = await self.prompts.select("What do you want to do?", choices)
         if choice == "Undo Last":
             self._undo()
         elif choice == "Fork":

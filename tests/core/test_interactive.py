@@ -240,7 +240,7 @@ def menu(child: pexpect.spawn, number: int) -> None:
     child.expect(r"Next user input:")
     child.sendcontrol("c")
     child.expect(r"What do you want to do\?")
-    child.send(f"{number}\r")
+    child.send(str(number))  # the number alone picks it
 
 
 def replayable(events: list[Event], domain: Any) -> list[tuple[Any, ...]]:
@@ -327,7 +327,7 @@ def test_teach_export_and_retrain_through_a_pty(bot: Path, children: list[pexpec
     session_events = events_from_list(saved["events"])
     child.sendcontrol("c")
     child.expect(r"What do you want to do\?")
-    child.send("5\r")  # Export & Quit, every default accepted
+    child.send("5")  # Export & Quit, every default accepted
     for question in ("Export stories to", "Export NLU data to", "Export domain to"):
         child.expect(question)
         child.send("\r")
@@ -395,7 +395,7 @@ def test_a_crash_keeps_the_session_and_the_next_run_resumes(
     action(again, "action_listen")
     menu(again, 3)  # Fork before the third message: the goodbye turn is gone
     again.expect(r"Before which user message do you want to fork\?")
-    again.send("3\r")
+    again.send("3")
     say(again, "/greet")
     action(again, "utter_greet")
     action(again, "action_listen")
