@@ -942,11 +942,17 @@ def _into_block(
         raise ExportError(f"{path}: '{section}' is neither a list nor a mapping")
     end = last.end_mark
     at = end.line if end.column == 0 else end.line + 1
-    # a trailing comment block that belongs to what follows stays below the new items
-    while at > 0 and not lines[at - 1].strip():
+    # blank lines and comments that close the section (a comment at or left of the items'
+    # column cannot be part of a block scalar) stay below the new items
+    while at > last.start_mark.line + 1 and _closing(lines[at - 1], indent):
         at -= 1
     shifted = [(" " * indent + line) if line else line for line in items]
     return [*lines[:at], *shifted, *lines[at:]]
+
+
+def _closing(line: str, indent: int) -> bool:
+    stripped = line.lstrip()
+    return not stripped or (stripped.startswith("#") and len(line) - len(stripped) <= indent)
 
 
 def _check_added(before: Any, after: Any, section: str, dumped: str, path: Path) -> None:
