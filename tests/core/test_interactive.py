@@ -599,3 +599,14 @@ def test_an_export_that_cannot_be_done_changes_no_file(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"stories\.yml: 'stories' is not a block list"):
         exporter.write(bot / "data/stories.yml", bot / "data/nlu.yml", bot / "domain.yml")
     assert {p: p.read_text() for p in (bot / "data").iterdir()} == before
+
+
+def test_a_missing_model_or_endpoints_file_is_named(
+    bot: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import main
+
+    assert main(["interactive", str(bot), "--model", str(bot / "nope.tar.gz")]) == 1
+    assert "--model" in capsys.readouterr().out
+    assert main(["interactive", str(bot), "--endpoints", str(bot / "nope.yml")]) == 1
+    assert "--endpoints" in capsys.readouterr().out

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pexpect
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -138,3 +139,15 @@ def test_the_live_page_shows_each_new_action(
     finally:
         child.close(force=True)
     assert (bot / ".chinwag" / "interactive-session.json").is_file()
+
+
+def test_data_visualize_reports_a_broken_bot_with_its_location(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = make_bot(tmp_path / "bot")
+    (bot / "domain.yml").write_text("version: '3.1'\nintents: [greet\n")
+    out = tmp_path / "graph.html"
+    assert main(["data", "visualize", str(bot), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "domain.yml:" in printed and "not drawn" in printed
+    assert not out.exists()
