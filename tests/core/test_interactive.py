@@ -33,6 +33,8 @@ from core.events import (
     events_from_list,
 )
 from core.interactive import (
+    NEW_ACTION,
+    NEW_INTENT,
     Exporter,
     ExportError,
     Learned,
@@ -610,3 +612,40 @@ def test_a_missing_model_or_endpoints_file_is_named(
     assert "--model" in capsys.readouterr().out
     assert main(["interactive", str(bot), "--endpoints", str(bot / "nope.yml")]) == 1
     assert "--endpoints" in capsys.readouterr().out
+
+
+def test_a_new_intent_and_response_are_used_at_once_and_exported(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path / "bot")
+    out = io.StringIO()
+    prompts = Scripted(
+        [
+            *("howdy", False, NEW_INTENT, "say_howdy", "howdy"),
+            *(False, NEW_ACTION, "utter_howdy", "Howdy partner!"),
+            *(False, "action_listen"),
+        ]
+    )
+
+    async def run() -> Session:
+        agent = load_agent(bot)
+        session = Session(agent, load_bot(bot), prompts=prompts, console=Console(file=out))
+        with contextlib.suppress(EOFError):
+            await session.run()
+        await agent.close()
+        return session
+
+    session = asyncio.run(run())
+    assert "Howdy partner!" in out.getvalue()  # the new response ran in this session
+    notes = Exporter(session.bot, session.learned, session.tracker.events).write(
+        bot / "data/stories.yml", bot / "data/nlu.yml", bot / "domain.yml"
+    )
+    assert notes[-1] == f"Added say_howdy, utter_howdy to {bot / 'domain.yml'}"
+    reports = validate_path(bot)
+    assert [str(p) for r in reports for p in r.problems.errors] == []
+    loaded = load_bot(bot)
+    assert loaded.domain.responses["utter_howdy"] == [{"text": "Howdy partner!"}]
+    assert ("howdy", "say_howdy") in [(m.text, m.intent) for m in loaded.nlu.examples]
+    story = next(s for s in loaded.stories if s.name == "interactive_story_1")
+    assert [getattr(s, "intent", None) or getattr(s, "name", None) for s in story.steps] == [
+        "say_howdy",
+        "utter_howdy",
+    ]
