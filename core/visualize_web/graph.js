@@ -30,7 +30,8 @@
       width: size.width, height: size.height, viewBox: "0 0 " + size.width + " " + size.height,
     });
     var marker = make("marker", {
-      id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7,
+      id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 8, markerHeight: 8,
+      markerUnits: "userSpaceOnUse",
       orient: "auto-start-reverse",
     }, make("defs", {}, svg));
     make("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#999" }, marker);
