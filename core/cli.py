@@ -142,6 +142,11 @@ def cmd_interactive(args: argparse.Namespace) -> int:
         if value is not None and not Path(value).is_file():
             console.print(f"{option} {value}: no such file", style="red", markup=False)
             return 1
+    if not sys.stdin.isatty():
+        console.print(
+            "chinwag interactive asks questions: run it in a terminal", style="red", markup=False
+        )
+        return 2
     return asyncio.run(
         interactive(
             Path(args.bot_dir),

@@ -612,6 +612,8 @@ def test_a_missing_model_or_endpoints_file_is_named(
     assert "--model" in capsys.readouterr().out
     assert main(["interactive", str(bot), "--endpoints", str(bot / "nope.yml")]) == 1
     assert "--endpoints" in capsys.readouterr().out
+    assert main(["interactive", str(bot)]) == 2  # pytest's stdin is no terminal
+    assert "run it in a terminal" in capsys.readouterr().out
 
 
 def test_a_new_intent_and_response_are_used_at_once_and_exported(tmp_path: Path) -> None:
