@@ -416,7 +416,7 @@ def load_agent(
     With a model archive under ``models/`` the newest one gives the NLU and the policies;
     without one the policies train now and messages are understood by example matching.
     """
-    bot = load_bot(bot_dir)
+    bot = load_bot(bot_dir, tests=False)
     problems = Problems()
     problems.extend(bot.problems)
     interpreter: Interpreter = ExampleInterpreter(bot.nlu)

@@ -119,13 +119,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Console(highlight=False, soft_wrap=True)
     if not result.ok:
         _print_problems(out, result.problems, show_warnings=False)
-        out.print(f"{args.bot_dir}: not trained (fix the errors first)", style="bold red")
+        out.print(
+            f"{args.bot_dir}: not trained (fix the errors first: Rasa refuses them too, or the "
+            "bot could not run with them)",
+            style="bold red",
+            markup=False,
+        )
         return 1
     if result.up_to_date:
         out.print(f"nothing changed, {result.archive} is up to date", markup=False)
         return 0
     # warnings (mapped Rasa components, unused names...) are worth reading once, here
     _print_problems(out, result.problems, show_warnings=True)
+    if result.problems.warnings:
+        out.print(
+            f"{len(result.problems.warnings)} warning(s): what Rasa ignores or trains with, "
+            "so chinwag trained too",
+            style="yellow",
+            markup=False,
+        )
     if result.reused_from is not None:
         kept = "dialogue policies" if result.trained_nlu else "NLU model"
         redone = "NLU" if result.trained_nlu else "dialogue policies"

@@ -270,6 +270,15 @@ rules:
     assert code == 1
     assert "data/rules.yml:" in out and "error:" in out and "not trained" in out
     assert not (bot / "models").exists()
+    # a story against a rule: RulePolicy refuses it as well
+    one_rule = rules.split("- rule: greet differently")[0]
+    story = "- story: other\n  steps:\n  - intent: greet\n  - action: utter_hello\n"
+    bot = make_bot(
+        tmp_path / "2", {"data/rules.yml": one_rule, "data/more.yml": f"stories:\n{story}"}
+    )
+    code, out = train(bot, capsys)
+    assert code == 1
+    assert "data/more.yml:" in out and "utter_hello" in out and "not trained" in out
 
 
 # ------------------------------------------------------------------ class 4
@@ -318,7 +327,7 @@ stories:
 # ------------------------------------------------------------------ class 5
 
 
-def test_files_in_tests_that_are_not_stories_are_skipped_by_test_and_unread_by_train(
+async def test_files_in_tests_that_are_not_stories_are_skipped_by_test_and_unread_by_train(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tracker = json.dumps({"sender_id": "x", "events": [{"event": "action", "name": "x"}]})
@@ -336,11 +345,15 @@ def test_files_in_tests_that_are_not_stories_are_skipped_by_test_and_unread_by_t
         assert f"{name}: warning: holds no test stories" in captured.err
     assert "tests/README.md: warning: holds no test stories" in captured.err
     assert "conversations: 1/1 passed" in captured.out
-    # a broken test file never stops training: train does not read tests/
+    # a broken test file never stops training or the bot: neither reads tests/
     (bot / "tests" / "broken.yml").write_text("stories: [\n")
     code, out = train(bot, capsys)
     assert code == 0, out
     assert "tests/" not in out
+    assert await say(bot, "/greet") == [[{"text": "Hello!"}]]
+    # while chinwag test, which reads it, reports where it broke
+    assert main(["test", str(bot), "--out", str(tmp_path / "results")]) == 1
+    assert "tests/broken.yml:2: error:" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ class 6
