@@ -335,10 +335,8 @@ def check_dialogue(
         for problem in story_conflicts:
             problems.add(problem)
     elif story_conflicts:
-        first = "; ".join(
-            f"{p.location}: {p.message}" if p.location else p.message
-            for p in story_conflicts[:CONFLICTS_SHOWN]
-        )
+        # each message names its stories with their file:line
+        first = "; ".join(p.message for p in story_conflicts[:CONFLICTS_SHOWN])
         more = len(story_conflicts) - CONFLICTS_SHOWN
         problems.warning(
             f"{len(story_conflicts)} story conflict(s) (the same history followed by different "

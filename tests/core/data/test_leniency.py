@@ -250,6 +250,41 @@ def test_contradicting_stories_warn_with_count_and_locations_and_train(
     assert out.count("error: story") == 4
 
 
+async def test_with_contradicting_stories_the_ml_policy_learns_the_majority(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def story(name: str, *steps: str) -> str:
+        return f"- story: {name}\n  steps:\n" + "".join(f"  - {s}\n" for s in steps)
+
+    stories = (
+        STORIES
+        + story(
+            "minority",
+            "intent: greet",
+            "action: utter_hello",
+            "intent: goodbye",
+            "action: utter_goodbye",
+        )
+        + "".join(
+            story(
+                f"majority {n}",
+                "intent: greet",
+                "action: utter_greet",
+                "intent: inform",
+                "action: utter_ok",
+            )
+            for n in range(2)
+        )
+    )
+    config = CONFIG + "- name: LightGBMPolicy\n"
+    bot = make_bot(tmp_path, {"data/stories.yml": stories, "config.yml": config})
+    code, out = train(bot, capsys)
+    assert code == 0, out
+    assert "warning: 1 story conflict(s)" in out
+    # memoization forgot the ambiguous history; LightGBM answers with utter_greet (3 to 1)
+    assert await say(bot, "/greet") == [[{"text": "Hello!"}]]
+
+
 def test_contradicting_rules_still_stop_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
