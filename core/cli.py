@@ -175,12 +175,11 @@ def _test_model(
                 problems.error(str(exc))
         else:
             model = model_for(bot, problems, console=console)
+    # warnings too: they say what was skipped (files in tests/ that hold no stories...)
+    _print_problems(console, problems, show_warnings=True)
     if problems.errors:
-        _print_problems(console, problems, show_warnings=False)
         console.print(f"{args.bot_dir}: cannot test (fix the errors first)", style="bold red")
         return None
-    # what was skipped (files in tests/ that hold no stories, mapped components...)
-    _print_problems(console, problems, show_warnings=True)
     return bot, model
 
 

@@ -567,3 +567,16 @@ def test_validate_fail_on_warnings(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "warning: intent 'unused' has no training examples" in capsys.readouterr().out
     assert main(["data", "validate", str(bot), "--fail-on-warnings"]) == 1
     assert "FAILED (0 errors, " in capsys.readouterr().out
+
+
+def test_train_into_an_unwritable_place_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot = make_bot(tmp_path)
+    (bot / "models").write_text("not a folder")  # as unwritable as a read-only bot folder
+    code, out = train(bot, capsys)
+    assert code == 1
+    assert "/models/" in out and "error: cannot write the model" in out
+    assert "choose a writable file with --out" in out
+    code, out = train(bot, capsys, "--out", str(tmp_path / "model.tar.gz"))
+    assert code == 0, out
