@@ -1,8 +1,11 @@
 """``chinwag data validate``: every check a bot can fail before any training happens.
 
-Errors are what would make the bot fail or behave wrongly (undeclared names used in stories,
-missing responses, contradicting stories/rules, malformed files); warnings are what Rasa
-tolerates (unused names, NLU intents missing from the domain, forms without questions).
+The leniency rule (README, "Leniency"): an error is what Rasa refuses too or what would stop
+the bot (undeclared names used in stories, missing responses, contradicting rules, malformed
+files); a warning is what Rasa tolerates (unused names, NLU intents missing from the domain,
+forms without questions). Two checks sit on both sides, as in Rasa: contradicting stories and
+slot mappings from undeclared entities are errors for ``data validate`` (``rasa data validate``
+fails on them) and warnings for training (``rasa train`` trains on them): ``for_training``.
 """
 
 from __future__ import annotations
