@@ -190,7 +190,7 @@ MAX_BODY = web.AppKey("max_body", int)
 
 def default_stores(bot_dir: Path) -> tuple[TrackerStore, LockStore]:
     """The bot's stores from its endpoints.yml (SQLite under .chinwag/ by default), unopened."""
-    bot = load_bot(bot_dir)
+    bot = load_bot(bot_dir, tests=False)
     if bot.problems.errors:
         raise BotDataError(bot.problems.errors)
     return create_tracker_store(bot), create_lock_store(bot)

@@ -32,6 +32,7 @@ from core.actions.default import load_intent_prompts
 from core.actions.forms import PLAN_METADATA_KEY, form_actions
 from core.actions.registry import ActionRegistry, UnknownActionError
 from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
+from core.actions.utter import EndToEndAction
 from core.data.config import read_endpoints
 from core.data.loader import Bot, load_bot
 from core.data.problems import BotDataError, Location, Problems
@@ -65,6 +66,18 @@ EXTRACT_SLOTS = "action_extract_slots"
 RESPONSE_KEYS = ("text", "buttons", "quick_replies", "image", "attachment", "custom", "elements")
 # how a response wants its buttons laid out (Rasa passes these through to the channel)
 LAYOUT_KEYS = ("button_type", "buttons_per_row")
+
+
+def _executed(
+    name: str, action: Action, policy: str | None, confidence: float, now: float
+) -> ActionExecuted:
+    """The event that logs a run action: an end-to-end bot text is logged as ``action_text``
+    (as Rasa logs it, and as the stories that taught it are featurized)."""
+    if isinstance(action, EndToEndAction):
+        return ActionExecuted(
+            None, action_text=name, policy=policy, confidence=confidence, timestamp=now
+        )
+    return ActionExecuted(name, policy=policy, confidence=confidence, timestamp=now)
 
 
 @dataclass
@@ -315,18 +328,14 @@ class Agent:
         except ActionServerError as exc:
             # the action failed on the bot's side: keep what we have, tell the log, listen
             logger.error("action %s failed: %s", name, exc)
-            tracker.update(
-                ActionExecuted(name, policy=policy, confidence=confidence, timestamp=now)
-            )
+            tracker.update(_executed(name, action, policy, confidence, now))
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
             return True
         logger.debug("ran %s (predicted by %s, confidence %.2f)", name, policy, confidence)
         if not any(isinstance(e, ActionExecutionRejected) for e in events):
             for event in extra_events or []:
                 tracker.update(event)
-            tracker.update(
-                ActionExecuted(name, policy=policy, confidence=confidence, timestamp=now)
-            )
+            tracker.update(_executed(name, action, policy, confidence, now))
         for event in events:
             event.timestamp = now
             tracker.update(event)
@@ -422,7 +431,7 @@ def load_agent(
     and the policies; without one the policies train now and messages are understood by
     example matching. ``endpoints`` replaces the bot's own endpoints.yml.
     """
-    bot = load_bot(bot_dir)
+    bot = load_bot(bot_dir, tests=False)
     problems = Problems()
     problems.extend(bot.problems)
     if endpoints is not None:

@@ -48,15 +48,17 @@ def cmd_data_validate(args: argparse.Namespace) -> int:
     for report in reports:
         _print_problems(console, report.problems, show_warnings=not args.errors_only)
         errors, warnings = len(report.problems.errors), len(report.problems.warnings)
-        failed += bool(errors)
-        status = "FAILED" if errors else "ok"
+        bad = bool(errors) or (args.fail_on_warnings and bool(warnings))
+        failed += bad
+        status = "FAILED" if bad else "ok"
         console.print(
             f"{report.name}: {status} ({errors} errors, {warnings} warnings)",
-            style="bold red" if errors else "bold green",
+            style="bold red" if bad else "bold green",
             markup=False,
         )
     if len(reports) > 1:
-        console.print(f"{len(reports)} bots/files checked, {failed} with errors", markup=False)
+        what = "errors or warnings" if args.fail_on_warnings else "errors"
+        console.print(f"{len(reports)} bots/files checked, {failed} with {what}", markup=False)
     return 1 if failed else 0
 
 
@@ -164,17 +166,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.train import train_bot
 
     console = Console(highlight=False, soft_wrap=True, stderr=True)
-    result = train_bot(args.bot_dir, out=args.out, force=args.force, console=console)
+    result = train_bot(
+        args.bot_dir, out=args.out, force=args.force, console=console, data=args.data
+    )
     out = Console(highlight=False, soft_wrap=True)
     if not result.ok:
         _print_problems(out, result.problems, show_warnings=False)
-        out.print(f"{args.bot_dir}: not trained (fix the errors first)", style="bold red")
+        out.print(
+            f"{args.bot_dir}: not trained (fix the errors first: Rasa refuses them too, or the "
+            "bot could not run with them)",
+            style="bold red",
+            markup=False,
+        )
         return 1
     if result.up_to_date:
         out.print(f"nothing changed, {result.archive} is up to date", markup=False)
         return 0
     # warnings (mapped Rasa components, unused names...) are worth reading once, here
     _print_problems(out, result.problems, show_warnings=True)
+    if result.problems.warnings:
+        out.print(
+            f"{len(result.problems.warnings)} warning(s): what Rasa ignores or trains with, "
+            "so chinwag trained too",
+            style="yellow",
+            markup=False,
+        )
     if result.reused_from is not None:
         kept = "dialogue policies" if result.trained_nlu else "NLU model"
         redone = "NLU" if result.trained_nlu else "dialogue policies"
@@ -187,19 +203,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test_model(args: argparse.Namespace, console: Console) -> tuple[Bot, LoadedModel] | None:
-    """The loaded bot and its model (latest archive, or trained in memory); None on errors."""
+def _test_model(
+    args: argparse.Namespace, console: Console, *, need_stories: bool
+) -> tuple[Bot, LoadedModel] | None:
+    """The loaded bot and its model (--model, the latest archive, or trained in memory);
+    None on errors, and when ``need_stories`` and there is no test story to run."""
     from core.data.loader import load_bot
     from core.data.problems import Problems
-    from core.train import model_for
+    from core.model import ModelError
+    from core.train import load_model, model_for
 
-    bot = load_bot(args.bot_dir)
+    stories = getattr(args, "stories", None)
+    bot = load_bot(args.bot_dir, tests=[stories] if stories else True)
     problems = Problems()
     problems.extend(bot.problems)
+    if need_stories and not problems.errors and not bot.test_stories:
+        where = stories or f"{args.bot_dir}/tests"
+        problems.error(f"no test stories in {where} (give a file or folder of them with --stories)")
     if not problems.errors:
-        model = model_for(bot, problems, console=console)
+        if args.model:
+            try:
+                model = load_model(Path(args.model))
+            except ModelError as exc:
+                problems.error(str(exc))
+        else:
+            model = model_for(bot, problems, console=console)
+    # warnings too: they say what was skipped (files in tests/ that hold no stories...)
+    _print_problems(console, problems, show_warnings=True)
     if problems.errors:
-        _print_problems(console, problems, show_warnings=False)
         console.print(f"{args.bot_dir}: cannot test (fix the errors first)", style="bold red")
         return None
     return bot, model
@@ -237,7 +268,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     if not nlu_mode and (args.nlu or args.cross_validation):
         console.print("--nlu and --cross-validation belong to 'chinwag test nlu'", style="red")
         return 2
-    loaded = _test_model(args, Console(highlight=False, soft_wrap=True, stderr=True))
+    loaded = _test_model(
+        args, Console(highlight=False, soft_wrap=True, stderr=True), need_stories=not nlu_mode
+    )
     if loaded is None:
         return 1
     bot, model = loaded
@@ -250,10 +283,21 @@ def cmd_test(args: argparse.Namespace) -> int:
     console.print(_report_table("Actions", report))
     acc = report["conversation_accuracy"]
     weighted = report.get("weighted avg", {})
+    accuracy = report["action_accuracy"]
+    with_listen, without_listen = (
+        accuracy["with_action_listen"],
+        accuracy["without_action_listen"],
+    )
     console.print(
         f"actions: precision {weighted.get('precision', 0):.3f}, recall "
         f"{weighted.get('recall', 0):.3f}, f1 {weighted.get('f1-score', 0):.3f}, accuracy "
-        f"{report.get('accuracy', 0):.3f}",
+        f"{with_listen['accuracy']:.3f} ({with_listen['correct']}/{with_listen['total']})",
+        markup=False,
+    )
+    console.print(
+        f"actions without action_listen (as Rasa reports them): accuracy "
+        f"{without_listen['accuracy']:.3f} ({without_listen['correct']}/"
+        f"{without_listen['total']})",
         markup=False,
     )
     console.print(
@@ -262,7 +306,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         markup=False,
     )
     for story in evaluation.failed:
-        console.print(f"failed: {story.name}", style="red", markup=False)
+        why = f" ({story.reason})" if story.reason else ""
+        console.print(f"failed: {story.name}{why}", style="red", markup=False)
     return 1 if args.fail_on_prediction_errors and evaluation.failed else 0
 
 
@@ -443,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check a bot for undeclared or unused names, missing responses, contradicting "
         "stories/rules and malformed files",
         description="Check a bot folder (or a folder of bots and data files). Exit 0 when "
-        "there are no errors, 1 otherwise; warnings never fail.",
+        "there are no errors, 1 otherwise; warnings fail only with --fail-on-warnings.",
     )
     validate.add_argument("bot_dir", metavar="BOT_DIR", help="the bot folder")
     validate.add_argument(
@@ -455,6 +500,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Rasa's validate does)",
     )
     validate.add_argument("--errors-only", action="store_true", help="hide warnings")
+    validate.add_argument(
+        "--fail-on-warnings",
+        action="store_true",
+        help="exit 1 on warnings too (what Rasa ignores and chinwag train trains with)",
+    )
     validate.set_defaults(func=cmd_data_validate)
 
     convert = data_sub.add_parser(
@@ -518,23 +568,42 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a bot's NLU and dialogue model into models/<timestamp>.tar.gz",
         description="Check the bot, then train what changed since the latest model (NLU, "
-        "dialogue or both) and write one model archive. Exit 1 on errors in the bot.",
+        "dialogue or both) and write one model archive. What Rasa trains on anyway "
+        "(contradicting stories, ...) is a warning; exit 1 only on errors Rasa also refuses "
+        "or that would stop the bot. Test stories are never read.",
     )
     train.add_argument("bot_dir", metavar="BOT_DIR")
     train.add_argument("--out", metavar="FILE", help="write the archive here instead")
+    train.add_argument(
+        "--data",
+        nargs="+",
+        metavar="PATH",
+        help="training data files or folders instead of BOT_DIR/data (as rasa train --data)",
+    )
     train.add_argument("--force", action="store_true", help="retrain everything")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser(
         "test",
         help="run a bot's test stories (or 'test nlu': evaluate its NLU)",
-        description="chinwag test BOT_DIR replays the test stories under tests/ with the latest "
-        "model (custom actions are not run) and writes story_report.json, "
+        description="chinwag test BOT_DIR replays the test stories under tests/ (or --stories) "
+        "with the latest model (custom actions are not run) and writes story_report.json, "
         "failed_test_stories.yml and story_confusion_matrix.png. chinwag test nlu BOT_DIR "
         "evaluates NLU on the training data, a held-out file (--nlu) or by cross-validation.",
     )
     test.add_argument("target", nargs="+", metavar="[nlu] BOT_DIR")
     test.add_argument("--out", default="results", metavar="DIR", help="reports (default: results)")
+    test.add_argument(
+        "--stories",
+        metavar="PATH",
+        help="test stories file or folder instead of BOT_DIR/tests (as rasa test core "
+        "--stories); never training data",
+    )
+    test.add_argument(
+        "--model",
+        metavar="FILE",
+        help="the model archive to test (default: the bot's latest, else trained in memory)",
+    )
     test.add_argument("--nlu", metavar="FILE", help="test nlu: held-out NLU data file")
     test.add_argument(
         "--cross-validation", type=int, metavar="N", help="test nlu: N-fold cross-validation"

@@ -13,8 +13,11 @@ from the first event and then, for every event:
   entities are what the tracker continues with;
 * anything else (slots, loops) is applied as written.
 
-A story fails when any action or intent/entity is wrong. Reports: story_report.json
-(sklearn's classification_report dict of the actions plus ``conversation_accuracy``),
+A story fails when any action or intent/entity is wrong; a story that names an intent,
+action, response, slot or form the domain lacks is not replayed and fails with that reason
+(a wrong test is never a reason to refuse training). Reports: story_report.json (sklearn's
+classification_report dict of the actions, ``conversation_accuracy`` and
+``action_accuracy`` with and without ``action_listen``: Rasa prints the latter),
 failed_test_stories.yml (``# predicted: x`` after each wrong action or intent),
 story_confusion_matrix.png.
 
@@ -41,8 +44,8 @@ from typing import Any
 from core.data.loader import Bot, read_data_file
 from core.data.problems import Problems
 from core.data.story_graph import Conversation, expand
-from core.data.training import Message, NLUData
-from core.domain import Domain
+from core.data.training import ActionStep, LoopStep, Message, NLUData, SlotStep, UserStep
+from core.domain import DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
 from core.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -139,10 +142,16 @@ class StoryResult:
     action_predictions: list[str] = field(default_factory=list)
     policies: list[str | None] = field(default_factory=list)
     nlu_errors: int = 0
+    # why the story could not be replayed (names the domain lacks); None when it was
+    reason: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.nlu_errors > 0 or self.action_targets != self.action_predictions
+        return (
+            self.reason is not None
+            or self.nlu_errors > 0
+            or self.action_targets != self.action_predictions
+        )
 
 
 @dataclass
@@ -171,10 +180,45 @@ def _predict(
     return action, prediction.policy_name
 
 
+def _is_loop(name: str, domain: Domain) -> bool:
+    return name in domain.forms or domain.is_known_action(name)
+
+
+def unknown_names(conv: Conversation, domain: Domain) -> list[str]:
+    """What a test conversation names that the domain does not declare, described."""
+    intents = set(domain.intents) | set(DEFAULT_INTENTS)
+    found: list[str] = []
+    for step in conv.steps:
+        if isinstance(step, UserStep) and step.intent:
+            if step.intent.split("/", 1)[0] not in intents:
+                found.append(f"intent '{step.intent}'")
+        elif isinstance(step, ActionStep) and step.name:
+            if not domain.is_known_action(step.name):
+                kind = "response" if step.name.startswith("utter_") else "action"
+                found.append(f"{kind} '{step.name}'")
+        elif isinstance(step, SlotStep):
+            found += [
+                f"slot '{s}'"
+                for s in step.slots
+                if s not in domain.slots and s not in DEFAULT_SLOTS
+            ]
+        elif isinstance(step, LoopStep) and step.name and not _is_loop(step.name, domain):
+            found.append(f"active_loop '{step.name}'")
+    return list(dict.fromkeys(found))
+
+
 def replay_story(
     conv: Conversation, domain: Domain, ensemble: PolicyEnsemble, parse: Parser
 ) -> StoryResult:
     """Replay one test conversation and compare every prediction (see module doc)."""
+    missing = unknown_names(conv, domain)
+    if missing:
+        where = conv.sources[0].location if conv.sources else None
+        return StoryResult(
+            conv.name,
+            reason=f"{', '.join(missing)} not in the domain"
+            + (f" (written at {where})" if where else ""),
+        )
     events = conversation_events(conv, domain)
     result = StoryResult(conv.name)
     tracker = Tracker(conv.name, domain, events[:1])
@@ -252,6 +296,13 @@ def classification_report(targets: list[str], predictions: list[str]) -> dict[st
     return report
 
 
+def action_accuracy(targets: Sequence[str], predictions: Sequence[str]) -> dict[str, Any]:
+    """The share of actions predicted right: ``{"accuracy", "correct", "total"}``."""
+    correct = sum(t == p for t, p in zip(targets, predictions, strict=True))
+    total = len(targets)
+    return {"accuracy": correct / total if total else 0.0, "correct": correct, "total": total}
+
+
 def evaluate_stories(
     bot: Bot,
     ensemble: PolicyEnsemble,
@@ -264,6 +315,11 @@ def evaluate_stories(
     targets = [a for r in results for a in r.action_targets]
     predictions = [a for r in results for a in r.action_predictions]
     report = classification_report(targets, predictions)
+    kept = [(t, p) for t, p in zip(targets, predictions, strict=True) if t != ACTION_LISTEN]
+    report["action_accuracy"] = {
+        "with_action_listen": action_accuracy(targets, predictions),
+        "without_action_listen": action_accuracy([t for t, _ in kept], [p for _, p in kept]),
+    }
     correct = sum(not r.failed for r in results)
     report["conversation_accuracy"] = {
         "accuracy": correct / len(results) if results else 0.0,
@@ -330,7 +386,9 @@ def failed_stories_yaml(stories: list[StoryResult]) -> str:
     lines = ['version: "3.1"', "stories:"]
     for story in stories:
         lines.append(f"- story: {_scalar(story.name)}")
-        lines.append("  steps:")
+        if story.reason:
+            lines.append(f"  # not run: {' '.join(story.reason.split())}")
+        lines.append("  steps:" if story.steps else "  steps: []")
         for step in story.steps:
             comment = _comment(step.predicted) if step.predicted else ""
             if step.kind == "user":

@@ -1,7 +1,8 @@
 """``chinwag train``: one model archive per bot, retraining only the part whose data changed.
 
-The bot is loaded and checked first (the same located problems as ``chinwag data
-validate``): with any error nothing is trained. Then the data's fingerprints
+The bot is loaded and checked first (the checks of ``chinwag data validate``, with its
+leniency rule: what Rasa trains on anyway, such as contradicting stories, is a warning
+here): with any error nothing is trained. Test stories are never read. Then the data's fingerprints
 (core/model.py) are compared with the latest archive's: equal -> nothing to do; only the
 dialogue part changed -> the NLU model is copied from the latest archive and only the
 policies train; only NLU changed -> the policies are copied. ``force`` retrains all.
@@ -13,7 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from core.data.loader import Bot, load_bot
-from core.data.problems import Problems
+from core.data.problems import Location, Problems
 from core.data.validate import validate_bot
 from core.model import (
     DOMAIN_FILE,
@@ -123,14 +124,16 @@ def train_bot(
     out: Path | str | None = None,
     force: bool = False,
     console: Console | None = None,
+    data: Sequence[Path | str] | None = None,
 ) -> TrainResult:
     """Train what changed and write an archive (``--out`` or ``models/<timestamp>.tar.gz``).
 
-    Returns with ``problems.errors`` set (and no archive) when the bot has errors.
+    ``data``: training data files or folders instead of the bot's ``data/``. Returns with
+    ``problems.errors`` set (and no archive) when the bot has errors.
     """
     started = time.perf_counter()
-    bot = load_bot(bot_dir)
-    problems = validate_bot(bot)
+    bot = load_bot(bot_dir, data=data, tests=False)
+    problems = validate_bot(bot, for_training=True)
     result = TrainResult(problems)
     if problems.errors:
         return result
@@ -176,7 +179,15 @@ def train_bot(
             return result
         write_json(folder / DOMAIN_FILE, bot.domain.as_dict())
         write_json(folder / METADATA_FILE, ModelMetadata(prints, bot.name).as_dict())
-        result.archive = write_archive(folder, target)
+        try:
+            result.archive = write_archive(folder, target)
+        except OSError as exc:
+            problems.error(
+                f"cannot write the model ({exc.strerror or exc}); choose a writable "
+                "file with --out",
+                Location(str(target)),
+            )
+            return result
     result.seconds = time.perf_counter() - started
     return result
 

@@ -270,6 +270,26 @@ def _legacy_form_slots(form: dict[str, Any]) -> list[str]:
     ]
 
 
+def _mappings_beside_required_slots(form: dict[str, Any]) -> list[str]:
+    """Keys next to ``required_slots`` that hold slot mappings (a list of ``type:`` items).
+
+    Rasa reads only ``required_slots`` and ``ignored_intents`` of a form that has
+    ``required_slots``; these keys are what a slot's mappings look like when written one
+    level too shallow.
+    """
+    if "required_slots" not in form:
+        return []
+    return [
+        str(key)
+        for key, value in form.items()
+        if key not in ("required_slots", "ignored_intents")
+        and key not in FORM_PLAN_KEYS
+        and isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) and "type" in m for m in value)
+    ]
+
+
 # --------------------------------------------------------------------------- intents, entities
 
 
@@ -996,7 +1016,17 @@ def _read_form(name: str, raw: Any, loc: Location, part: _Part, problems: Proble
             "as `rasa data migrate` does",
             loc,
         )
+    beside = _mappings_beside_required_slots(raw)
+    if beside:
+        problems.warning(
+            f"form '{name}': {', '.join(beside)} beside `required_slots` look like slot "
+            "mappings indented one level too shallow: ignored, as Rasa ignores them (indent "
+            "them under required_slots, or move them to the slots' `mappings`)",
+            raw.loc(beside[0]),
+        )
     for key, val in raw.items():
+        if key in beside:
+            continue
         if key == "ignored_intents":
             form.ignored_intents = _names(val) or []
             if _names(val) is None:

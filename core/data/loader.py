@@ -4,10 +4,16 @@ A bot folder is laid out as Rasa's: ``domain.yml`` (or ``domain/``), ``config.ym
 ``endpoints.yml``, ``credentials.yml``, training data under ``data/`` (YAML, 1.x Markdown or
 NLU JSON, in any sub-folder) and test stories under ``tests/``. Every problem is collected
 with its file and line; nothing here raises on bad user input.
+
+As ``rasa train --data`` and ``rasa test core --stories``, the training data and the test
+stories can come from other files or folders instead (``data=`` / ``tests=``). A test-stories
+folder often holds other files too (tracker dumps, fixtures, other YAML): those are skipped
+with one warning each, as ``rasa test`` skips them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +23,14 @@ from core.data.domain_reader import mark_retrieval_intents, read_domain
 from core.data.json_reader import read_nlu_json
 from core.data.markdown_reader import (
     is_markdown_nlu,
+    is_markdown_stories,
     read_markdown_nlu,
     read_markdown_stories,
 )
 from core.data.problems import Location, Problems
-from core.data.training import NLUData, Story, StoryData
+from core.data.training import ActionStep, NLUData, Story, StoryData
 from core.data.yaml_io import YamlError, YamlMap, load_yaml
-from core.data.yaml_reader import read_training_yaml
+from core.data.yaml_reader import detect_yaml_content, read_training_yaml
 from core.domain import Domain
 
 DATA_DIR = "data"
@@ -127,8 +134,79 @@ def read_data_file(
     return NLUData(), read_markdown_stories(text, name, problems, test=test)
 
 
-def load_bot(path: Path | str, *, env: dict[str, str] | None = None) -> Bot:
-    """Load a bot folder. Problems are collected in ``bot.problems``; check ``.errors``."""
+def _files_of(paths: Sequence[Path | str], problems: Problems) -> list[Path]:
+    """The data files of the given files and folders (a missing path is an error)."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given).resolve()
+        if path.is_dir():
+            files.extend(_data_files(path))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.error("no such file or folder", Location(str(given)))
+    return files
+
+
+def read_test_file(path: Path, root: Path, problems: Problems) -> list[Story]:
+    """The test stories of one file; a file that holds none is skipped with one warning.
+
+    ``rasa test`` reads a YAML file when it has ``stories`` (or ``rules``) and a Markdown
+    file when it has story headers; anything else (tracker JSON, NLU data, configs) it
+    ignores. A file that cannot be read at all stays an error.
+    """
+    name = rel(path, root)
+    stories: StoryData | None = None
+    if path.suffix in YAML_SUFFIXES:
+        try:
+            data = load_yaml(path, name)
+        except YamlError as exc:
+            problems.error(exc.message, exc.location)
+            return []
+        if isinstance(data, YamlMap) and detect_yaml_content(data) & {"stories", "rules"}:
+            _, stories = read_training_yaml(data, problems, test=True, base_dir=path.parent)
+    elif path.suffix == ".md":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.error(f"cannot read file: {exc}", Location(name))
+            return []
+        if is_markdown_stories(text):
+            stories = read_markdown_stories(text, name, problems, test=True)
+    if stories is None:
+        problems.warning(
+            "holds no test stories (no `stories:` in YAML, no `## story` in Markdown): "
+            "ignored, as rasa test ignores it",
+            Location(name),
+        )
+        return []
+    return stories.stories
+
+
+def add_bot_texts(domain: Domain, stories: Sequence[Story]) -> None:
+    """End-to-end bot texts (``bot:``) of the training stories become domain actions, as
+    Rasa's importer adds them (``action_texts``), so the bot says what it predicts."""
+    for story in stories:
+        for step in story.steps:
+            text = step.text if isinstance(step, ActionStep) and not step.name else None
+            if text and text not in domain.action_texts:
+                domain.action_texts.append(text)
+
+
+def load_bot(
+    path: Path | str,
+    *,
+    env: dict[str, str] | None = None,
+    data: Sequence[Path | str] | None = None,
+    tests: Sequence[Path | str] | bool = True,
+) -> Bot:
+    """Load a bot folder. Problems are collected in ``bot.problems``; check ``.errors``.
+
+    ``data``: training data files or folders instead of the bot's ``data/`` (``rasa train
+    --data``). ``tests``: True reads the test stories under ``tests/`` (and
+    ``test_stories/``), False none (training never needs them), or the given files or
+    folders (``rasa test core --stories``), which are then never training data.
+    """
     root = Path(path).resolve()
     bot = Bot(path=root)
     problems = bot.problems
@@ -151,18 +229,26 @@ def load_bot(path: Path | str, *, env: dict[str, str] | None = None) -> Bot:
     bot.endpoints = read_endpoints(endpoints, root, problems, env=env)
     bot.credentials = read_credentials(credentials, root, problems, env=env)
 
-    for file in _data_files(root / DATA_DIR):
+    if tests is True:
+        test_files = [f for folder in TEST_DIRS for f in _data_files(root / folder)]
+    elif tests is False:
+        test_files = []
+    else:
+        test_files = _files_of(tests, problems)
+    data_files = _files_of(data, problems) if data is not None else _data_files(root / DATA_DIR)
+    for file in data_files:
+        if file in test_files:
+            continue
         nlu, stories = read_data_file(file, root, problems)
         bot.nlu.merge(nlu)
         bot.stories.extend(stories.stories)
         bot.rules.extend(stories.rules)
         bot.files.append(file)
-    for folder in TEST_DIRS:
-        for file in _data_files(root / folder):
-            _, stories = read_data_file(file, root, problems, test=True)
-            bot.test_stories.extend(stories.stories)
-            bot.files.append(file)
+    for file in test_files:
+        bot.test_stories.extend(read_test_file(file, root, problems))
+        bot.files.append(file)
 
+    add_bot_texts(bot.domain, [*bot.stories, *bot.rules])
     # responses declared in NLU files (retrieval intents) belong to the domain
     for name, variations in bot.nlu.responses.items():
         bot.domain.responses.setdefault(name, variations)

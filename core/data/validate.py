@@ -1,8 +1,11 @@
 """``chinwag data validate``: every check a bot can fail before any training happens.
 
-Errors are what would make the bot fail or behave wrongly (undeclared names used in stories,
-missing responses, contradicting stories/rules, malformed files); warnings are what Rasa
-tolerates (unused names, NLU intents missing from the domain, forms without questions).
+The leniency rule (README, "Leniency"): an error is what Rasa refuses too or what would stop
+the bot (undeclared names used in stories, missing responses, contradicting rules, malformed
+files); a warning is what Rasa tolerates (unused names, NLU intents missing from the domain,
+forms without questions). Two checks sit on both sides, as in Rasa: contradicting stories and
+slot mappings from undeclared entities are errors for ``data validate`` (``rasa data validate``
+fails on them) and warnings for training (``rasa train`` trains on them): ``for_training``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from core.data.training import (
 from core.data.yaml_io import YamlError, YamlMap, load_yaml
 from core.data.yaml_reader import is_test_stories_file
 from core.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
-from core.policies.conflicts import find_conflicts, find_incomplete_rules
+from core.policies.conflicts import conflicts_by_kind, find_incomplete_rules
 
 # loops Rasa knows without a form declaration
 BUILTIN_LOOPS = ("action_two_stage_fallback",)
@@ -73,7 +76,7 @@ def _where(story: Story, step_loc: Location | None) -> str:
     return f"{kind} '{story.name}'"
 
 
-def check_names(bot: Bot, problems: Problems) -> None:
+def check_names(bot: Bot, problems: Problems, *, for_training: bool = False) -> None:
     """Names used in stories, rules, tests, NLU and forms against the domain's declarations."""
     domain = bot.domain
     intents = set(domain.intents) | set(DEFAULT_INTENTS)
@@ -167,7 +170,7 @@ def check_names(bot: Bot, problems: Problems) -> None:
                 )
                 nlu_entities.discard(ent.entity)
 
-    check_slots_and_forms(domain, problems, used_actions, used_entities)
+    check_slots_and_forms(domain, problems, used_actions, used_entities, for_training=for_training)
 
     # responses and actions never used (a name written in the bot's actions code counts)
     used_actions |= names_in_action_code(bot.path)
@@ -222,7 +225,12 @@ def _is_form_helper(name: str, domain: Domain) -> bool:
 
 
 def check_slots_and_forms(
-    domain: Domain, problems: Problems, used_actions: set[str], used_entities: set[str]
+    domain: Domain,
+    problems: Problems,
+    used_actions: set[str],
+    used_entities: set[str],
+    *,
+    for_training: bool = False,
 ) -> None:
     check_plans(domain, problems)
     intents = set(domain.intents) | set(DEFAULT_INTENTS)
@@ -230,9 +238,11 @@ def check_slots_and_forms(
         for mapping in slot.mappings:
             where = mapping.location or slot.location
             if mapping.entity and mapping.entity not in domain.entities:
-                problems.error(
+                # Rasa trains and never fills the slot from it; its validate fails
+                (problems.warning if for_training else problems.error)(
                     f"slot '{slot.name}' maps from entity '{mapping.entity}', which the domain "
-                    "does not declare",
+                    "does not declare: the mapping never fills the slot"
+                    + (" (trained anyway, as Rasa does)" if for_training else ""),
                     where,
                 )
             for name in [*(mapping.intent or []), *(mapping.not_intent or [])]:
@@ -305,24 +315,60 @@ def check_slots_and_forms(
                     )
 
 
-def check_dialogue(bot: Bot, problems: Problems, *, max_history: int | None = None) -> None:
-    """Checkpoints/OR expansion, then contradictions between stories and rules."""
+# how many story conflicts ``chinwag train`` names in its one warning
+CONFLICTS_SHOWN = 3
+
+
+def check_dialogue(
+    bot: Bot, problems: Problems, *, max_history: int | None = None, for_training: bool = False
+) -> None:
+    """Checkpoints/OR expansion, then contradictions between stories and rules.
+
+    Contradicting rules (and rules contradicted by stories) are errors everywhere: Rasa's
+    RulePolicy refuses to train on them. Stories that contradict each other are errors for
+    ``chinwag data validate`` (as for ``rasa data validate``) but one warning for training
+    (``for_training``): ``rasa train`` trains on them.
+    """
     stories = expand(bot.stories, problems)
     rules = expand(bot.rules, problems)
-    for problem in find_conflicts(stories, rules, bot.domain, max_history=max_history):
+    story_conflicts, rule_conflicts = conflicts_by_kind(
+        stories, rules, bot.domain, max_history=max_history
+    )
+    if not for_training:
+        for problem in story_conflicts:
+            problems.add(problem)
+    elif story_conflicts:
+        # each message names its stories with their file:line
+        first = "; ".join(p.message for p in story_conflicts[:CONFLICTS_SHOWN])
+        more = len(story_conflicts) - CONFLICTS_SHOWN
+        problems.warning(
+            f"{len(story_conflicts)} story conflict(s) (the same history followed by different "
+            "actions): trained anyway, as Rasa does (memoization forgets those histories, the "
+            f"ML policy learns the most frequent action). First: {first}"
+            + (f"; and {more} more (chinwag data validate lists them all)" if more > 0 else ""),
+            story_conflicts[0].location,
+        )
+    for problem in rule_conflicts:
         problems.add(problem)
     for problem in find_incomplete_rules(rules, bot.domain):
         problems.add(problem)
 
 
-def validate_bot(bot: Bot, *, max_history: int | None = None) -> Problems:
-    """Every check, on an already loaded bot."""
+def validate_bot(
+    bot: Bot, *, max_history: int | None = None, for_training: bool = False
+) -> Problems:
+    """Every check, on an already loaded bot.
+
+    ``for_training`` applies the leniency rule of ``chinwag train``: what Rasa trains on
+    anyway (contradicting stories, slot mappings from undeclared entities) is a warning
+    there, while ``chinwag data validate`` reports it as an error, as Rasa's does.
+    """
     problems = Problems()
     problems.extend(bot.problems)
     if bot.domain_ok:
-        check_names(bot, problems)
+        check_names(bot, problems, for_training=for_training)
     if not bot.problems.errors:
-        check_dialogue(bot, problems, max_history=max_history)
+        check_dialogue(bot, problems, max_history=max_history, for_training=for_training)
     return problems
 
 

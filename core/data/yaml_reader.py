@@ -486,16 +486,19 @@ class _StoryReader:
         if isinstance(intent, str):
             step.intent = self._intent_name(intent.strip(), raw.loc("intent"))
         if isinstance(text, str):
-            if "entities" in raw:
-                self.problems.error(
-                    "'entities' cannot be combined with 'user': annotate the entities in the "
-                    "text instead ([Berlin](city))",
-                    raw.loc("entities"),
-                )
             step.text, step.entities = parse_annotated(text.strip(), raw.loc("user"), self.problems)
             if step.text.startswith("/"):
                 payload = parse_intent_payload(step.text, raw.loc("user"), self.problems)
                 step.entities = payload or []
+            if "entities" in raw:
+                # Rasa 2.x test stories write both; the annotation in the text wins
+                listed = self._entities(raw["entities"], raw.loc("entities"))
+                if not _same_entities(listed, step.entities):
+                    self.problems.warning(
+                        "'entities' disagrees with the entities annotated in the 'user' text: "
+                        "the annotations are used, as Rasa does",
+                        raw.loc("entities"),
+                    )
         elif "entities" in raw:
             entities = self._entities(raw["entities"], raw.loc("entities"))
             step.entities = entities
@@ -633,6 +636,16 @@ class _StoryReader:
             self.problems.error(f"'{kind}' must be a form name or null", loc)
             return None
         return LoopStep(name=value, location=loc)
+
+
+def _same_entities(listed: list[Entity], annotated: list[Entity]) -> bool:
+    """An ``entities:`` list says what the annotations say (a bare name matches any value)."""
+    if sorted(e.entity for e in listed) != sorted(e.entity for e in annotated):
+        return False
+    values: dict[str, list[str]] = {}
+    for e in annotated:
+        values.setdefault(e.entity, []).append(str(e.value))
+    return all(e.value == "" or str(e.value) in values[e.entity] for e in listed)
 
 
 def _step_kind(raw: YamlMap) -> str | None:

@@ -23,7 +23,7 @@ from core.domain import Domain
 from core.policies.rules import RulePolicy, find_incomplete_rules, unique_trackers
 from core.policies.states import ACTION_LISTEN, State, Turn, conversation_states
 
-__all__ = ["find_conflicts", "find_incomplete_rules"]
+__all__ = ["conflicts_by_kind", "find_conflicts", "find_incomplete_rules"]
 
 ACTION_UNLIKELY_INTENT = "action_unlikely_intent"
 
@@ -118,11 +118,31 @@ def find_conflicts(
     history, as ``rasa data validate`` does by default); rules are always compared on
     their full length, as RulePolicy does.
     """
+    story_problems, rule_problems = conflicts_by_kind(
+        stories, rules, domain, max_history=max_history
+    )
+    return story_problems + rule_problems
+
+
+def conflicts_by_kind(
+    stories: list[Conversation],
+    rules: list[Conversation],
+    domain: Domain,
+    *,
+    max_history: int | None = None,
+) -> tuple[list[Problem], list[Problem]]:
+    """:func:`find_conflicts` in two lists: story vs story, then rule vs rule/story.
+
+    The two sides of the leniency rule: ``rasa train`` trains on contradicting stories
+    (memoization forgets the ambiguous histories, the ML policy learns the majority) while
+    RulePolicy refuses contradicting rules.
+    """
     story_turns = unique_trackers([(c, conversation_states(c, domain)) for c in stories])
     rule_turns = unique_trackers([(c, conversation_states(c, domain)) for c in rules])
-    problems = _story_conflicts(story_turns, max_history)
+    story_problems = _story_conflicts(story_turns, max_history)
+    rule_problems: list[Problem] = []
     if rules:
         policy = RulePolicy()
         policy.learn(rule_turns, story_turns, domain)
-        problems += policy.find_contradictions(rule_turns, story_turns)
-    return problems
+        rule_problems = policy.find_contradictions(rule_turns, story_turns)
+    return story_problems, rule_problems
