@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.data.config import BotConfig, read_config, read_credentials, read_endpoints
+from core.data.config import (
+    BotConfig,
+    migrate_config,
+    read_config,
+    read_credentials,
+    read_endpoints,
+)
 from core.data.domain_reader import mark_retrieval_intents, read_domain
 from core.data.json_reader import read_nlu_json
 from core.data.markdown_reader import (
@@ -162,6 +168,9 @@ def load_bot(path: Path | str, *, env: dict[str, str] | None = None) -> Bot:
             _, stories = read_data_file(file, root, problems, test=True)
             bot.test_stories.extend(stories.stories)
             bot.files.append(file)
+
+    # Rasa 1.x/2.x policies (MappingPolicy, FormPolicy, the fallback policies) as Rasa 3 runs them
+    bot.rules.extend(migrate_config(bot.config, bot.domain, bot.rules, problems))
 
     # responses declared in NLU files (retrieval intents) belong to the domain
     for name, variations in bot.nlu.responses.items():

@@ -109,7 +109,17 @@ def test_config_oddities_are_warnings(tmp_path: Path) -> None:
         "config.yml:4",
     ]
     assert "Rasa 1.x pipeline template 'supervised_embeddings'" in problems.warnings[0].message
-    assert config.pipeline == []
+    # the template is read as its components (rasa/nlu/registry.py)
+    assert [c["name"] for c in config.pipeline] == [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "CRFEntityExtractor",
+        "EntitySynonymMapper",
+        "CountVectorsFeaturizer",
+        "CountVectorsFeaturizer",
+        "EmbeddingIntentClassifier",
+    ]
+    assert config.pipeline_locations == [Location("config.yml", 2)] * 7
 
 
 def test_config_not_a_mapping(tmp_path: Path) -> None:
