@@ -15,6 +15,11 @@ components chinwag implements as Rasa does pass silently):
   ConveRT, Mitie, SpacyEntityExtractor...) are ignored: no model downloads at run time;
 * Rasa 1.x's old component names (``ner_crf``, ``intent_classifier_tensorflow_embedding``...)
   are read as the class names they stood for;
+* chinwag's own names, which run without a warning: ``TfidfFeaturizer`` (``word_ngrams``,
+  ``char_ngrams``, ``case_sensitive``), ``LinearIntentClassifier``, ``BuiltinEntityExtractor``
+  (``dimensions``, ``timezone``), besides the Rasa names chinwag implements as Rasa does
+  (WhitespaceTokenizer, RegexFeaturizer, CRFEntityExtractor, RegexEntityExtractor,
+  EntitySynonymMapper, FallbackClassifier);
 * components chinwag does not know (community ones such as
   ``rasa_nlu_examples.classifiers.SparseNaiveBayesIntentClassifier``, a bot's own
   ``my_module.MyClassifier``) map by their kind, told by the class name: ``*Classifier`` ->
@@ -80,6 +85,7 @@ IGNORED = {
     "MitieEntityExtractor": "no MITIE NER; annotated entities are learned by the CRF",
 }
 
+BUILTIN_EXTRACTOR = "BuiltinEntityExtractor"  # chinwag's own name for core/nlu/builtin.py
 # Rasa 1.x's old-style component names (rasa/nlu/registry.py ``old_style_names``)
 OLD_STYLE_NAMES = {
     "nlp_spacy": "SpacyNLP",
@@ -134,6 +140,40 @@ def _default_components() -> dict[str, Any]:
         "selectors": [DEFAULT_KEY],
         "fallback": FallbackClassifier(),
     }
+
+
+def _tfidf_config(
+    component: dict[str, Any], loc: Location | None, problems: Problems
+) -> FeaturizerConfig:
+    """chinwag's own ``TfidfFeaturizer``: ``word_ngrams: [lo, hi]``, ``char_ngrams: [lo, hi]``
+    (or null for none), ``case_sensitive``; the defaults are the measured ones."""
+    default = FeaturizerConfig()
+
+    def ngrams(key: str, fallback: tuple[int, int] | None) -> tuple[int, int] | None:
+        if key not in component:
+            return fallback
+        value = component[key]
+        if value is None and key == "char_ngrams":
+            return None
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            and value[0] <= value[1]
+        ):
+            return (value[0], value[1])
+        problems.error(
+            f"TfidfFeaturizer: {key} must be [min, max] (whole numbers, 1 or more), "
+            f"found {value!r}",
+            loc,
+        )
+        return fallback
+
+    return FeaturizerConfig(
+        word_ngrams=ngrams("word_ngrams", default.word_ngrams) or default.word_ngrams,
+        char_ngrams=ngrams("char_ngrams", default.char_ngrams),
+        case_sensitive=bool(component.get("case_sensitive", False)),
+    )
 
 
 def _short_name(component: dict[str, Any]) -> str:
@@ -258,16 +298,22 @@ class NLUPipeline:
                 warn = f"{name} runs as a calibrated linear (log-loss SGD) intent classifier"
             elif short == "CRFEntityExtractor":
                 c["crf"] = CRFConfig()
-            elif short in ("DucklingEntityExtractor", "DucklingHTTPExtractor"):
+            elif short == "TfidfFeaturizer":  # chinwag's own
+                c["featurizer"] = _tfidf_config(component, loc, problems)
+            elif short == "LinearIntentClassifier":  # chinwag's own
+                c["intent"] = dict(DEFAULT_INTENT)
+            elif short in ("DucklingEntityExtractor", "DucklingHTTPExtractor", BUILTIN_EXTRACTOR):
                 dims = component.get("dimensions") or list(DIMENSIONS)
                 unknown = [d for d in dims if d not in DIMENSIONS]
                 c["builtin"] = {
                     "dimensions": [d for d in dims if d in DIMENSIONS],
                     "timezone": component.get("timezone"),
                 }
-                warn = f"{name} runs as chinwag's built-in extractor (no Duckling server)"
+                if short != BUILTIN_EXTRACTOR:
+                    warn = f"{name} runs as chinwag's built-in extractor (no Duckling server)"
                 if unknown:
-                    warn += f"; dimensions not supported: {', '.join(map(str, unknown))}"
+                    missing = f"dimensions not supported: {', '.join(map(str, unknown))}"
+                    warn = f"{warn}; {missing}" if warn else f"{name}: {missing}"
             elif short == "RegexEntityExtractor":
                 c["regex_entities"] = {
                     "use_regexes": bool(component.get("use_regexes", True)),
