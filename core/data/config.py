@@ -389,7 +389,11 @@ def migrate_config(
     triggers_used = not config.policies
     fallback: tuple[dict[str, Any], Location | None] | None = None
     for index, entry in enumerate(config.policies):
-        where = config.policy_locations[index] if index < len(config.policy_locations) else None
+        where = (
+            config.policy_locations[index]
+            if index < len(config.policy_locations)
+            else config.location or Location("config.yml")
+        )
         name = str(entry.get("name", "")).rsplit(".", 1)[-1]
         if name == "MappingPolicy":
             triggers_used = True
