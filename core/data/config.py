@@ -400,8 +400,8 @@ def migrate_config(
             needs_rules = needs_rules or where
             count = sum(1 for i in domain.intents.values() if i.triggers)
             problems.warning(
-                f"MappingPolicy (Rasa 1.x) runs as RulePolicy: the {count} intent "
-                "`triggers:` of the domain become rules",
+                f"MappingPolicy (Rasa 1.x) runs as RulePolicy: {count} rule(s) made from the "
+                "domain's intent `triggers:`",
                 where,
             )
         elif name == "FormPolicy":
