@@ -382,7 +382,13 @@ def build_registry(bot: Bot, problems: Problems) -> ActionRegistry:
         return registry.find(name) if registry is not None else None
 
     loops = form_actions(bot.domain, lookup)
-    registry = ActionRegistry(bot.domain, custom, intent_prompts=prompts, loops=loops)
+    registry = ActionRegistry(
+        bot.domain,
+        custom,
+        intent_prompts=prompts,
+        loops=loops,
+        two_stage_fallback=bot.config.two_stage_fallback,
+    )
     return registry
 
 

@@ -57,6 +57,8 @@ class Intent:
     use_entities: bool | list[str] = True
     ignore_entities: list[str] = field(default_factory=list)
     is_retrieval: bool = False
+    # Rasa 1.x MappingPolicy: the action this intent triggers (a rule when migrated)
+    triggers: str | None = None
     location: Location | None = field(default=None, compare=False)
 
 
@@ -105,6 +107,8 @@ class Domain:
     forms: dict[str, Form] = field(default_factory=dict)
     session_config: SessionConfig = field(default_factory=SessionConfig)
     action_texts: list[str] = field(default_factory=list)  # end-to-end bot utterances
+    # the domain's `config: store_entities_as_slots`: false = story entities fill no slots
+    store_entities_as_slots: bool = True
     # where things were written and in which format version: not part of a domain's content
     version: str | None = field(default=None, compare=False)
     response_locations: dict[str, Location] = field(default_factory=dict, compare=False)

@@ -25,6 +25,7 @@ from typing import Any
 
 from core.actions.base import Action, ActionContext
 from core.actions.utter import bot_utterance, utter
+from core.data.config import TwoStageFallbackSettings
 from core.data.problems import Location, Problems
 from core.domain import DEFAULT_SLOTS, REQUESTED_SLOT, Domain
 from core.events import (
@@ -210,7 +211,8 @@ def _with_full_confidence(message: UserUttered) -> UserUttered:
 
 
 class ActionDefaultAskAffirmation(Action):
-    """Asks "Did you mean '<intent>'?" with Yes (``/<intent>``) and No (``/out_of_scope``).
+    """Asks "Did you mean '<intent>'?" with Yes (``/<intent>``) and No (``/out_of_scope``, or
+    the configured denial intent).
 
     The intent is the latest message's, or the runner-up when it is ``nlu_fallback``; with no
     runner-up there is nothing to offer and the user is asked to rephrase instead. The
@@ -220,8 +222,13 @@ class ActionDefaultAskAffirmation(Action):
     prompt and ``{intent_name}`` the intent; the Yes/No buttons are added if it has none.
     """
 
-    def __init__(self, intent_prompts: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        intent_prompts: Mapping[str, str] | None = None,
+        deny_intent: str = OUT_OF_SCOPE_INTENT,
+    ) -> None:
         self.intent_prompts = dict(intent_prompts or {})
+        self.deny_intent = deny_intent
 
     def name(self) -> str:
         return ACTION_DEFAULT_ASK_AFFIRMATION
@@ -238,7 +245,7 @@ class ActionDefaultAskAffirmation(Action):
         prompt = self.intent_prompts.get(str(intent), str(intent))
         buttons = [
             {"title": "Yes", "payload": f"/{intent}"},
-            {"title": "No", "payload": f"/{OUT_OF_SCOPE_INTENT}"},
+            {"title": "No", "payload": f"/{self.deny_intent}"},
         ]
         response = ctx.nlg.generate(
             "utter_ask_affirmation", ctx.tracker, ctx.channel, intent=prompt, intent_name=intent
@@ -346,12 +353,18 @@ class TwoStageFallbackAction(LoopAction):
     * Two ``nlu_fallback`` in a row, or ``out_of_scope`` → ``nlu_fallback`` →
       ``out_of_scope``: the loop ends with ``action_default_fallback``.
 
-    Unlike Rasa, a run that activates the loop on a message that was clear already ends it
-    without replaying the message, which would only trigger the fallback again.
+    ``settings`` (Rasa 1.x's TwoStageFallbackPolicy options) may name another denial intent
+    than ``out_of_scope`` and another give-up action. Unlike Rasa:
+
+    * a run that activates the loop on a message that was clear already ends it without
+      replaying the message, which would only trigger the fallback again;
+    * a denial of the rephrase request (``out_of_scope`` twice in a row) also gives up, where
+      Rasa 3 would ask to rephrase again and again; the user is asked to rephrase once.
     """
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, settings: TwoStageFallbackSettings | None = None) -> None:
         self._lookup = lookup
+        self.settings = settings or TwoStageFallbackSettings()
 
     def name(self) -> str:
         return ACTION_TWO_STAGE_FALLBACK
@@ -363,12 +376,21 @@ class TwoStageFallbackAction(LoopAction):
         return await self._run(ACTION_DEFAULT_ASK_REPHRASE, ctx)
 
     async def is_done(self, ctx: ActionContext, events_so_far: list[Event]) -> bool:
-        clarified = _last_intent(ctx.tracker) not in (NLU_FALLBACK_INTENT, OUT_OF_SCOPE_INTENT)
-        return clarified or _should_give_up(ctx.tracker)
+        deny = self.settings.deny_intent
+        clarified = _last_intent(ctx.tracker) not in (NLU_FALLBACK_INTENT, deny)
+        return clarified or _should_give_up(ctx.tracker, deny)
 
     async def deactivate(self, ctx: ActionContext, events_so_far: list[Event]) -> list[Event]:
-        if _should_give_up(ctx.tracker):
-            return await self._run(ACTION_DEFAULT_FALLBACK, ctx)
+        if _should_give_up(ctx.tracker, self.settings.deny_intent):
+            give_up = self.settings.give_up_action
+            events = await self._run(give_up, ctx)
+            if give_up != ACTION_DEFAULT_FALLBACK and not any(
+                isinstance(e, UserUtteranceReverted) for e in events
+            ):
+                # a 1.x `fallback_nlu_action_name` ends as action_default_fallback does: the
+                # failed exchange leaves no trace for the next prediction
+                events.append(UserUtteranceReverted())
+            return events
         if any(isinstance(e, ActiveLoop) and e.name == self.name() for e in events_so_far):
             return []
         clarification = _with_full_confidence(ctx.tracker.latest_message)
@@ -399,15 +421,14 @@ def _last_intents(tracker: Tracker, count: int) -> list[str | None]:
     return intents
 
 
-def _should_give_up(tracker: Tracker) -> bool:
-    """Two fallbacks in a row, or a second denial after an unclear rephrasing."""
-    two_fallbacks = _last_intents(tracker, 2) == [NLU_FALLBACK_INTENT] * 2
-    second_denial = _last_intents(tracker, 3) == [
-        OUT_OF_SCOPE_INTENT,
-        NLU_FALLBACK_INTENT,
-        OUT_OF_SCOPE_INTENT,
-    ]
-    return two_fallbacks or second_denial
+def _should_give_up(tracker: Tracker, deny: str = OUT_OF_SCOPE_INTENT) -> bool:
+    """Two fallbacks in a row, a second denial after an unclear rephrasing (Rasa's rules), or
+    a denial of the rephrase request (two denials in a row: chinwag's, never a loop)."""
+    last = _last_intents(tracker, 3)
+    two_fallbacks = last[:2] == [NLU_FALLBACK_INTENT] * 2
+    second_denial = last == [deny, NLU_FALLBACK_INTENT, deny]
+    rephrase_denied = last[:2] == [deny, deny]
+    return two_fallbacks or second_denial or rephrase_denied
 
 
 # -- slot extraction ------------------------------------------------------------------------------
@@ -664,9 +685,12 @@ def _mapping_values(mapping: SlotMapping, tracker: Tracker) -> list[Any]:
 
 
 def default_actions(
-    lookup: Lookup, intent_prompts: Mapping[str, str] | None = None
+    lookup: Lookup,
+    intent_prompts: Mapping[str, str] | None = None,
+    two_stage_fallback: TwoStageFallbackSettings | None = None,
 ) -> dict[str, Action]:
     """Every Rasa default action by name; ``lookup`` finds the actions they delegate to."""
+    settings = two_stage_fallback or TwoStageFallbackSettings()
     actions: list[Action] = [
         ActionListen(),
         ActionRestart(),
@@ -674,9 +698,9 @@ def default_actions(
         ActionDefaultFallback(),
         ActionDeactivateLoop(),
         ActionRevertFallbackEvents(),
-        ActionDefaultAskAffirmation(intent_prompts),
+        ActionDefaultAskAffirmation(intent_prompts, settings.deny_intent),
         ActionDefaultAskRephrase(),
-        TwoStageFallbackAction(lookup),
+        TwoStageFallbackAction(lookup, settings),
         ActionUnlikelyIntent(),
         ActionBack(),
         ActionExtractSlots(lookup),

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from core.actions.base import Action
 from core.actions.default import default_actions
 from core.actions.utter import UTTER_PREFIX, EndToEndAction, RetrievalAction, UtterAction
+from core.data.config import TwoStageFallbackSettings
 from core.domain import Domain
 
 
@@ -37,11 +38,12 @@ class ActionRegistry:
         *,
         intent_prompts: Mapping[str, str] | None = None,
         loops: Mapping[str, Action] | None = None,
+        two_stage_fallback: TwoStageFallbackSettings | None = None,
     ) -> None:
         self.domain = domain
         self.custom = dict(custom or {})
         self.loops = dict(loops or {})
-        self.defaults = default_actions(self.find, intent_prompts)
+        self.defaults = default_actions(self.find, intent_prompts, two_stage_fallback)
 
     def get(self, name: str) -> Action:
         """The action for ``name``; raises :class:`UnknownActionError` when there is none."""

@@ -263,7 +263,9 @@ async def events_from_action_response(
     uttered: list[Event] = []
     for original in messages:
         message = dict(original)
-        response_name = message.pop("response", None)
+        # rasa_sdk < 2 names the response `template` (utter_template, utter_message(template=))
+        legacy_name = message.pop("template", None)
+        response_name = message.pop("response", None) or legacy_name
         draft: dict[str, Any]
         if response_name:
             generated = ctx.nlg.generate(response_name, ctx.tracker, ctx.channel, **message)

@@ -439,6 +439,40 @@ class CollectingDispatcher:
         message.update(kwargs)
         self.messages.append(message)
 
+    # rasa_sdk 1.x's dispatcher methods (deprecated in rasa_sdk, still there): the same messages
+    def utter_template(
+        self, template: str, tracker: Any, silent_fail: bool = False, **kwargs: Any
+    ) -> None:
+        """Say the domain response ``template`` (``kwargs`` fill its slots)."""
+        self.utter_message(response=template, **kwargs)
+
+    def utter_button_template(
+        self,
+        template: str,
+        buttons: list[dict[str, Any]],
+        tracker: Any,
+        silent_fail: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.utter_message(response=template, buttons=buttons, **kwargs)
+
+    def utter_button_message(self, text: str, buttons: list[dict[str, Any]], **kwargs: Any) -> None:
+        self.utter_message(text=text, buttons=buttons, **kwargs)
+
+    def utter_custom_json(self, json_message: dict[str, Any], **kwargs: Any) -> None:
+        self.utter_message(json_message=json_message, **kwargs)
+
+    def utter_image_url(self, image: str, **kwargs: Any) -> None:
+        self.utter_message(image=image, **kwargs)
+
+    def utter_attachment(self, attachment: str, **kwargs: Any) -> None:
+        self.utter_message(attachment=attachment, **kwargs)
+
+    def utter_elements(self, *elements: dict[str, Any], **kwargs: Any) -> None:
+        self.utter_message(elements=list(elements), **kwargs)
+
+    utter_custom_message = utter_elements
+
 
 class Action:
     """A custom action: ``name()`` and ``run(dispatcher, tracker, domain) -> event dicts``."""

@@ -160,6 +160,7 @@ def read_domain(files: list[Path], root: Path, problems: Problems) -> Domain:
             continue
         parts.append(_read_part(data, problems))
     domain = _merge(parts, problems)
+    domain.store_entities_as_slots = all(part.store_entities_as_slots for part in parts)
     _upgrade_legacy(domain, parts, problems)
     return domain
 
@@ -369,11 +370,12 @@ def _read_intent(item: Any, loc: Location, problems: Problems) -> Intent | None:
         elif key == "is_retrieval_intent":
             intent.is_retrieval = val is True
         elif key == "triggers":
-            problems.warning(
-                f"intent '{name}': Rasa 1.x `triggers: {val}` (MappingPolicy) is ignored; "
-                f"write a rule `- intent: {name}` / `- action: {val}` instead",
-                key_loc,
-            )
+            if isinstance(val, str) and val.strip():
+                intent.triggers = val  # a rule when config.yml has MappingPolicy
+            else:
+                problems.error(
+                    f"intent '{name}': triggers must name an action, found {val!r}", key_loc
+                )
         else:
             problems.warning(
                 f"intent '{name}': unknown property '{key}' ignored (expected use_entities or "
@@ -1266,6 +1268,8 @@ def domain_as_dict(domain: Domain) -> dict[str, Any]:
     ]
     out["forms"] = {name: _form_dict(form) for name, form in domain.forms.items()}
     out["e2e_actions"] = list(domain.action_texts)
+    if not domain.store_entities_as_slots:
+        out["config"] = {"store_entities_as_slots": False}
     expiration = domain.session_config.session_expiration_time
     out["session_config"] = {
         "session_expiration_time": int(expiration) if expiration == int(expiration) else expiration,

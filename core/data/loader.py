@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.data.config import BotConfig, read_config, read_credentials, read_endpoints
+from core.data.config import (
+    BotConfig,
+    migrate_config,
+    read_config,
+    read_credentials,
+    read_endpoints,
+)
 from core.data.domain_reader import mark_retrieval_intents, read_domain
 from core.data.json_reader import read_nlu_json
 from core.data.markdown_reader import (
@@ -249,6 +255,9 @@ def load_bot(
         bot.files.append(file)
 
     add_bot_texts(bot.domain, [*bot.stories, *bot.rules])
+    # Rasa 1.x/2.x policies (MappingPolicy, FormPolicy, the fallback policies) as Rasa 3 runs them
+    bot.rules.extend(migrate_config(bot.config, bot.domain, bot.rules, problems))
+
     # responses declared in NLU files (retrieval intents) belong to the domain
     for name, variations in bot.nlu.responses.items():
         bot.domain.responses.setdefault(name, variations)

@@ -12,9 +12,24 @@ components chinwag implements as Rasa does pass silently):
 * DucklingEntityExtractor -> the built-in extractor (core/nlu/builtin.py), same dimensions;
 * RegexEntityExtractor, EntitySynonymMapper, ResponseSelector, FallbackClassifier as Rasa;
 * dense featurizers and pretrained-model components (SpacyNLP, LanguageModelFeaturizer,
-  ConveRT, Mitie, SpacyEntityExtractor...) are ignored: no model downloads at run time.
+  ConveRT, Mitie, SpacyEntityExtractor...) are ignored: no model downloads at run time;
+* Rasa 1.x's old component names (``ner_crf``, ``intent_classifier_tensorflow_embedding``...)
+  are read as the class names they stood for;
+* chinwag's own names, which run without a warning: ``TfidfFeaturizer`` (``word_ngrams``,
+  ``char_ngrams``, ``case_sensitive``), ``LinearIntentClassifier``, ``BuiltinEntityExtractor``
+  (``dimensions``, ``timezone``), besides the Rasa names chinwag implements as Rasa does
+  (WhitespaceTokenizer, RegexFeaturizer, CRFEntityExtractor, RegexEntityExtractor,
+  EntitySynonymMapper, FallbackClassifier);
+* components chinwag does not know (community ones such as
+  ``rasa_nlu_examples.classifiers.SparseNaiveBayesIntentClassifier``, a bot's own
+  ``my_module.MyClassifier``) map by their kind, told by the class name: ``*Classifier`` ->
+  the intent classifier, ``*Extractor`` -> the CRF, ``*Featurizer`` -> the TF-IDF features,
+  ``*Tokenizer`` -> the tokenizer.
 
-An empty pipeline gets the default measured in bench/results/nlu_experiments.md.
+An empty pipeline (or one holding only a FallbackClassifier, as Rasa 1.x fallback policies
+migrate to) gets the default measured in bench/results/nlu_experiments.md, with that
+FallbackClassifier's thresholds. A pipeline without any intent classifier gets the default
+one, with a warning: a bot never ends up understanding no intent.
 """
 
 from __future__ import annotations
@@ -70,6 +85,48 @@ IGNORED = {
     "MitieEntityExtractor": "no MITIE NER; annotated entities are learned by the CRF",
 }
 
+BUILTIN_EXTRACTOR = "BuiltinEntityExtractor"  # chinwag's own name for core/nlu/builtin.py
+# Rasa 1.x's old-style component names (rasa/nlu/registry.py ``old_style_names``)
+OLD_STYLE_NAMES = {
+    "nlp_spacy": "SpacyNLP",
+    "nlp_mitie": "MitieNLP",
+    "ner_spacy": "SpacyEntityExtractor",
+    "ner_mitie": "MitieEntityExtractor",
+    "ner_crf": "CRFEntityExtractor",
+    "ner_duckling": "DucklingHTTPExtractor",
+    "ner_duckling_http": "DucklingHTTPExtractor",
+    "ner_synonyms": "EntitySynonymMapper",
+    "intent_featurizer_spacy": "SpacyFeaturizer",
+    "intent_featurizer_mitie": "MitieFeaturizer",
+    "intent_featurizer_ngrams": "NGramFeaturizer",
+    "intent_entity_featurizer_regex": "RegexFeaturizer",
+    "intent_featurizer_count_vectors": "CountVectorsFeaturizer",
+    "tokenizer_mitie": "MitieTokenizer",
+    "tokenizer_spacy": "SpacyTokenizer",
+    "tokenizer_whitespace": "WhitespaceTokenizer",
+    "tokenizer_jieba": "JiebaTokenizer",
+    "intent_classifier_sklearn": "SklearnIntentClassifier",
+    "intent_classifier_mitie": "MitieIntentClassifier",
+    "intent_classifier_keyword": "KeywordIntentClassifier",
+    "intent_classifier_tensorflow_embedding": "EmbeddingIntentClassifier",
+}
+# how an unknown component's kind is told from its class name
+_KIND_SUFFIXES = (
+    ("Classifier", "classifier"),
+    ("Extractor", "extractor"),
+    ("Featurizer", "featurizer"),
+    ("Tokenizer", "tokenizer"),
+)
+
+
+def component_kind(short_name: str) -> str | None:
+    """``classifier``, ``extractor``, ``featurizer`` or ``tokenizer`` by the class name's end
+    (``Sparse...IntentClassifier``, ``FlashTextEntityExtractor``...), else None."""
+    for suffix, kind in _KIND_SUFFIXES:
+        if short_name.endswith(suffix):
+            return kind
+    return None
+
 
 def _default_components() -> dict[str, Any]:
     return {
@@ -83,6 +140,77 @@ def _default_components() -> dict[str, Any]:
         "selectors": [DEFAULT_KEY],
         "fallback": FallbackClassifier(),
     }
+
+
+def _tfidf_config(
+    component: dict[str, Any], loc: Location | None, problems: Problems
+) -> FeaturizerConfig:
+    """chinwag's own ``TfidfFeaturizer``: ``word_ngrams: [lo, hi]``, ``char_ngrams: [lo, hi]``
+    (or null for none), ``case_sensitive``; the defaults are the measured ones."""
+    default = FeaturizerConfig()
+
+    def ngrams(key: str, fallback: tuple[int, int] | None) -> tuple[int, int] | None:
+        if key not in component:
+            return fallback
+        value = component[key]
+        if value is None and key == "char_ngrams":
+            return None
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            and value[0] <= value[1]
+        ):
+            return (value[0], value[1])
+        problems.error(
+            f"TfidfFeaturizer: {key} must be [min, max] (whole numbers, 1 or more), "
+            f"found {value!r}",
+            loc,
+        )
+        return fallback
+
+    return FeaturizerConfig(
+        word_ngrams=ngrams("word_ngrams", default.word_ngrams) or default.word_ngrams,
+        char_ngrams=ngrams("char_ngrams", default.char_ngrams),
+        case_sensitive=bool(component.get("case_sensitive", False)),
+    )
+
+
+def _short_name(component: dict[str, Any]) -> str:
+    """The component's class name, without a module path and with 1.x names translated."""
+    short = str(component.get("name", "")).rsplit(".", 1)[-1]
+    return OLD_STYLE_NAMES.get(short, short)
+
+
+def _map_by_kind(name: str, short: str, c: dict[str, Any]) -> str:
+    """An unknown component mapped to chinwag's of its kind; the warning saying so."""
+    kind = component_kind(short)
+    if kind == "classifier":
+        c["intent"] = c["intent"] or dict(DEFAULT_INTENT)
+        return (
+            f"unknown component '{name}' is an intent classifier by its name: it runs as a "
+            "calibrated linear (log-loss SGD) intent classifier"
+        )
+    if kind == "extractor":
+        c["crf"] = c["crf"] or CRFConfig()
+        return (
+            f"unknown component '{name}' is an entity extractor by its name: it runs as the "
+            "CRF entity extractor (annotate the entities in the NLU data)"
+        )
+    if kind == "featurizer":
+        return (
+            f"unknown component '{name}' is a featurizer by its name: chinwag's TF-IDF "
+            "n-gram features stand in"
+        )
+    if kind == "tokenizer":
+        return (
+            f"unknown component '{name}' is a tokenizer by its name: it runs as chinwag's "
+            "tokenizer (words, numbers, punctuation)"
+        )
+    return (
+        f"unknown pipeline component '{name}' is ignored (not a classifier, extractor, "
+        "featurizer or tokenizer by its name)"
+    )
 
 
 class NLUPipeline:
@@ -110,8 +238,12 @@ class NLUPipeline:
         locations: list[Location] | None = None,
     ) -> NLUPipeline:
         """Map Rasa's pipeline onto ours; an empty pipeline gives the measured default."""
-        if not pipeline:
-            return cls()
+        names = [_short_name(c) for c in pipeline]
+        if all(n == "FallbackClassifier" for n in names):
+            components = _default_components()
+            if pipeline:
+                components["fallback"] = FallbackClassifier.from_config(pipeline[-1])
+            return cls(components)
         c: dict[str, Any] = {
             "featurizer": FeaturizerConfig(word_ngrams=(1, 1), char_ngrams=None),
             "patterns": False,
@@ -128,8 +260,10 @@ class NLUPipeline:
         for i, component in enumerate(pipeline):
             loc = locations[i] if locations and i < len(locations) else None
             name = str(component.get("name", ""))
-            short = name.rsplit(".", 1)[-1]
+            short = _short_name(component)
             warn: str | None = None
+            if short != name.rsplit(".", 1)[-1]:
+                problems.warning(f"Rasa 1.x component name '{name}' read as {short}", loc)
             if short in TOKENIZERS:
                 if short != "WhitespaceTokenizer":
                     warn = f"{name} runs as chinwag's tokenizer (words, numbers, punctuation)"
@@ -164,16 +298,22 @@ class NLUPipeline:
                 warn = f"{name} runs as a calibrated linear (log-loss SGD) intent classifier"
             elif short == "CRFEntityExtractor":
                 c["crf"] = CRFConfig()
-            elif short in ("DucklingEntityExtractor", "DucklingHTTPExtractor"):
+            elif short == "TfidfFeaturizer":  # chinwag's own
+                c["featurizer"] = _tfidf_config(component, loc, problems)
+            elif short == "LinearIntentClassifier":  # chinwag's own
+                c["intent"] = dict(DEFAULT_INTENT)
+            elif short in ("DucklingEntityExtractor", "DucklingHTTPExtractor", BUILTIN_EXTRACTOR):
                 dims = component.get("dimensions") or list(DIMENSIONS)
                 unknown = [d for d in dims if d not in DIMENSIONS]
                 c["builtin"] = {
                     "dimensions": [d for d in dims if d in DIMENSIONS],
                     "timezone": component.get("timezone"),
                 }
-                warn = f"{name} runs as chinwag's built-in extractor (no Duckling server)"
+                if short != BUILTIN_EXTRACTOR:
+                    warn = f"{name} runs as chinwag's built-in extractor (no Duckling server)"
                 if unknown:
-                    warn += f"; dimensions not supported: {', '.join(map(str, unknown))}"
+                    missing = f"dimensions not supported: {', '.join(map(str, unknown))}"
+                    warn = f"{warn}; {missing}" if warn else f"{name}: {missing}"
             elif short == "RegexEntityExtractor":
                 c["regex_entities"] = {
                     "use_regexes": bool(component.get("use_regexes", True)),
@@ -192,7 +332,7 @@ class NLUPipeline:
             elif short in IGNORED:
                 warn = f"{name} is ignored: {IGNORED[short]}"
             else:
-                warn = f"unknown pipeline component '{name}' is ignored"
+                warn = _map_by_kind(name, short, c)
             if warn:
                 problems.warning(warn, loc)
         if diet:
@@ -200,9 +340,11 @@ class NLUPipeline:
             # (bench/results/nlu_experiments.md, "DIET-like confidences")
             words = c["featurizer"].word_ngrams
             c["featurizer"].word_ngrams = (words[0], max(words[1], 2))
-        if c["intent"] is None and c["crf"] is None:
+        if c["intent"] is None:
+            c["intent"] = dict(DEFAULT_INTENT)
             problems.warning(
-                "the pipeline has no intent classifier; every message gets no intent",
+                "the pipeline has no intent classifier: chinwag's calibrated linear (log-loss "
+                "SGD) intent classifier is added",
                 locations[0] if locations else None,
             )
         return cls(c)

@@ -41,11 +41,13 @@ POLICY_CLASSES: dict[str, type[Policy]] = {
     "RulePolicy": RulePolicy,
     "LightGBMPolicy": LightGBMPolicy,
 }
-# Rasa's machine-learning next-action policies: LightGBMPolicy serves them (max_history kept)
-ML_POLICIES = ("TEDPolicy", "KerasPolicy", "SklearnPolicy")
+# Rasa's machine-learning next-action policies: LightGBMPolicy serves them (max_history kept);
+# EmbeddingPolicy is TED's Rasa 1.x name, KerasPolicy and SklearnPolicy Rasa 1.x's others
+ML_POLICIES = ("TEDPolicy", "EmbeddingPolicy", "KerasPolicy", "SklearnPolicy")
 # Rasa policies with no counterpart here
 UNSERVED_POLICIES = ("UnexpecTEDIntentPolicy",)
-# Rasa 1.x/2.x policies that RulePolicy replaced in Rasa 3
+# Rasa 1.x/2.x policies that RulePolicy replaced in Rasa 3: core.data.config.migrate_config
+# rewrites them when a bot is loaded
 RULE_POLICY_PREDECESSORS = (
     "MappingPolicy",
     "FormPolicy",
@@ -163,20 +165,29 @@ class PolicyEnsemble:
         return cls([POLICY_CLASSES[item["name"]].load(item["data"]) for item in data])
 
 
+def default_policies() -> list[Policy]:
+    """chinwag's policies for a bot whose config.yml names none."""
+    return [MemoizationPolicy(), RulePolicy(), LightGBMPolicy()]
+
+
 def build_policies(
     config_policies: list[dict[str, Any]],
     problems: Problems,
     locations: list[Location] | None = None,
 ) -> list[Policy]:
-    """The policies of a config.yml ``policies`` list (empty: Memoization + Rule).
+    """The policies of a config.yml ``policies`` list (empty: chinwag's defaults).
 
-    Names may be written as Rasa class paths (``rasa.core.policies.rule_policy.RulePolicy``).
-    TEDPolicy (and Rasa 1.x's KerasPolicy / SklearnPolicy) become one LightGBMPolicy with
-    their ``max_history``; UnexpecTEDIntentPolicy and Rasa 1.x/2.x policies are skipped. Each
-    of these gets one warning; unknown names and bad options are errors.
+    The defaults are Memoization, Rule and LightGBM, so dialogues no story covers still get
+    a learned next action rather than the core fallback. Names may be written as Rasa class
+    paths (``rasa.core.policies.rule_policy.RulePolicy``). TEDPolicy (and Rasa 1.x's
+    EmbeddingPolicy / KerasPolicy / SklearnPolicy) become one LightGBMPolicy with their
+    ``max_history``; UnexpecTEDIntentPolicy is skipped. Each of these gets one warning; unknown
+    names and bad options are errors. Rasa 1.x/2.x's Mapping, Form and fallback policies are
+    rewritten when the bot is loaded (``core.data.config.migrate_config``); a list given here
+    directly that still holds them gets a warning each.
     """
     if not config_policies:
-        return [MemoizationPolicy(), RulePolicy()]
+        return default_policies()
     policies: list[Policy] = []
     warned: set[str] = set()
     for index, entry in enumerate(config_policies):
@@ -208,8 +219,8 @@ def build_policies(
                     message = f"{name} has no counterpart here; ignored"
                 else:
                     message = (
-                        f"{name} is a Rasa 1.x/2.x policy that RulePolicy replaces (write rules "
-                        "instead); ignored"
+                        f"{name} is a Rasa 1.x/2.x policy that RulePolicy replaces (load the bot "
+                        "with core.data.loader.load_bot to migrate it); ignored"
                     )
                 problems.warning(message, where)
             continue

@@ -238,9 +238,11 @@ def slots_for_entities(domain: Domain, entities: list[Entity]) -> dict[str, Any]
 
     A slot is filled by its ``from_entity`` mappings that are not tied to an active loop
     (entity, role and group must all match); a list slot gets every matching value, any
-    other slot the last one.
+    other slot the last one. With the domain's ``store_entities_as_slots: false`` none.
     """
     filled: dict[str, Any] = {}
+    if not domain.store_entities_as_slots:
+        return filled
     for name, slot in domain.slots.items():
         values = [
             e.value

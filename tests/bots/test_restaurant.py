@@ -9,9 +9,12 @@ import pytest
 
 from core.agent import Agent, UserMessage, load_agent
 from core.data.loader import load_bot
+from core.data.problems import Problems
 from core.data.training import ActionStep, Story, UserStep
 from core.data.validate import validate_bot
 from core.events import ActionExecuted, UserUttered
+from core.nlu.pipeline import NLUPipeline
+from core.policies.ensemble import build_policies
 
 BOT = Path(__file__).resolve().parents[2] / "bots" / "restaurant"
 
@@ -28,6 +31,17 @@ def test_restaurant_bot_is_clean() -> None:
         "feedback",
     ]
     assert len(bot.test_stories) >= 6
+
+
+def test_restaurant_config_uses_chinwags_own_names() -> None:
+    """`make run` on a fresh clone trains this bot: no mapping warning may show."""
+    bot = load_bot(BOT)
+    problems = Problems()
+    NLUPipeline.from_config(
+        bot.config.pipeline, bot.domain, problems, bot.config.pipeline_locations
+    )
+    build_policies(bot.config.policies, problems, bot.config.policy_locations)
+    assert [str(p) for p in problems] == []
 
 
 @pytest.fixture

@@ -93,3 +93,34 @@ def test_a_bot_with_errors_does_not_start(tmp_path: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
+
+
+def test_rasa_1x_two_stage_fallback_config_in_the_shell(tmp_path: Path) -> None:
+    """Rasa 1.x's documented `- name: TwoStageFallbackPolicy` (Markdown data, a 1.x config,
+    no rule in the data), trained with `chinwag train`, runs the whole two-stage conversation
+    in `chinwag shell`: unclear, "Did you mean...?", No, rephrase, unclear, "Did you
+    mean...?", No, hand-off."""
+    from tests.core.test_leniency_config import TWO_STAGE_1X, mood_bot_1x
+
+    bot = mood_bot_1x(tmp_path / "moodbot", TWO_STAGE_1X)
+    env = {"TERM": "dumb", "COLUMNS": "200", "PATH": str(CHINWAG.parent)}
+    train = pexpect.spawn(str(CHINWAG), ["train", str(bot)], encoding="utf-8", timeout=120, env=env)
+    train.expect_exact("wrote ")
+    train.expect(pexpect.EOF)
+    train.close()
+    assert train.exitstatus == 0
+    child = pexpect.spawn(str(CHINWAG), ["shell", str(bot)], encoding="utf-8", timeout=60, env=env)
+    try:
+        say(child, "hello", "Hey! How are you?")
+        # unclear to the trained bot (below the config's nlu_threshold of 0.8)
+        say(child, "blorp zizzle", "Did you mean '", "1: Yes (/", "2: No (/out_of_scope)")
+        say(child, "2", "Could you say that differently?")
+        say(child, "purple", "Did you mean '", "2: No (/out_of_scope)")
+        say(child, "2", "Sorry, I am handing you over to a human.")
+        say(child, "are you a bot?", "I am a bot.")  # MappingPolicy's trigger, then on as usual
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

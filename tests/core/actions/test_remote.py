@@ -303,6 +303,32 @@ async def test_compressed_body_is_deflate(
     assert seen[0]["body"]["next_action"] == "action_x"
 
 
+async def test_rasa_sdk_1x_template_answers_are_said(
+    fake_server: Any, trackers: dict[str, Tracker], domain: Domain
+) -> None:
+    """rasa_sdk < 2 (``utter_template``, ``utter_message(template=...)``) sends only
+    ``template``: the response it names is said, its other keys fill the template."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        messages = [
+            {"template": "utter_greet_name", "name": "Lin"},  # utter_template(..., name="Lin")
+            {"template": "utter_greet_name", "name": "Bo", "buttons": [], "text": None},
+        ]
+        return web.json_response({"events": [], "responses": messages})
+
+    url, _ = await fake_server(handler)
+    ep = ActionEndpoint(url=url)
+    ctx = ActionContext(trackers["greet"], domain, ResponseGenerator(domain), channel="rest")
+    try:
+        events = await RemoteAction("action_old", ep).run(ctx)
+    finally:
+        await ep.aclose()
+    bots = [e for e in events if isinstance(e, BotUttered)]
+    assert [b.text for b in bots] == ["Hello Lin!", "Hello Bo!"]
+    assert all("template" not in b.data and "template" not in b.metadata for b in bots)
+    assert bots[0].metadata["utter_action"] == "utter_greet_name"
+
+
 # -- response conversion and endpoint config -----------------------------------------------------
 
 

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.data.config import BotConfig, read_config, read_credentials, read_endpoints
+from core.data.config import (
+    BotConfig,
+    migrate_config,
+    read_config,
+    read_credentials,
+    read_endpoints,
+)
 from core.data.problems import Location, Problems
+from core.domain import Domain
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -109,7 +116,17 @@ def test_config_oddities_are_warnings(tmp_path: Path) -> None:
         "config.yml:4",
     ]
     assert "Rasa 1.x pipeline template 'supervised_embeddings'" in problems.warnings[0].message
-    assert config.pipeline == []
+    # the template is read as its components (rasa/nlu/registry.py)
+    assert [c["name"] for c in config.pipeline] == [
+        "WhitespaceTokenizer",
+        "RegexFeaturizer",
+        "CRFEntityExtractor",
+        "EntitySynonymMapper",
+        "CountVectorsFeaturizer",
+        "CountVectorsFeaturizer",
+        "EmbeddingIntentClassifier",
+    ]
+    assert config.pipeline_locations == [Location("config.yml", 2)] * 7
 
 
 def test_config_not_a_mapping(tmp_path: Path) -> None:
@@ -254,3 +271,15 @@ def test_credentials_use_the_process_environment_by_default(
     path = write(tmp_path, "credentials.yml", "rest:\n  token: ${CHINWAG_TEST_TOKEN}\n")
     problems = Problems()
     assert read_credentials(path, tmp_path, problems) == {"rest": {"token": "from-env"}}
+
+
+def test_migrate_config_without_locations_still_migrates() -> None:
+    """A BotConfig built in code (no config.yml lines) is migrated as a read one is."""
+    config = BotConfig(policies=[{"name": "FormPolicy"}, {"name": "TwoStageFallbackPolicy"}])
+    problems = Problems()
+    rules = migrate_config(config, Domain(), [], problems)
+    assert [p["name"] for p in config.policies] == ["RulePolicy"]
+    assert [c["name"] for c in config.pipeline] == ["FallbackClassifier"]
+    (rule,) = rules
+    assert [type(s).__name__ for s in rule.steps] == ["UserStep", "ActionStep", "LoopStep"]
+    assert all(str(w.location) == "config.yml" for w in problems.warnings)

@@ -123,6 +123,87 @@ def test_config_mapping_warnings() -> None:
     assert nlu.fallback is not None and nlu.fallback.threshold == 0.7
 
 
+def test_chinwags_own_names_run_silently_as_the_rasa_names_do() -> None:
+    rasa = [
+        {"name": "CountVectorsFeaturizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+        {"name": "DIETClassifier"},
+        {"name": "DucklingEntityExtractor", "dimensions": ["number"]},
+    ]
+    own = [
+        {"name": "TfidfFeaturizer", "word_ngrams": [1, 2], "char_ngrams": [1, 4]},
+        {"name": "LinearIntentClassifier"},
+        {"name": "CRFEntityExtractor"},
+        {"name": "BuiltinEntityExtractor", "dimensions": ["number"]},
+    ]
+    problems = Problems()
+    ours = NLUPipeline.from_config(own, Domain(), problems)
+    assert not problems.warnings and not problems.errors
+    theirs = NLUPipeline.from_config(rasa, Domain(), Problems())
+    assert ours._components_json() == theirs._components_json()
+    # defaults of TfidfFeaturizer are the measured ones; bad n-gram ranges are located errors
+    default = NLUPipeline.from_config([{"name": "TfidfFeaturizer"}], Domain(), Problems())
+    assert default.components["featurizer"] == NLUPipeline().components["featurizer"]
+    bad = Problems()
+    NLUPipeline.from_config(
+        [{"name": "TfidfFeaturizer", "char_ngrams": [4, 1]}],
+        Domain(),
+        bad,
+        [Location("config.yml", 3)],
+    )
+    (error,) = bad.errors
+    assert (
+        str(error.location) == "config.yml:3" and "char_ngrams must be [min, max]" in error.message
+    )
+
+
+def test_unknown_components_map_by_kind_and_old_names_are_read() -> None:
+    problems = Problems()
+    pipeline = [
+        {"name": "tokenizer_whitespace"},
+        {"name": "intent_featurizer_count_vectors"},
+        {"name": "rasa_nlu_examples.classifiers.SparseNaiveBayesIntentClassifier"},
+        {"name": "my_module.DateEntityExtractor"},
+        {"name": "my_module.Printer"},
+    ]
+    locations = [Location("config.yml", i + 3) for i in range(len(pipeline))]
+    nlu = NLUPipeline.from_config(pipeline, Domain(), problems, locations)
+    messages = [(w.location.line if w.location else None, w.message) for w in problems.warnings]
+    assert messages[0] == (
+        3,
+        "Rasa 1.x component name 'tokenizer_whitespace' read as WhitespaceTokenizer",
+    )
+    assert (
+        5,
+        "unknown component 'rasa_nlu_examples.classifiers.SparseNaiveBayesIntentClassifier' "
+        "is an intent classifier by its name: it runs as a calibrated linear (log-loss SGD) "
+        "intent classifier",
+    ) in messages
+    assert any(line == 6 and "an entity extractor by its name" in m for line, m in messages)
+    assert any(line == 7 and "is ignored" in m for line, m in messages)
+    assert nlu.components["intent"] is not None and nlu.components["crf"] is not None
+    # a pipeline with no intent classifier gets one, with a warning on its first component
+    lone = Problems()
+    entities_only = NLUPipeline.from_config(
+        [{"name": "CRFEntityExtractor"}], Domain(), lone, locations
+    )
+    assert entities_only.components["intent"] is not None
+    (warning,) = lone.warnings
+    assert (
+        warning.location == Location("config.yml", 3) and "no intent classifier" in warning.message
+    )
+
+
+def test_a_lone_fallback_classifier_keeps_the_default_pipeline() -> None:
+    nlu = NLUPipeline.from_config(
+        [{"name": "FallbackClassifier", "threshold": 0.6}], Domain(), Problems()
+    )
+    default = NLUPipeline()
+    assert nlu.components["featurizer"] == default.components["featurizer"]
+    assert nlu.components["intent"] == default.components["intent"]
+    assert nlu.fallback is not None and nlu.fallback.threshold == 0.6
+
+
 def test_regex_and_builtin_extractors() -> None:
     nlu = NLUData(
         examples=[

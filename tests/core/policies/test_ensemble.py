@@ -95,7 +95,12 @@ def test_rejected_action_is_excluded_and_featurization_event_added(
 
 def test_build_policies() -> None:
     problems = Problems()
-    assert [type(x) for x in build_policies([], problems)] == [MemoizationPolicy, RulePolicy]
+    # the defaults learn dialogues no story covers (LightGBM), not only recall them
+    assert [type(x) for x in build_policies([], problems)] == [
+        MemoizationPolicy,
+        RulePolicy,
+        LightGBMPolicy,
+    ]
     policies = build_policies(
         [
             {"name": "AugmentedMemoizationPolicy", "max_history": 4},
