@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 
 from adapters.hub import BOTS
+from core.agent import load_agent
+from core.data.problems import BotDataError
 from core.events import UserUttered
 from core.nlu.pipeline import NLUPipeline
 from core.nlu.text import DEFAULT_MAX_CHARS
 from core.train import train_bot
-from tests.adapters.conftest import RESTAURANT, TOKEN, MakeClient
+from tests.adapters.conftest import RESTAURANT, TOKEN, MakeClient, write_bot
 from tests.adapters.conftest import make_client as make_client  # the hub fixture, for pytest
 
 WEBHOOK = "/webhooks/rest/webhook"
@@ -101,3 +103,31 @@ async def test_a_short_message_is_not_cut_and_long_ones_keep_their_entities(
     assert (await short.json())["text"] == "4 people"
     cut = [r for r in caplog.records if "NLU reads its first" in r.getMessage()]
     assert len(cut) == 1
+
+
+async def test_the_cut_is_configured_in_config_yml(tmp_path: Path) -> None:
+    bot = write_bot(tmp_path / "bot", "Hi!")
+    config = bot / "config.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "nlu_max_chars: 5\n", encoding="utf-8")
+    agent = load_agent(bot)
+    assert agent.nlu_max_chars == 5
+    # the bot understands "hello" by its examples; NLU reads only "hello" of this message
+    parsed = await agent.parse("hello there, this is a longer message")
+    assert parsed["intent"]["name"] == "greet"
+    assert parsed["text"] == "hello there, this is a longer message"
+    config.write_text(config.read_text(encoding="utf-8") + "nlu_max_chars: 0\n", encoding="utf-8")
+    with pytest.raises(BotDataError, match="duplicate key 'nlu_max_chars'"):
+        load_agent(bot)
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "true", "1.5"])
+def test_a_malformed_cut_is_a_located_error(tmp_path: Path, value: str) -> None:
+    bot = write_bot(tmp_path / "bot", "Hi!")
+    config = bot / "config.yml"
+    text = config.read_text(encoding="utf-8") + f"nlu_max_chars: {value}\n"
+    config.write_text(text, encoding="utf-8")
+    line = len(text.splitlines())
+    with pytest.raises(
+        BotDataError, match=rf"config.yml:{line}: error: nlu_max_chars must be a number"
+    ):
+        load_agent(bot)
