@@ -196,6 +196,9 @@ class Agent:
 
     async def close(self) -> None:
         self.trackers.clear()
+        close = getattr(self.interpreter, "close", None)  # the trained pipeline's thread
+        if close is not None:
+            close()
         await self.store.close()
 
     # ------------------------------------------------------------------ the loop

@@ -317,6 +317,12 @@ class NLUPipeline:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.parse_sync, text)
 
+    def close(self) -> None:
+        """Stop the parsing thread (a later parse starts a new one)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
     # ------------------------------------------------------------------ persistence
 
     def _components_json(self) -> dict[str, Any]:
