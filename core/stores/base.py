@@ -45,8 +45,8 @@ class UnstorableEvent(StoreError, ValueError):
 
 @dataclass(frozen=True)
 class StoredForm:
-    """An event as every store writes it: ``data`` (plain JSON values), ``text`` (that as
-    JSON) and ``event`` (what a load will give back)."""
+    """An event as every store writes it: ``data`` (its dict of JSON values), ``text``
+    (that as JSON) and ``event`` (what a load will give back)."""
 
     data: dict[str, Any]
     text: str
@@ -61,10 +61,10 @@ def storable(conversation_id: str, seq: int, event: Event) -> StoredForm:
     if not isinstance(conversation_id, str) or _SURROGATE.search(conversation_id):
         raise UnstorableEvent(f"conversation id {conversation_id!r} is not valid text")
     try:
-        text = json.dumps(event.to_dict(), ensure_ascii=False, allow_nan=False)
+        data = event.to_dict()
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)  # JSON values only
         text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
-        data = json.loads(text)
-        return StoredForm(data, text, event_from_dict(data))
+        return StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
         raise UnstorableEvent(
             f"conversation '{conversation_id}' event {seq} ('{event.type_name}') cannot be "
