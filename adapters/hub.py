@@ -50,6 +50,8 @@ from core.agent import Agent, UserMessage, load_agent
 from core.data.config import read_credentials
 from core.data.loader import load_bot
 from core.data.problems import BotDataError, Location, Problems
+from core.events import EventError, check_parse_data
+from core.nlu.interpreter import PayloadError, intent_payload
 from core.stores.base import StoreUnavailable, TrackerStore
 from core.stores.factory import create_lock_store, create_tracker_store
 from core.stores.locks import LockStore, LockTimeout
@@ -424,8 +426,11 @@ class HttpApi:
             )
         text = required_text(data, "text")
         parse_data = data.get("parse_data")
-        if parse_data is not None and not isinstance(parse_data, dict):
-            raise HubError(400, "invalid parse_data", "expected a JSON object")
+        if parse_data is not None:
+            try:
+                parse_data = check_parse_data(parse_data)
+            except EventError as exc:
+                raise HubError(400, "invalid parse_data", str(exc)) from None
         message = UserMessage(text, request.match_info["conversation_id"])
         tracker = await self.runtime.agent.log_message(message, parse_data)
         return web.json_response(tracker.current_state(include))
@@ -439,18 +444,11 @@ class HttpApi:
         agent = self.runtime.agent
         if name not in agent.domain.intents:
             raise HubError(404, "unknown intent", f"the intent '{name}' is not in the domain")
-        entities = data.get("entities") or {}
-        if isinstance(entities, list):
-            values: dict[str, list[Any]] = {}
-            for entity in entities:
-                if not isinstance(entity, dict) or "entity" not in entity:
-                    raise HubError(400, "invalid entities", "expected {entity, value} objects")
-                values.setdefault(str(entity["entity"]), []).append(entity.get("value"))
-            entities = values
-        if not isinstance(entities, dict):
-            raise HubError(400, "invalid entities", "expected an object or a list")
+        try:
+            payload = intent_payload(name, data.get("entities"))
+        except PayloadError as exc:
+            raise HubError(400, "invalid trigger_intent body", str(exc)) from None
         conversation_id = request.match_info["conversation_id"]
-        payload = f"/{name}{json.dumps(entities)}" if entities else f"/{name}"
         responses = await self.runtime.handle(UserMessage(payload, conversation_id))
         tracker = await agent.load_tracker(conversation_id)
         messages = [m for r in responses for m in render_rest(r, conversation_id)]

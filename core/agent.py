@@ -17,6 +17,7 @@ The agent knows no platform: it returns channel-neutral response dicts.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -44,10 +45,12 @@ from core.events import (
     Event,
     FollowupAction,
     UserUttered,
+    check_parse_data,
 )
 from core.model import Fingerprints, ModelError, latest_archive
 from core.nlu.fallback import FallbackClassifier
 from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
+from core.nlu.text import DEFAULT_MAX_CHARS, nlu_view, scrub
 from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
 from core.stores.base import TrackerStore
 from core.stores.cache import RecentTrackers
@@ -115,6 +118,7 @@ class Agent:
         max_predictions: int = MAX_PREDICTIONS,
         rng: random.Random | None = None,
         fallback: FallbackClassifier | None = None,
+        nlu_max_chars: int = DEFAULT_MAX_CHARS,
     ) -> None:
         self.domain = domain
         self.policies = policies
@@ -128,6 +132,7 @@ class Agent:
         self.clock = clock
         self.max_predictions = max_predictions
         self.fallback = fallback
+        self.nlu_max_chars = nlu_max_chars
 
     # ------------------------------------------------------------------ public
 
@@ -141,6 +146,8 @@ class Agent:
     ) -> Tracker:
         """Rasa's HTTP API ``messages``: start a session if due, log the user message (parsed,
         or with ``parse_data`` as given), apply slot mappings, store -- and predict nothing."""
+        if parse_data is not None:  # an EventError naming the field; nothing is stored
+            parse_data = check_parse_data(parse_data)
         tracker, _ = await self._locked(message, predict=False, parse_data=parse_data)
         return tracker.copy()
 
@@ -152,6 +159,13 @@ class Agent:
         parse_data: dict[str, Any] | None = None,
     ) -> tuple[Tracker, list[Event]]:
         """Lock, load, process, store: the tracker and the events this message added."""
+        # lone surrogates are no text: no store or model could take them (see core.nlu.text)
+        message = dataclasses.replace(
+            message,
+            text=scrub(message.text),
+            metadata=scrub(message.metadata),
+            message_id=scrub(message.message_id),
+        )
         async with self.lock_store.lock(message.sender_id):
             tracker = await self.trackers.load(self.store, message.sender_id, self.domain)
             stored = len(tracker.events)
@@ -175,6 +189,7 @@ class Agent:
     async def parse(self, text: str) -> dict[str, Any]:
         """Parse data for ``text``: payloads as sent, anything else through NLU and the
         FallbackClassifier; a malformed payload is understood as plain text."""
+        text = scrub(text)
         try:
             payload = parse_payload(text)
         except PayloadError as exc:
@@ -182,11 +197,22 @@ class Agent:
             text, payload = text.lstrip("/"), None
         if payload is not None:
             return payload
-        parsed = await self.interpreter.parse(text)
+        view = nlu_view(text, self.nlu_max_chars)
+        if len(view) < len(text):
+            logger.warning(
+                "a message of %d characters: NLU reads its first %d (config.yml nlu_max_chars)",
+                len(text),
+                len(view),
+            )
+        parsed = await self.interpreter.parse(view)
+        parsed["text"] = text  # entity offsets hold in the whole text: the view is its start
         return self.fallback.apply(parsed) if self.fallback else parsed
 
     async def close(self) -> None:
         self.trackers.clear()
+        close = getattr(self.interpreter, "close", None)  # the trained pipeline's thread
+        if close is not None:
+            close()
         await self.store.close()
 
     # ------------------------------------------------------------------ the loop
@@ -472,4 +498,5 @@ def load_agent(
         lock_store=lock_store,
         clock=clock,
         rng=rng,
+        nlu_max_chars=bot.config.nlu_max_chars,
     )

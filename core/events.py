@@ -12,6 +12,7 @@ Rasa code ports over; the JSON keys are Rasa's (``"name"``, ``"value"``, ...).
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -378,6 +379,18 @@ class SessionStarted(Event):
     type_name: ClassVar[str] = "session_started"
 
 
+@dataclass
+class UnreadableEvent(Event):
+    """Stands where a store holds an event it cannot read back (written by an older version,
+    or by hand): it keeps the conversation's numbering, changes no state, and is left out of
+    every tracker dump and export. ``reason`` says what is wrong with it."""
+
+    type_name: ClassVar[str] = "unreadable"
+
+    seq: int
+    reason: str
+
+
 # -- parsing ------------------------------------------------------------------------------------
 
 
@@ -412,6 +425,8 @@ class _Reader:
 
     def number(self, key: str) -> float | None:
         value = self._typed(key, (int, float), "a number", False)
+        if value is not None and not math.isfinite(value):
+            self.fail(f"field '{key}' must be a finite number, got {value!r}")
         return None if value is None else float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -425,11 +440,28 @@ class _Reader:
         return dict(self._typed(key, (dict,), "an object", False) or {})
 
     def entities(self, key: str, *, required: bool = False) -> list[dict[str, Any]]:
+        """A list of entity objects: ``entity`` text, ``start``/``end`` whole numbers,
+        ``role``/``group`` text and ``confidence`` a number where given (``value``: any)."""
         value = self._typed(key, (list,), "a list", required) or []
         for i, item in enumerate(value):
             if not isinstance(item, dict):
                 self.fail(f"'{key}' item {i} must be an object, got {_describe(item)}")
+            entity = _Reader(item, f"{self.where} '{key}' item {i}")
+            entity.required_string("entity")
+            for name in ("role", "group"):
+                entity.string(name)
+            for name in ("start", "end"):
+                entity._typed(name, (int,), "a whole number", False)
+            entity.number("confidence")
         return list(value)
+
+    def intent(self, key: str) -> dict[str, Any]:
+        """An intent object: ``name`` text (or null), ``confidence`` a number."""
+        value = self.mapping(key)
+        intent = _Reader(value, f"{self.where} '{key}'")
+        intent.string("name")
+        intent.number("confidence")
+        return value
 
     def reminder_entities(self, key: str) -> list[dict[str, Any]] | dict[str, Any] | None:
         value: list[dict[str, Any]] | dict[str, Any] | None = self._typed(
@@ -463,8 +495,16 @@ def _describe(value: Any) -> str:
 def _user(r: _Reader) -> Event:
     parse_data = r.mapping("parse_data")
     pd = _Reader(parse_data, f"{r.where} parse_data")
-    intent = pd.mapping("intent")
+    intent = pd.intent("intent")
     entities = pd.entities("entities")
+    pd.string("text")
+    pd.string("message_id")
+    pd.mapping("metadata")
+    ranking = pd._typed("intent_ranking", (list,), "a list", False) or []
+    for i, item in enumerate(ranking):
+        if not isinstance(item, dict):
+            pd.fail(f"'intent_ranking' item {i} must be an object, got {_describe(item)}")
+        _Reader(item, f"{pd.where} 'intent_ranking' item {i}").number("confidence")
     return UserUttered(
         text=r.string("text"),
         intent=intent,
@@ -604,6 +644,16 @@ def event_from_dict(data: Any, index: int | None = None) -> Event:
         known = ", ".join(sorted(_PARSERS))
         raise EventError(f"{_where(index, name)}: unknown event name {name!r} (known: {known})")
     return parser(_Reader(data, _where(index, name)))
+
+
+def check_parse_data(parse_data: Any) -> dict[str, Any]:
+    """``parse_data`` as a user event carries it (an HTTP API caller's NLU result), checked as
+    the stores read it back; :class:`EventError` names the field otherwise, e.g.
+    ``parse_data: field 'entities' must be a list, got 'abc'``."""
+    if not isinstance(parse_data, Mapping):
+        raise EventError(f"parse_data: expected an object, got {_describe(parse_data)}")
+    _user(_Reader({"parse_data": dict(parse_data)}, "user event"))
+    return dict(parse_data)
 
 
 def events_from_list(items: Iterable[Any]) -> list[Event]:

@@ -28,6 +28,7 @@ from core.events import (
     EventError,
     SessionStarted,
     SlotSet,
+    UnreadableEvent,
     UserUttered,
     event_from_dict,
 )
@@ -80,7 +81,11 @@ async def export_conversations(
     for conversation_id in sorted(await store.ids()):
         numbered = await store.load_numbered(conversation_id)
         if suffix in JSONL_SUFFIXES:
-            kept = [(s, e) for s, e in numbered if since is None or e.timestamp >= since]
+            kept = [
+                (s, e)
+                for s, e in numbered
+                if not isinstance(e, UnreadableEvent) and (since is None or e.timestamp >= since)
+            ]
             lines += [_jsonl_line(conversation_id, seq, event) for seq, event in kept]
             count = len(kept)
         else:

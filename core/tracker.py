@@ -33,6 +33,7 @@ from core.events import (
     Restarted,
     SessionStarted,
     SlotSet,
+    UnreadableEvent,
     UserUtteranceReverted,
     UserUttered,
     events_from_list,
@@ -291,7 +292,9 @@ class Tracker:
             "latest_event_time": self.events[-1].timestamp if self.events else None,
             "followup_action": self.followup_action,
             "paused": self.paused,
-            "events": None if events is None else [e.to_dict() for e in events],
+            "events": None
+            if events is None
+            else [e.to_dict() for e in events if not isinstance(e, UnreadableEvent)],
             "latest_input_channel": self.latest_input_channel,
             "active_loop": dataclasses.asdict(self.active_loop) if self.active_loop else {},
             "latest_action": dict(self.latest_action),
@@ -358,6 +361,8 @@ class Tracker:
 
     def _fold_applied(self, event: Event) -> None:
         applied = self._applied
+        if isinstance(event, UnreadableEvent):
+            return  # a damaged stored event: it only keeps the numbering
         if isinstance(event, (Restarted, SessionStarted)):
             applied.clear()
         elif isinstance(event, ActionReverted):

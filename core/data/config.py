@@ -21,6 +21,7 @@ from core.data.problems import Location, Problems
 from core.data.training import ActionStep, LoopStep, Story, UserStep
 from core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, loc_of
 from core.domain import Domain
+from core.nlu.text import DEFAULT_MAX_CHARS
 
 DEFAULT_RECIPE = "default.v1"
 DEFAULT_LANGUAGE = "en"
@@ -33,6 +34,7 @@ CONFIG_KEYS = (
     "policies",
     "data",
     "importers",
+    "nlu_max_chars",
 )
 # keys of Rasa's graph.v1 recipe: read, but chinwag builds its own graph
 GRAPH_KEYS = ("train_schema", "predict_schema", "core_target", "nlu_target")
@@ -132,6 +134,8 @@ class BotConfig:
     assistant_id: str | None = None
     pipeline: list[dict[str, Any]] = field(default_factory=list)
     policies: list[dict[str, Any]] = field(default_factory=list)
+    # chinwag's own key: NLU reads at most this many characters of a message (0: all)
+    nlu_max_chars: int = DEFAULT_MAX_CHARS
     raw: dict[str, Any] = field(default_factory=dict)
     location: Location | None = None
     # where each pipeline component / policy was written (same order as the lists)
@@ -191,6 +195,14 @@ def read_config(
             config.policies, config.policy_locations = _components(
                 value, key_loc, "policies", "policy", problems
             )
+        elif key == "nlu_max_chars":
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                config.nlu_max_chars = value
+            else:
+                problems.error(
+                    f"nlu_max_chars must be a number of characters (0: no limit), found {value!r}",
+                    key_loc,
+                )
         elif key in GRAPH_KEYS:
             problems.warning(
                 f"'{key}' (Rasa's graph.v1 recipe) is ignored: chinwag builds its own graph",

@@ -7,13 +7,13 @@ is not valid JSON is reported at the line where parsing failed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from core.data.nlu_text import add_synonym, add_synonyms_from_entities
 from core.data.problems import Location, Problems
 from core.data.training import Entity, Message, NLUData, Regex
+from core.data.yaml_io import YamlError, load_json_text
 from core.data.yaml_reader import find_data_file, read_lookup_file
 
 SECTIONS = ("common_examples", "regex_features", "lookup_tables", "entity_synonyms")
@@ -27,9 +27,9 @@ def read_nlu_json(
     nlu = NLUData()
     where = Location(file)
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.error(f"invalid JSON: {exc.msg}", Location(file, exc.lineno))
+        document = load_json_text(text, file)
+    except YamlError as exc:
+        problems.error(exc.message, exc.location)
         return nlu
     data = document.get("rasa_nlu_data") if isinstance(document, dict) else None
     if not isinstance(data, dict):

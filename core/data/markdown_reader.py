@@ -36,6 +36,7 @@ from core.data.training import (
     StoryKind,
     UserStep,
 )
+from core.data.yaml_io import json_problem
 from core.data.yaml_reader import find_data_file, read_lookup_file
 
 NLU_SECTIONS = ("intent", "synonym", "regex", "lookup")
@@ -205,8 +206,10 @@ class _StoryReader:
             return name, {}
         try:
             params = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            self.problems.error(f"parameters of '{name}' are not valid JSON ({exc.msg})", loc)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            self.problems.error(
+                f"parameters of '{name}' are not valid JSON ({json_problem(exc)})", loc
+            )
             return None
         if not isinstance(params, dict):
             self.problems.error(f"parameters of '{name}' must be a JSON object", loc)
@@ -266,9 +269,9 @@ class _StoryReader:
             if match.group("entities"):
                 try:
                     params = json.loads(match.group("entities"))
-                except json.JSONDecodeError as exc:
+                except (json.JSONDecodeError, RecursionError) as exc:
                     self.problems.error(
-                        f"entities of '{message}' are not valid JSON ({exc.msg})", loc
+                        f"entities of '{message}' are not valid JSON ({json_problem(exc)})", loc
                     )
                     return None
                 if not isinstance(params, dict):

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.data.problems import Location, Problems
 from core.data.training import Entity
+from core.data.yaml_io import json_problem
 
 # Rasa's ENTITY_REGEX: `[entity_text]((entity_type(:entity_synonym)?)|{entity_dict})`
 ENTITY_REGEX = re.compile(
@@ -57,9 +58,10 @@ def _entity_from_match(match: re.Match[str], loc: Location, problems: Problems) 
         return Entity(entity=match.group("entity"), value=value if value else entity_text)
     try:
         data = json.loads("{" + raw_dict + "}")
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         problems.error(
-            f"entity annotation '{match.group(0)}' is not valid JSON ({exc.msg}); expected "
+            f"entity annotation '{match.group(0)}' is not valid JSON ({json_problem(exc)}); "
+            "expected "
             '[text]{"entity": "name", "role": "...", "group": "...", "value": "..."}',
             loc,
         )
@@ -99,8 +101,8 @@ def parse_intent_payload(text: str, loc: Location, problems: Problems) -> list[E
         return []
     try:
         data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        problems.error(f"entities of '{text}' are not valid JSON ({exc.msg})", loc)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        problems.error(f"entities of '{text}' are not valid JSON ({json_problem(exc)})", loc)
         return []
     if not isinstance(data, dict):
         problems.error(f"entities of '{text}' must be a JSON object", loc)

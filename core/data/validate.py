@@ -10,7 +10,6 @@ fails on them) and warnings for training (``rasa train`` trains on them): ``for_
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from core.data.training import (
     Story,
     UserStep,
 )
-from core.data.yaml_io import YamlError, YamlMap, load_yaml
+from core.data.yaml_io import YamlError, YamlMap, load_json_text, load_yaml
 from core.data.yaml_reader import is_test_stories_file
 from core.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
 from core.policies.conflicts import conflicts_by_kind, find_incomplete_rules
@@ -404,8 +403,8 @@ def _validate_loose_file(path: Path, root: Path) -> tuple[Problems, list[Story]]
     name = rel(path, root)
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = load_json_text(path.read_text(encoding="utf-8"), name)
+        except (OSError, UnicodeDecodeError, YamlError):
             data = {"rasa_nlu_data": None}  # let the NLU reader report it, located
         if not (isinstance(data, dict) and "rasa_nlu_data" in data):
             return None  # some other JSON (a tracker dump, a model's metadata...)

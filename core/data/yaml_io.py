@@ -6,19 +6,32 @@
 * A key repeated in one mapping is an error at the repeated key's line.
 * Mappings load as :class:`YamlMap` and sequences as :class:`YamlList`: plain ``dict`` and
   ``list`` subclasses that also know the line of themselves, of each key and of each item.
+* Bot files are semi-trusted, so what one file can cost is bounded: nesting deeper than
+  :data:`MAX_DEPTH` and anchors whose aliases (merge keys included) expand to more than
+  :data:`MAX_ALIAS_EXPANSION` nodes in all (a "billion laughs" file) are errors at the line
+  where the limit is crossed, found while the file is parsed, before anything is built from
+  it. Bot JSON files (:func:`load_json_text`) get the same nesting bound.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from core.data.problems import Location
+
+# Rasa files nest about 8 deep (stories -> steps -> entities -> values); the parser and the
+# constructor recurse once per level, so this also keeps far from Python's recursion limit
+MAX_DEPTH = 100
+# nodes that aliases (``*name``, ``<<: *name``) may add to a file, counted as if expanded
+MAX_ALIAS_EXPANSION = 100_000
 
 
 class YamlError(Exception):
@@ -72,9 +85,60 @@ def loc_of(value: Any, fallback: Location) -> Location:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with the YAML 1.2 core schema, duplicate-key errors and line tracking."""
+    """SafeLoader with the YAML 1.2 core schema, duplicate-key errors, line tracking and the
+    nesting and alias-expansion bounds."""
 
     file_name = ""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0  # nodes added by aliases so far
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes in it, aliases expanded
+        self._open: set[str] = set()  # anchors of the nodes being composed
+
+    def _limit(self, message: str, mark: Any) -> YamlError:
+        return YamlError(message, Location(self.file_name, mark.line + 1))
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            if event.anchor in self._open:
+                raise self._limit(f"alias *{event.anchor} refers to itself", event.start_mark)
+            node = super().compose_node(parent, index)
+            self._expanded += self._size(node) if node is not None else 0
+            if self._expanded > MAX_ALIAS_EXPANSION:
+                raise self._limit(
+                    f"anchors and aliases expand to more than {MAX_ALIAS_EXPANSION} nodes "
+                    f"(at *{event.anchor}); refusing to build it",
+                    event.start_mark,
+                )
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise self._limit(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            self._open.discard(anchor)
+        return node
+
+    def _size(self, node: Node) -> int:
+        """Nodes in ``node`` with every alias in it expanded (memoised: aliases share nodes)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        size = 1
+        if isinstance(node, SequenceNode):
+            size += sum(self._size(item) for item in node.value)
+        elif isinstance(node, MappingNode):
+            size += sum(self._size(k) + self._size(v) for k, v in node.value)
+        self._sizes[id(node)] = size
+        return size
 
 
 # YAML 1.2 core schema resolvers (replacing YAML 1.1's yes/no/on/off, sexagesimals, dates).
@@ -174,6 +238,22 @@ def load_yaml_text(text: str, file: str = "<string>") -> Any:
         raise YamlError(f"invalid YAML: {exc}", Location(file)) from None
     finally:
         loader.dispose()
+
+
+def json_problem(exc: ValueError | RecursionError) -> str:
+    """What is wrong with JSON that ``json.loads`` refused (or recursed too deep into)."""
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+
+
+def load_json_text(text: str, file: str = "<string>") -> Any:
+    """Parse a bot's JSON file; raise :class:`YamlError` with file:line on any problem
+    (nesting deeper than the decoder's recursion limit included)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise YamlError(f"invalid JSON: {exc.msg}", Location(file, exc.lineno)) from None
+    except RecursionError:
+        raise YamlError("invalid JSON: nested too deeply", Location(file, 1)) from None
 
 
 def load_yaml(path: Path | str, display: str | None = None) -> Any:

@@ -12,6 +12,8 @@ wins, so ``$12.50`` is an amount and not also the number 12.5.
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -136,6 +138,9 @@ _TIMES = (
 )
 
 
+_MAX_SPELLED = 10**15
+
+
 def words_to_number(text: str) -> float | None:
     """``twenty one`` -> 21, ``a hundred and five`` -> 105; None when not a spelled number."""
     total = 0
@@ -158,18 +163,29 @@ def words_to_number(text: str) -> float | None:
         else:
             return None
         seen = True
+        if max(total, current) > _MAX_SPELLED:  # "hundred hundred hundred ...": not a number
+            return None
     return float(total + current) if seen else None
 
 
+# larger numbers (309 nines is no float; 5,000 digits no int Python will parse) are not matched
+MAX_DIGITS = 30
+
+
 def parse_number(text: str) -> float | None:
+    """``1,000.5`` -> 1000.5, ``twenty one`` -> 21; None when not a number or not finite."""
     cleaned = text.replace(",", "").strip()
     try:
-        return float(cleaned)
+        value = float(cleaned)
     except ValueError:
         return words_to_number(text)
+    return value if math.isfinite(value) else None
 
 
-def _as_number(value: float) -> int | float:
+def _as_number(value: float) -> int | float | None:
+    """An integral value as int; None for what JSON cannot carry (inf, nan)."""
+    if not math.isfinite(value):
+        return None
     return int(value) if value == int(value) else value
 
 
@@ -177,7 +193,7 @@ def _ordinal_value(text: str) -> int | None:
     low = text.lower()
     digits = re.match(r"(\d+)", low)
     if digits:
-        return int(digits.group(1))
+        return int(digits.group(1)) if len(digits.group(1)) <= MAX_DIGITS else None
     parts = re.split(r"[\s-]+", low)
     value = 0
     for part in parts:
@@ -228,11 +244,18 @@ class BuiltinExtractor:
         for dim in self.dimensions:
             matches.extend(getattr(self, "_" + dim.replace("-", "_"))(text))
         matches.sort(key=lambda m: (-(m.end - m.start), m.start, DIMENSIONS.index(m.dim)))
+        # longest first; kept spans never overlap, so a sorted list of them answers "does this
+        # one overlap a kept one?" by its two neighbours (n log n, not n squared)
         kept: list[_Match] = []
+        starts: list[int] = []
         for m in matches:
-            if all(m.end <= k.start or m.start >= k.end for k in kept):
-                kept.append(m)
-        kept.sort(key=lambda m: m.start)
+            i = bisect.bisect_left(starts, m.start)
+            if i > 0 and kept[i - 1].end > m.start:
+                continue
+            if i < len(kept) and kept[i].start < m.end:
+                continue
+            kept.insert(i, m)
+            starts.insert(i, m.start)
         return [
             {
                 "entity": m.dim,
@@ -256,6 +279,8 @@ class BuiltinExtractor:
             if value is None or raw.lower() in ("a", "an"):
                 continue
             num = _as_number(value)
+            if num is None:
+                continue
             out.append(
                 _Match(
                     "number", m.start(), m.start() + len(raw), num, {"value": num, "type": "value"}
@@ -292,6 +317,8 @@ class BuiltinExtractor:
             else:
                 unit = _CURRENCIES[(m.group("sym") or m.group("word")).lower()]
             num = _as_number(value)
+            if num is None:
+                continue
             out.append(
                 _Match(
                     "amount-of-money",
@@ -346,6 +373,8 @@ class BuiltinExtractor:
                 continue
             unit = _DURATION_UNITS[m.group("unit").lower()]
             num = _as_number(value)
+            if num is None:
+                continue
             info = {"value": num, "unit": unit, unit: num, "type": "value"}
             out.append(_Match("duration", m.start(), m.end(), num, info))
         return out
@@ -356,7 +385,10 @@ class BuiltinExtractor:
         for m in (m for regex in _TIMES for m in regex.finditer(text)):
             if not m.group().strip():
                 continue
-            resolved = self._resolve_time(m, now)
+            try:
+                resolved = self._resolve_time(m, now)
+            except OverflowError:  # "in 10**20 days": past the calendar
+                resolved = None
             if resolved is None:
                 continue
             moment, grain = resolved

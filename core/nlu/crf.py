@@ -13,6 +13,8 @@ is learnt apart from its value.
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import random
 import tempfile
@@ -98,6 +100,11 @@ def _token_features(token: Token, patterns: list[str]) -> list[str]:
         feats.append("upper")
     feats.extend(f"pattern={p}" for p in patterns)
     return feats
+
+
+def _probability(value: float) -> float:
+    """A marginal as a confidence; crfsuite gives NaN when a long token overflows its sums."""
+    return value if math.isfinite(value) else 0.0
 
 
 def _bilou(tags: list[str | None]) -> list[str]:
@@ -213,10 +220,13 @@ class CRFEntityExtractor:
                 (f"builtin:{e['entity']}", e["start"], e["end"])
                 for e in self._builtin.extract(text)
             )
+        ends = [t.end for t in tokens]
         for name, start, end in spans:
-            for i, t in enumerate(tokens):
-                if t.start < end and start < t.end:
-                    matched[i].append(name)
+            # the tokens a span overlaps, found by bisection: linear in the tokens it covers
+            i = bisect.bisect_right(ends, start)
+            while i < len(tokens) and tokens[i].start < end:
+                matched[i].append(name)
+                i += 1
         if self.config.value_features and self.gazetteer:
             for i, values in enumerate(self._value_matches(tokens, own)):
                 matched[i].extend(f"value={v}" for v in values)
@@ -357,7 +367,7 @@ class CRFEntityExtractor:
         xseq = self._features(text, tokens)
         tagger = self._tagger("entity")
         tags = tagger.tag(xseq)
-        margins = [tagger.marginal(tag, i) for i, tag in enumerate(tags)]
+        margins = [_probability(tagger.marginal(tag, i)) for i, tag in enumerate(tags)]
         extra: dict[str, tuple[list[str], list[float]]] = {}
         for layer in ("role", "group"):
             if layer in self.models:
@@ -365,7 +375,10 @@ class CRFEntityExtractor:
                 sub_tags = sub.tag(
                     [[*x, f"entity_tag={t}"] for x, t in zip(xseq, tags, strict=True)]
                 )
-                extra[layer] = (sub_tags, [sub.marginal(t, i) for i, t in enumerate(sub_tags)])
+                extra[layer] = (
+                    sub_tags,
+                    [_probability(sub.marginal(t, i)) for i, t in enumerate(sub_tags)],
+                )
         entities: list[dict[str, Any]] = []
         for first, last, name in _spans(tags):
             start, end = tokens[first].start, tokens[last].end

@@ -34,15 +34,19 @@ def parse_payload(text: str) -> dict[str, Any] | None:
     if not match:
         return None
     intent = match.group("intent")
-    confidence = float(match.group("confidence") or 1.0)
+    try:
+        confidence = float(match.group("confidence") or 1.0)
+    except ValueError:
+        raise PayloadError(f"payload '{_short(text)}' has a malformed @confidence") from None
     entities: list[dict[str, Any]] = []
     raw = match.group("entities")
     if raw:
         try:
-            values = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            values = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "too deep"
             raise PayloadError(
-                f"entities of payload '{text}' are not valid JSON: {exc.msg}"
+                f"entities of payload '{_short(text)}' are not valid JSON: {why}"
             ) from None
         for name, value in values.items():
             for item in value if isinstance(value, list) else [value]:
@@ -53,6 +57,40 @@ def parse_payload(text: str) -> dict[str, Any] | None:
         "intent_ranking": [{"name": intent, "confidence": confidence}],
         "entities": entities,
     }
+
+
+def intent_payload(name: Any, entities: Any = None) -> str:
+    """The ``/intent{...}`` text for Rasa's trigger_intent body (``name``, and ``entities`` as
+    ``{entity: value}`` or ``[{entity, value}]``); :class:`PayloadError` names the field that
+    is wrong, so nothing malformed reaches a conversation."""
+    if not isinstance(name, str) or not name or not re.fullmatch(r"[^{@\s/]+", name):
+        raise PayloadError(f"name: expected an intent name, got {json.dumps(name)[:80]}")
+    if entities is None:
+        entities = {}
+    if isinstance(entities, list):
+        values: dict[str, list[Any]] = {}
+        for i, entity in enumerate(entities):
+            if not isinstance(entity, dict) or not isinstance(entity.get("entity"), str):
+                raise PayloadError(
+                    f"entities[{i}]: expected an object with 'entity' (text) and 'value'"
+                )
+            values.setdefault(entity["entity"], []).append(entity.get("value"))
+        entities = values
+    if not isinstance(entities, dict):
+        raise PayloadError("entities: expected an object {entity: value} or a list")
+    try:
+        text = json.dumps(entities, allow_nan=False)
+    except (ValueError, RecursionError):
+        raise PayloadError("entities: values must be finite JSON values") from None
+    return f"/{name}{text}" if entities else f"/{name}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 class Interpreter(Protocol):

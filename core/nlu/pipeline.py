@@ -34,8 +34,10 @@ one, with a warning: a bot never ends up understanding no intent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ from core.nlu.featurizers import FeaturizerConfig
 from core.nlu.interpreter import parse_payload
 from core.nlu.patterns import Pattern, collect_patterns
 from core.nlu.response_selector import DEFAULT_KEY, ResponseSelector
+from core.nlu.text import scrub
 
 Progress = Callable[[str, float], None]
 # measured in bench/results/nlu_experiments.md: as accurate as logistic regression, 10-50x faster
@@ -225,6 +228,9 @@ class NLUPipeline:
         self.selectors: list[ResponseSelector] = []
         self.synonyms: dict[str, str] = {}
         self.fallback: FallbackClassifier | None = self.components["fallback"]
+        # parse() runs here, off the event loop; one thread, so the models (crfsuite taggers
+        # are not thread-safe) only ever see one text at a time
+        self._executor: ThreadPoolExecutor | None = None
         self._build_extractors([])
 
     # ------------------------------------------------------------------ config
@@ -418,6 +424,7 @@ class NLUPipeline:
         payload = parse_payload(text)
         if payload is not None:
             return payload
+        text = scrub(text)  # lone surrogates cannot be encoded for crfsuite
         ranking = self.intent.rank(text) if self.intent is not None else []
         intent = dict(ranking[0]) if ranking else {"name": None, "confidence": 0.0}
         entities: list[dict[str, Any]] = []
@@ -445,7 +452,18 @@ class NLUPipeline:
         return self.fallback.apply(data) if self.fallback is not None else data
 
     async def parse(self, text: str) -> dict[str, Any]:
-        return self.parse_sync(text)
+        """:meth:`parse_sync` on the pipeline's own thread: the event loop keeps serving
+        other conversations (and /health) while a long message is understood."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chinwag-nlu")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.parse_sync, text)
+
+    def close(self) -> None:
+        """Stop the parsing thread (a later parse starts a new one)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     # ------------------------------------------------------------------ persistence
 

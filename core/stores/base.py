@@ -8,11 +8,17 @@ this is what keeps a conversation whole when a process dies between writing and 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from core.events import Event, EventError, SessionStarted, event_from_dict
+from core.events import Event, EventError, SessionStarted, UnreadableEvent, event_from_dict
+
+logger = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class StoreError(Exception):
@@ -33,15 +39,54 @@ class SequenceGap(StoreError, ValueError):
         )
 
 
+class UnstorableEvent(StoreError, ValueError):
+    """An event that could not be read back once stored; nothing of its append is written."""
+
+
+@dataclass(frozen=True)
+class StoredForm:
+    """An event as every store writes it: ``data`` (its dict of JSON values), ``text``
+    (that as JSON) and ``event`` (what a load will give back)."""
+
+    data: dict[str, Any]
+    text: str
+    event: Event
+
+
+def storable(conversation_id: str, seq: int, event: Event) -> StoredForm:
+    """``event`` round-tripped through its stored form, as each store checks every event
+    before its append writes anything: an event that could not be read back (a value JSON
+    cannot carry, a lone surrogate, a field of the wrong shape) is an :class:`UnstorableEvent`
+    naming the conversation, ``seq`` and the field."""
+    if not isinstance(conversation_id, str) or _SURROGATE.search(conversation_id):
+        raise UnstorableEvent(f"conversation id {conversation_id!r} is not valid text")
+    try:
+        data = event.to_dict()
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)  # JSON values only
+        text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
+        return StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
+    except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
+        raise UnstorableEvent(
+            f"conversation '{conversation_id}' event {seq} ('{event.type_name}') cannot be "
+            f"stored: {exc}"
+        ) from exc
+
+
 def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
-    """The event stored as ``data`` (its dict form, or that as JSON); a StoreError naming
-    the conversation and ``seq`` when it is unreadable."""
+    """The event stored as ``data`` (its dict form, or that as JSON).
+
+    An unreadable one (an older version's, or edited by hand) must not take the conversation
+    down with it: it is logged as an error naming the conversation and ``seq``, and loads as
+    an :class:`UnreadableEvent` that keeps the numbering and changes no state.
+    """
     try:
         return event_from_dict(json.loads(data) if isinstance(data, str) else data)
-    except (ValueError, EventError) as exc:
-        raise StoreError(
-            f"conversation '{conversation_id}' event {seq} is unreadable: {exc}"
-        ) from exc
+    except (ValueError, RecursionError, EventError) as exc:
+        reason = str(exc) or type(exc).__name__
+        logger.error(
+            "conversation '%s' event %d is unreadable and skipped: %s", conversation_id, seq, reason
+        )
+        return UnreadableEvent(seq=seq, reason=reason, timestamp=0.0)
 
 
 class TrackerStore(ABC):

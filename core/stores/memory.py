@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.events import Event
-from core.stores.base import SequenceGap, TrackerStore
+from core.stores.base import SequenceGap, TrackerStore, storable
 
 
 class InMemoryTrackerStore(TrackerStore):
@@ -18,7 +18,12 @@ class InMemoryTrackerStore(TrackerStore):
         stored = self._events.get(conversation_id, [])
         if start_seq > len(stored):
             raise SequenceGap(conversation_id, len(stored), start_seq)
-        new = events[len(stored) - start_seq :]
+        first = len(stored)
+        # kept as a load from the other stores would give them back (and checked as they are)
+        new = [
+            storable(conversation_id, first + i, e).event
+            for i, e in enumerate(events[first - start_seq :])
+        ]
         if new:  # a conversation exists once it has an event, as in the other stores
             self._events[conversation_id] = [*stored, *new]
 

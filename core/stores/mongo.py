@@ -42,6 +42,7 @@ from core.stores.base import (
     SequenceGap,
     StoreError,
     StoreUnavailable,
+    storable,
     stored_event,
 )
 
@@ -147,6 +148,7 @@ class MongoTrackerStore(SeqIndexedStore):
     async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
         if not events:
             return
+        forms = [storable(conversation_id, start_seq + i, e) for i, e in enumerate(events)]
         try:
             last = await self._events.find_one(
                 {"conversation_id": conversation_id},
@@ -162,9 +164,9 @@ class MongoTrackerStore(SeqIndexedStore):
                     "seq": start_seq + i,
                     "type": event.type_name,
                     "timestamp": event.timestamp,
-                    "event": event.to_dict(),
+                    "event": form.data,
                 }
-                for i, event in enumerate(events)
+                for i, (event, form) in enumerate(zip(events, forms, strict=True))
                 if start_seq + i >= stored
             ]
             if documents:

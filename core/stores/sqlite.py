@@ -15,7 +15,6 @@ checks the numbering inside its own write transaction.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from core.stores.base import (
     SeqIndexedStore,
     SequenceGap,
     StoreUnavailable,
+    storable,
     stored_event,
 )
 
@@ -87,9 +87,10 @@ class SQLiteTrackerStore(SeqIndexedStore):
         await self._run(lambda db: None)
 
     async def append(self, conversation_id: str, events: Sequence[Event], start_seq: int) -> None:
+        forms = [storable(conversation_id, start_seq + i, e) for i, e in enumerate(events)]
         rows = [
-            (conversation_id, start_seq + i, e.type_name, e.timestamp, json.dumps(e.to_dict()))
-            for i, e in enumerate(events)
+            (conversation_id, start_seq + i, e.type_name, e.timestamp, form.text)
+            for i, (e, form) in enumerate(zip(events, forms, strict=True))
         ]
 
         def write(db: sqlite3.Connection) -> None:
