@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from channel_responses.variations import ResponseGenerator
 from core.actions.base import Action, ActionContext, ActionExecutionRejection
-from core.actions.custom import load_actions_module
+from core.actions.custom import InProcessAction, load_actions_module
 from core.actions.default import load_intent_prompts
 from core.actions.forms import PLAN_METADATA_KEY, form_actions
 from core.actions.registry import ActionRegistry, UnknownActionError
@@ -52,7 +52,7 @@ from core.nlu.fallback import FallbackClassifier
 from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
 from core.nlu.text import DEFAULT_MAX_CHARS, nlu_view, scrub
 from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
-from core.stores.base import TrackerStore
+from core.stores.base import TrackerStore, UnstorableEvent, storable
 from core.stores.cache import RecentTrackers
 from core.stores.locks import InProcessLockStore, LockStore
 from core.stores.memory import InMemoryTrackerStore
@@ -358,6 +358,8 @@ class Agent:
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
             return True
         logger.debug("ran %s (predicted by %s, confidence %.2f)", name, policy, confidence)
+        if isinstance(action, InProcessAction | RemoteAction):
+            events = _storable_only(events, tracker.sender_id, name)
         if not any(isinstance(e, ActionExecutionRejected) for e in events):
             for event in extra_events or []:
                 tracker.update(event)
@@ -375,6 +377,25 @@ class Agent:
             channel=message.input_channel,
             extra={"metadata": message.metadata},
         )
+
+
+def _storable_only(events: list[Event], conversation_id: str, action_name: str) -> list[Event]:
+    """A custom action's events without those no store could write and read back (a NaN
+    slot value, a lone surrogate): each is dropped with an error, so the rest of the turn and
+    the user's message are still stored."""
+    kept = []
+    for event in events:
+        try:
+            storable(conversation_id, None, event)
+        except UnstorableEvent as exc:
+            logger.error(
+                "custom action '%s' returned an event that cannot be stored, dropped: %s",
+                action_name,
+                exc,
+            )
+        else:
+            kept.append(event)
+    return kept
 
 
 INTENT_PROMPTS_FILE = "intent_description_mapping.csv"

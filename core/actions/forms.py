@@ -75,7 +75,7 @@ from core.actions.base import Action, ActionContext, ActionExecutionRejection
 from core.actions.default import ACTION_EXTRACT_SLOTS, Lookup, LoopAction
 from core.actions.utter import utter
 from core.data.problems import Problems
-from core.domain import FORM_PLAN_KEYS, REQUESTED_SLOT, Domain, Form
+from core.domain import REQUESTED_SLOT, Domain, Form
 from core.events import (
     ActionExecuted,
     ActionExecutionRejected,
@@ -132,13 +132,7 @@ def read_plans(form: Form, problems: Problems) -> Plans:
         )
 
     for key, value in raw.items():
-        if key not in FORM_PLAN_KEYS:
-            problems.error(
-                f"form '{form.name}': unknown key `{key}` (expected required_slots, "
-                f"ignored_intents or a plan: {', '.join(FORM_PLAN_KEYS)})",
-                where,
-            )
-        elif key == "priority":
+        if key == "priority":
             if _is_map_of(value, lambda v: isinstance(v, int | float) and not isinstance(v, bool)):
                 plans.priority = {str(k): float(v) for k, v in value.items()}
             else:

@@ -1036,8 +1036,14 @@ def _read_form(name: str, raw: Any, loc: Location, part: _Part, problems: Proble
                     f"form '{name}': ignored_intents must be an intent name or a list of them",
                     raw.loc(key),
                 )
-        elif key != "required_slots" and key not in legacy_slots:
+        elif key in FORM_PLAN_KEYS:
             form.plans[key] = plain(val)
+        elif key != "required_slots" and key not in legacy_slots:
+            problems.warning(
+                f"form '{name}': unknown key `{key}` ignored, as Rasa ignores it (expected "
+                f"required_slots, ignored_intents or a plan: {', '.join(FORM_PLAN_KEYS)})",
+                raw.loc(key),
+            )
     return form
 
 

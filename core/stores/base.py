@@ -53,7 +53,7 @@ class StoredForm:
     event: Event
 
 
-def storable(conversation_id: str, seq: int, event: Event) -> StoredForm:
+def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
     """``event`` round-tripped through its stored form, as each store checks every event
     before its append writes anything: an event that could not be read back (a value JSON
     cannot carry, a lone surrogate, a field of the wrong shape) is an :class:`UnstorableEvent`
@@ -67,7 +67,8 @@ def storable(conversation_id: str, seq: int, event: Event) -> StoredForm:
         return StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
         raise UnstorableEvent(
-            f"conversation '{conversation_id}' event {seq} ('{event.type_name}') cannot be "
+            f"conversation '{conversation_id}' "
+            f"{'an event' if seq is None else f'event {seq}'} ('{event.type_name}') cannot be "
             f"stored: {exc}"
         ) from exc
 

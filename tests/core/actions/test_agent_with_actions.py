@@ -9,6 +9,7 @@ from typing import Any
 from core.agent import UserMessage, load_agent
 from core.events import Event
 from core.stores.memory import InMemoryTrackerStore
+from core.stores.sqlite import SQLiteTrackerStore
 from tests.core.actions.conftest import ActionServer
 from tests.core.data.test_loader import write
 
@@ -132,3 +133,50 @@ async def test_form_through_a_real_action_server_and_in_process_alike(
     slots = [(e["name"], e["value"]) for e in remote_events if e["event"] == "slot"]
     assert ("cuisine", "pizza") in slots and ("cuisine", None) in slots
     assert slots[-1] == ("requested_slot", None)
+
+
+UNSTORABLE_ACTIONS = """\
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+
+
+class ActionOdd(Action):
+    def name(self):
+        return "action_odd"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text="noted")
+        return [SlotSet("score", float("nan")), SlotSet("note", "kept")]
+"""
+
+
+async def test_an_unstorable_event_from_an_action_is_dropped_not_the_turn(
+    tmp_path: Path, caplog: Any
+) -> None:
+    # a NaN slot value is no JSON: no store could write it and read it back
+    bot_dir = write(
+        tmp_path / "odd",
+        {
+            "domain.yml": 'version: "3.1"\nintents: [greet]\nactions: [action_odd]\n'
+            "slots:\n  score: {type: any, mappings: [{type: custom}]}\n"
+            "  note: {type: any, mappings: [{type: custom}]}\n",
+            "data/nlu.yml": 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n',
+            "data/rules.yml": 'version: "3.1"\nrules:\n- rule: r\n  steps:\n'
+            "  - intent: greet\n  - action: action_odd\n",
+            "actions.py": UNSTORABLE_ACTIONS,
+        },
+    )
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    agent = load_agent(bot_dir, store=store)
+    try:
+        responses = await agent.handle(UserMessage("hi", "guest"))
+        again = await agent.handle(UserMessage("hi", "guest"))
+        stored = comparable(await store.load("guest"))
+    finally:
+        await agent.close()
+    assert [r.get("text") for r in responses] == ["noted"]
+    assert [r.get("text") for r in again] == ["noted"]
+    assert [e["text"] for e in stored if e["event"] == "user"] == ["hi", "hi"]
+    slots = [(e["name"], e["value"]) for e in stored if e["event"] == "slot"]
+    assert slots == [("note", "kept"), ("note", "kept")]
+    assert "custom action 'action_odd' returned an event that cannot be stored" in caplog.text

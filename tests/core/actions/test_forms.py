@@ -549,7 +549,6 @@ def test_check_plans_reports_bad_shapes_and_unknown_names(tmp_path: Path) -> Non
         chitchat: [bot_challenge]
         clarify: {seats: utter_missing}
         rules: {confirmed: {true: {keep: [ghost], drop: [note]}}}
-        colour: red
         """,
     )
     problems = Problems()
@@ -567,8 +566,22 @@ def test_check_plans_reports_bad_shapes_and_unknown_names(tmp_path: Path) -> Non
     assert any(
         "`rules.confirmed.True` must be a mapping with `keep` and/or `lose`" in m for m in messages
     )
-    assert any("unknown key `colour`" in m for m in messages)
-    assert len(messages) == 8
+    assert len(messages) == 7
+
+
+def test_unknown_form_keys_are_ignored_with_a_located_warning(tmp_path: Path) -> None:
+    # Rasa's domain schema lets a form carry keys it does not know, and ignores them
+    (tmp_path / "domain.yml").write_text(
+        textwrap.dedent(PLANNED + textwrap.indent("colour: red\nmax_turns: 2\n", "    "))
+    )
+    problems = Problems()
+    domain = read_domain([tmp_path / "domain.yml"], tmp_path, problems)
+    assert not problems.errors, [str(p) for p in problems.errors]
+    [warning] = [p for p in problems.warnings if "colour" in p.message]
+    assert "unknown key `colour` ignored" in warning.message
+    assert str(warning.location).startswith("domain.yml:")
+    assert "colour" not in domain.forms["trip_form"].plans
+    assert domain.forms["trip_form"].plans["max_turns"] == 2
 
 
 def test_check_plans_accepts_good_plans(tmp_path: Path) -> None:
