@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from core.domain import Domain
-from core.policies.states import ENTITY_LABEL_SEPARATOR, State, turn_context
+from core.policies.states import ENTITY_LABEL_SEPARATOR, State, TurnContext, turn_context
 from core.tracker import slot_definitions
 
 # hashed buckets for end-to-end user text and bot text (when the stories have any)
@@ -191,9 +191,12 @@ class StateFeaturizer:
                 out[self._bot_text_at + _bucket(token, self.bot_text_buckets)] = 1.0
         return out
 
-    def columns(self, history: Sequence[State]) -> dict[int, float]:
+    def columns(
+        self, history: Sequence[State], context: TurnContext | None = None
+    ) -> dict[int, float]:
         """Column -> value for the last ``max_history`` states of ``history`` (padded), then
-        the turn block (read from the whole history) when ``turn_features``."""
+        the turn block (read from the whole history, or ``context`` when the caller has it)
+        when ``turn_features``."""
         recent = list(history[-self.max_history :])
         first_position = self.max_history - len(recent)
         out: dict[int, float] = {}
@@ -202,12 +205,11 @@ class StateFeaturizer:
             for column, value in self.state_columns(state).items():
                 out[base + column] = value
         if self.turn_features and history:
-            out.update(self.turn_columns(history))
+            out.update(self.turn_columns(context or turn_context(history)))
         return out
 
-    def turn_columns(self, history: Sequence[State]) -> dict[int, float]:
+    def turn_columns(self, turn: TurnContext) -> dict[int, float]:
         """Column -> value of the turn block (absolute columns)."""
-        turn = turn_context(history)
         since, count, previous, user_changed, bot_changed, user_turns, earlier = self._turn_at
         out: dict[int, float] = {}
         for start, names in ((since, turn.since_user), (previous, turn.previous_turn)):
@@ -234,13 +236,18 @@ class StateFeaturizer:
             row[0, column] = value
         return row
 
-    def matrix(self, histories: Sequence[Sequence[State]]) -> sparse.csr_matrix:
-        """A sparse matrix with one row per history (for training)."""
+    def matrix(
+        self,
+        histories: Sequence[Sequence[State]],
+        contexts: Sequence[TurnContext | None] | None = None,
+    ) -> sparse.csr_matrix:
+        """A sparse matrix with one row per history (for training); ``contexts``, when
+        given, are the histories' turn contexts."""
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []
-        for history in histories:
-            columns = sorted(self.columns(history).items())
+        for i, history in enumerate(histories):
+            columns = sorted(self.columns(history, contexts[i] if contexts else None).items())
             indices += [c for c, _ in columns]
             data += [v for _, v in columns]
             indptr.append(len(indices))

@@ -50,9 +50,8 @@ from core.policies.states import (
     State,
     TurnContext,
     conversation_states,
-    state_key,
     tracker_states,
-    turn_context,
+    turn_contexts,
 )
 from core.tracker import Tracker
 
@@ -98,6 +97,7 @@ class TrainingSet:
     histories: list[tuple[State, ...]]
     actions: list[str]
     counts: list[int]
+    contexts: list[TurnContext | None]  # each history's turn context (None: not featurized)
 
 
 class LightGBMPolicy(Policy):
@@ -188,27 +188,27 @@ class LightGBMPolicy(Policy):
         """Every predictable story action with its history; duplicates (the same window,
         turn context and action) are kept once, with how often they came."""
         conversations = [*stories, *augment(stories, self.augmentation_factor, self.seed)]
-        seen: dict[tuple[str, TurnContext | None, str], int] = {}
-        histories: list[tuple[State, ...]] = []
-        actions: list[str] = []
-        counts: list[int] = []
+        seen: dict[tuple[tuple[State, ...], TurnContext | None, str], int] = {}
+        data = TrainingSet([], [], [], [])
         for conv in conversations:
-            for turn in conversation_states(conv, domain):
+            turns = conversation_states(conv, domain)
+            contexts = turn_contexts(turns[0].states) if turns and self.turn_features else []
+            for turn in turns:
                 if turn.unpredictable:
                     continue
                 history = self._window(turn.history)
-                context = turn_context(turn.history) if self.turn_features else None
-                key = (state_key(history), context, turn.action)
+                context = contexts[turn.index] if contexts else None
+                key = (history, context, turn.action)
                 index = seen.get(key)
                 if index is not None:
-                    counts[index] += 1
+                    data.counts[index] += 1
                     continue
-                seen[key] = len(histories)
-                # the whole history when the turn block reads it, else the window
-                histories.append(turn.history if self.turn_features else history)
-                actions.append(turn.action)
-                counts.append(1)
-        return TrainingSet(histories, actions, counts)
+                seen[key] = len(data.histories)
+                data.histories.append(history)
+                data.actions.append(turn.action)
+                data.counts.append(1)
+                data.contexts.append(context)
+        return data
 
     def _window(self, states: tuple[State, ...] | list[State]) -> tuple[State, ...]:
         return tuple(states[-self.max_history :])
@@ -234,7 +234,7 @@ class LightGBMPolicy(Policy):
         if self.example_weights == "count":
             weights = np.asarray(data.counts, dtype=np.float64)
         dataset = lgb.Dataset(
-            self.featurizer.matrix(data.histories),
+            self.featurizer.matrix(data.histories, data.contexts),
             label=labels,
             weight=weights,
             params={"feature_pre_filter": False, "min_data_in_bin": 1, "verbosity": -1},

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -587,15 +587,35 @@ def turn_context(history: Sequence[State]) -> TurnContext:
     last = user_at[-1]
     start = user_at[-2] + 1 if len(user_at) > 1 else 1
     # states[i] is the state before action i: its prev_action is what ran before it
-    previous_turn = _actions(history[start:last])
     return TurnContext(
         since_user=_actions(history[last + 1 :]),
-        previous_turn=previous_turn,
+        previous_turn=_actions(history[start:last]),
         user_changed=_changed_slots(history[last - 1] if last else None, history[last]),
         bot_changed=_changed_slots(history[last], history[-1]),
         user_turns=len(user_at),
         earlier=tuple(sorted(set(_actions(history[1:last])))),
     )
+
+
+def turn_contexts(states: Sequence[State]) -> list[TurnContext]:
+    """``turn_context(states[: i + 1])`` for every ``i``, in one pass (for training)."""
+    out: list[TurnContext] = []
+    user_turn: TurnContext | None = None  # the context at the latest user state
+    last = 0
+    since: tuple[str, ...] = ()
+    for i, state in enumerate(states):
+        if state.after_listen:
+            user_turn = turn_context(states[: i + 1])
+            last, since = i, ()
+            out.append(user_turn)
+        elif user_turn is None:
+            since += _actions(states[i : i + 1]) if i else ()
+            out.append(TurnContext(since_user=since))
+        else:
+            since += _actions(states[i : i + 1])
+            changed = _changed_slots(states[last], state)
+            out.append(replace(user_turn, since_user=since, bot_changed=changed))
+    return out
 
 
 def _actions(states: Sequence[State]) -> tuple[str, ...]:

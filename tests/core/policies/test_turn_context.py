@@ -21,10 +21,13 @@ from core.policies.states import (
     conversation_states,
     tracker_states,
     turn_context,
+    turn_contexts,
 )
 from core.stores.memory import InMemoryTrackerStore
 from core.tracker import Tracker
 from tests.core.data.test_loader import write
+from tests.core.policies.helpers import a, slot, split, story, u
+from tests.core.policies.helpers import domain as helpers_domain
 
 DOMAIN = """\
 version: "3.1"
@@ -179,3 +182,25 @@ async def test_a_live_conversation_and_its_training_story_have_the_same_features
     booking = turn_context(tracker_states(live_turns[5][1], domain))
     assert booking.since_user == ("utter_noted", "action_book")
     assert booking.bot_changed == ("booked",)
+
+
+def test_one_pass_contexts_equal_the_contexts_of_each_prefix() -> None:
+    stories, _ = split(
+        story("bot first", a("utter_greet"), u("greet"), a("utter_greet"), a("utter_ask")),
+        story(
+            "slots",
+            u("inform"),
+            slot(ok=True),
+            a("utter_ok"),
+            slot(name="Ann"),
+            a("utter_more"),
+            u("deny"),
+            slot(ok=False),
+            a("utter_sad"),
+            u("bye"),
+        ),
+    )
+    for conv in stories:
+        states = conversation_states(conv, helpers_domain())[0].states
+        assert turn_contexts(states) == [turn_context(states[: i + 1]) for i in range(len(states))]
+        assert any(c.bot_changed for c in turn_contexts(states)) or conv.name == "bot first"
