@@ -75,6 +75,9 @@ _CONFIG_KEYS: dict[str, tuple[str, ...]] = {
         "num_leaves",
         "text_buckets",
         "e2e_confidence_threshold",
+        "turn_features",
+        "example_weights",
+        "listen_weight",
         "seed",
     ),
 }

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from core.domain import Domain
-from core.policies.states import ENTITY_LABEL_SEPARATOR, State
+from core.policies.states import ENTITY_LABEL_SEPARATOR, State, TurnContext, turn_context
 from core.tracker import slot_definitions
 
 # hashed buckets for end-to-end user text and bot text (when the stories have any)
@@ -58,6 +58,8 @@ class StateFeaturizer:
     loops: list[str]
     user_text_buckets: int = 0
     bot_text_buckets: int = 0
+    # one block after the states: :func:`core.policies.states.turn_context` of the history
+    turn_features: bool = False
 
     def __post_init__(self) -> None:
         self._intent = {name: i for i, name in enumerate(self.intents)}
@@ -93,6 +95,15 @@ class StateFeaturizer:
             self._bot_text_at,
             self.state_size,
         ) = starts
+        # the turn block (after all states): actions since the user spoke, their count, the
+        # bot's previous turn, slots the user changed, slots changed since, user turns, every
+        # earlier action
+        actions, slots = len(self.actions), len(self.slots)
+        turn_sizes = [actions, 1, actions, slots, slots, 1, actions] if self.turn_features else []
+        turn_starts = np.cumsum([self.state_size * self.max_history, *turn_sizes]).tolist()
+        self._turn_at = turn_starts[:-1]
+        self._slot_index = {name: i for i, (name, _) in enumerate(self.slots)}
+        self._size = turn_starts[-1]
 
     @classmethod
     def build(
@@ -101,6 +112,7 @@ class StateFeaturizer:
         max_history: int,
         states: Iterable[State] = (),
         text_buckets: int = DEFAULT_TEXT_BUCKETS,
+        turn_features: bool = False,
     ) -> StateFeaturizer:
         """The layout for ``domain``, extended by names the training ``states`` use.
 
@@ -143,12 +155,13 @@ class StateFeaturizer:
             loops=_unique(loops),
             user_text_buckets=text_buckets if has_user_text else 0,
             bot_text_buckets=text_buckets if has_bot_text else 0,
+            turn_features=turn_features,
         )
 
     @property
     def size(self) -> int:
-        """Columns of one feature vector (all ``max_history`` positions)."""
-        return self.state_size * self.max_history
+        """Columns of one feature vector (all ``max_history`` positions, the turn block)."""
+        return int(self._size)
 
     def state_columns(self, state: State) -> dict[int, float]:
         """Column -> value of one state, relative to the state's first column."""
@@ -178,8 +191,12 @@ class StateFeaturizer:
                 out[self._bot_text_at + _bucket(token, self.bot_text_buckets)] = 1.0
         return out
 
-    def columns(self, history: Sequence[State]) -> dict[int, float]:
-        """Column -> value for the last ``max_history`` states of ``history`` (padded)."""
+    def columns(
+        self, history: Sequence[State], context: TurnContext | None = None
+    ) -> dict[int, float]:
+        """Column -> value for the last ``max_history`` states of ``history`` (padded), then
+        the turn block (read from the whole history, or ``context`` when the caller has it)
+        when ``turn_features``."""
         recent = list(history[-self.max_history :])
         first_position = self.max_history - len(recent)
         out: dict[int, float] = {}
@@ -187,6 +204,29 @@ class StateFeaturizer:
             base = position * self.state_size
             for column, value in self.state_columns(state).items():
                 out[base + column] = value
+        if self.turn_features and history:
+            out.update(self.turn_columns(context or turn_context(history)))
+        return out
+
+    def turn_columns(self, turn: TurnContext) -> dict[int, float]:
+        """Column -> value of the turn block (absolute columns)."""
+        since, count, previous, user_changed, bot_changed, user_turns, earlier = self._turn_at
+        out: dict[int, float] = {}
+        for start, names in ((since, turn.since_user), (previous, turn.previous_turn)):
+            for name in names:
+                if name in self._action:
+                    out[start + self._action[name]] = 1.0
+        for start, names in ((user_changed, turn.user_changed), (bot_changed, turn.bot_changed)):
+            for name in names:
+                if name in self._slot_index:
+                    out[start + self._slot_index[name]] = 1.0
+        for name in turn.earlier:
+            if name in self._action:
+                out[earlier + self._action[name]] = 1.0
+        if turn.since_user:
+            out[count] = float(len(turn.since_user))
+        if turn.user_turns:
+            out[user_turns] = float(turn.user_turns)
         return out
 
     def vector(self, history: Sequence[State]) -> np.ndarray:
@@ -196,13 +236,18 @@ class StateFeaturizer:
             row[0, column] = value
         return row
 
-    def matrix(self, histories: Sequence[Sequence[State]]) -> sparse.csr_matrix:
-        """A sparse matrix with one row per history (for training)."""
+    def matrix(
+        self,
+        histories: Sequence[Sequence[State]],
+        contexts: Sequence[TurnContext | None] | None = None,
+    ) -> sparse.csr_matrix:
+        """A sparse matrix with one row per history (for training); ``contexts``, when
+        given, are the histories' turn contexts."""
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []
-        for history in histories:
-            columns = sorted(self.columns(history).items())
+        for i, history in enumerate(histories):
+            columns = sorted(self.columns(history, contexts[i] if contexts else None).items())
             indices += [c for c, _ in columns]
             data += [v for _, v in columns]
             indptr.append(len(indices))
@@ -221,6 +266,7 @@ class StateFeaturizer:
             "loops": self.loops,
             "user_text_buckets": self.user_text_buckets,
             "bot_text_buckets": self.bot_text_buckets,
+            "turn_features": self.turn_features,
         }
 
     @classmethod
@@ -234,4 +280,5 @@ class StateFeaturizer:
             loops=list(data["loops"]),
             user_text_buckets=int(data["user_text_buckets"]),
             bot_text_buckets=int(data["bot_text_buckets"]),
+            turn_features=bool(data.get("turn_features", False)),
         )

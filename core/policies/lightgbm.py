@@ -2,11 +2,24 @@
 
 Like Rasa's TEDPolicy (``rasa/core/policies/ted_policy.py``) it learns from stories only (its
 ``SupportedData.ML_DATA``; rules are RulePolicy's), one example per predictable story action
-from the last ``max_history`` states, duplicates removed (``MaxHistoryTrackerFeaturizer``),
-and predicts a confidence for every action of the domain (priority 1). The model is a
-LightGBM multiclass booster over :class:`core.policies.featurizer.StateFeaturizer` vectors,
-set up to learn from a handful of stories (one example may make a leaf) and to give the
-same model for the same data (deterministic, one thread, fixed seed).
+from the last ``max_history`` states (``MaxHistoryTrackerFeaturizer``), and predicts a
+confidence for every action of the domain (priority 1). The model is a LightGBM multiclass
+booster over :class:`core.policies.featurizer.StateFeaturizer` vectors, set up to learn from
+a handful of stories (one example may make a leaf) and to give the same model for the same
+data (deterministic, one thread, fixed seed).
+
+Beyond TED (measured on MultiWOZ human dialogues, bench/results/multiwoz.md):
+
+* ``turn_features`` (default on): the featurizer adds the turn context read from the whole
+  history (:func:`core.policies.states.turn_context`: the actions taken since the user
+  spoke, the bot's previous turn, the slots this turn changed, the turn's position);
+* ``example_weights`` ``"count"`` (default): duplicate examples are kept as one example
+  weighted by how often the stories show it, so when stories disagree the majority wins
+  (``"unique"``: once each, as Rasa's featurizer removes duplicates);
+* ``listen_weight`` (default 1.0, no change): the listen-or-act decision. P(listen) is
+  weighed against acting and the actions keep their shares of the rest, still a
+  distribution for the ensemble and the core fallback threshold; below 1 the bot stops
+  less often in the middle of a multi-action turn (and sometimes says one action more).
 
 End-to-end: after a user message with both intent and text, and when the stories carried
 user text, the policy also predicts from the text alone and uses that prediction when it is
@@ -32,7 +45,14 @@ from core.data.story_graph import Conversation
 from core.domain import Domain
 from core.policies.base import Policy, PolicyPrediction
 from core.policies.featurizer import DEFAULT_TEXT_BUCKETS, StateFeaturizer
-from core.policies.states import State, conversation_states, state_key, tracker_states
+from core.policies.states import (
+    ACTION_LISTEN,
+    State,
+    TurnContext,
+    conversation_states,
+    tracker_states,
+    turn_contexts,
+)
 from core.tracker import Tracker
 
 # histories whose scores are remembered (live conversations repeat the same few)
@@ -43,6 +63,9 @@ logger = logging.getLogger(__name__)
 LIGHTGBM_POLICY_PRIORITY = 1
 # Rasa's TED default e2e_confidence_threshold
 E2E_CONFIDENCE_THRESHOLD = 0.5
+# "unique": each distinct (history, action) example once, as Rasa's featurizer;
+# "count": weighted by how often the stories show it (human dialogues repeat and disagree)
+EXAMPLE_WEIGHTS = ("unique", "count")
 
 
 def augment(stories: list[Conversation], factor: int, seed: int) -> list[Conversation]:
@@ -69,10 +92,12 @@ def augment(stories: list[Conversation], factor: int, seed: int) -> list[Convers
 
 @dataclass
 class TrainingSet:
-    """Unique (history, action) examples, in the order first seen."""
+    """Unique (history, action) examples, in the order first seen, with how often each came."""
 
     histories: list[tuple[State, ...]]
     actions: list[str]
+    counts: list[int]
+    contexts: list[TurnContext | None]  # each history's turn context (None: not featurized)
 
 
 class LightGBMPolicy(Policy):
@@ -91,6 +116,9 @@ class LightGBMPolicy(Policy):
         num_leaves: int = 8,
         text_buckets: int = DEFAULT_TEXT_BUCKETS,
         e2e_confidence_threshold: float = E2E_CONFIDENCE_THRESHOLD,
+        turn_features: bool = True,
+        example_weights: str = "count",
+        listen_weight: float = 1.0,
         seed: int = 42,
     ) -> None:
         if max_history < 1:
@@ -103,13 +131,20 @@ class LightGBMPolicy(Policy):
         self.num_leaves = num_leaves
         self.text_buckets = text_buckets
         self.e2e_confidence_threshold = e2e_confidence_threshold
+        if example_weights not in EXAMPLE_WEIGHTS:
+            raise ValueError(f"example_weights must be one of {EXAMPLE_WEIGHTS}")
+        if not listen_weight > 0:
+            raise ValueError(f"listen_weight must be positive, got {listen_weight}")
+        self.turn_features = turn_features
+        self.example_weights = example_weights
+        self.listen_weight = float(listen_weight)
         self.seed = seed
         self.featurizer: StateFeaturizer | None = None
         self.classes: list[str] = []  # the model's classes, in its output order
         self.booster: lgb.Booster | None = None
         # scores by history, for the booster and featurizer they were computed with
         self._scores: dict[tuple[State, ...], np.ndarray] = {}
-        self._scores_model: tuple[lgb.Booster, StateFeaturizer] | None = None
+        self._scores_model: tuple[lgb.Booster, StateFeaturizer, float] | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -121,6 +156,9 @@ class LightGBMPolicy(Policy):
             "num_leaves": self.num_leaves,
             "text_buckets": self.text_buckets,
             "e2e_confidence_threshold": self.e2e_confidence_threshold,
+            "turn_features": self.turn_features,
+            "example_weights": self.example_weights,
+            "listen_weight": self.listen_weight,
             "seed": self.seed,
         }
 
@@ -147,23 +185,33 @@ class LightGBMPolicy(Policy):
     # -- training -------------------------------------------------------------------------------
 
     def training_set(self, stories: list[Conversation], domain: Domain) -> TrainingSet:
-        """Every predictable story action with its history, duplicates dropped."""
+        """Every predictable story action with its history; duplicates (the same window,
+        turn context and action) are kept once, with how often they came."""
         conversations = [*stories, *augment(stories, self.augmentation_factor, self.seed)]
-        seen: set[str] = set()
-        histories: list[tuple[State, ...]] = []
-        actions: list[str] = []
+        seen: dict[tuple[tuple[State, ...], TurnContext | None, str], int] = {}
+        data = TrainingSet([], [], [], [])
         for conv in conversations:
-            for turn in conversation_states(conv, domain):
+            turns = conversation_states(conv, domain)
+            contexts = turn_contexts(turns[0].states) if turns and self.turn_features else []
+            for turn in turns:
                 if turn.unpredictable:
                     continue
-                history = turn.history[-self.max_history :]
-                key = state_key(history) + "\n" + turn.action
-                if key in seen:
+                history = self._window(turn.history)
+                context = contexts[turn.index] if contexts else None
+                key = (history, context, turn.action)
+                index = seen.get(key)
+                if index is not None:
+                    data.counts[index] += 1
                     continue
-                seen.add(key)
-                histories.append(history)
-                actions.append(turn.action)
-        return TrainingSet(histories, actions)
+                seen[key] = len(data.histories)
+                data.histories.append(history)
+                data.actions.append(turn.action)
+                data.counts.append(1)
+                data.contexts.append(context)
+        return data
+
+    def _window(self, states: tuple[State, ...] | list[State]) -> tuple[State, ...]:
+        return tuple(states[-self.max_history :])
 
     def train(self, stories: list[Conversation], rules: list[Conversation], domain: Domain) -> None:
         """Learn from stories only (rules are RulePolicy's, as TED's ML_DATA)."""
@@ -173,6 +221,7 @@ class LightGBMPolicy(Policy):
             self.max_history,
             (state for history in data.histories for state in history),
             self.text_buckets,
+            self.turn_features,
         )
         self.classes = list(dict.fromkeys(data.actions))
         self.booster = None
@@ -181,9 +230,13 @@ class LightGBMPolicy(Policy):
             return
         index = {name: i for i, name in enumerate(self.classes)}
         labels = np.asarray([index[a] for a in data.actions], dtype=np.float64)
+        weights = None
+        if self.example_weights == "count":
+            weights = np.asarray(data.counts, dtype=np.float64)
         dataset = lgb.Dataset(
-            self.featurizer.matrix(data.histories),
+            self.featurizer.matrix(data.histories, data.contexts),
             label=labels,
+            weight=weights,
             params={"feature_pre_filter": False, "min_data_in_bin": 1, "verbosity": -1},
             free_raw_data=True,
         )
@@ -204,19 +257,38 @@ class LightGBMPolicy(Policy):
         if self.booster is None:
             return np.ones(len(self.classes))
         held = self._scores_model
-        if held is None or held[0] is not self.booster or held[1] is not self.featurizer:
-            self._scores_model = (self.booster, self.featurizer)
+        if (
+            held is None
+            or held[0] is not self.booster
+            or held[1] is not self.featurizer
+            or held[2] != self.listen_weight
+        ):
+            self._scores_model = (self.booster, self.featurizer, self.listen_weight)
             self._scores = {}
-        key = tuple(states)
+        key = tuple(states) if self.turn_features else self._window(states)
         scores = self._scores.get(key)
         if scores is None:
             row = self.featurizer.vector(states)
-            scores = np.asarray(self.booster.predict(row, num_threads=1))[0]
+            scores = self._weigh_listen(np.asarray(self.booster.predict(row, num_threads=1))[0])
             scores.flags.writeable = False
             if len(self._scores) >= MAX_REMEMBERED_SCORES:
                 self._scores.clear()
             self._scores[key] = scores
         return scores
+
+    def _weigh_listen(self, scores: np.ndarray) -> np.ndarray:
+        """Two-step decision: listen or act, then which action. The model's P(listen) is
+        weighed by ``listen_weight`` against acting, the actions keep their shares of the
+        rest: ``P(listen) = w p / (w p + 1 - p)``, ``P(a) = p(a) / (w p + 1 - p)``, still a
+        distribution (a prior shift), so the ensemble and the core fallback threshold read it
+        as any confidence. Below 1 the bot stops less early in a multi-action turn."""
+        if self.listen_weight == 1.0 or ACTION_LISTEN not in self.classes:
+            return scores
+        listen = self.classes.index(ACTION_LISTEN)
+        weighed = scores.copy()
+        weighed[listen] *= self.listen_weight
+        total = float(weighed.sum())
+        return weighed / total if total > 0 else scores
 
     def _distribution(self, domain: Domain, scores: np.ndarray | None) -> dict[str, float]:
         """Confidences for every domain action (and every trained class); unseen ones 0."""
@@ -229,7 +301,8 @@ class LightGBMPolicy(Policy):
     def predict(self, tracker: Tracker, domain: Domain) -> PolicyPrediction:
         if self.featurizer is None or not self.classes:
             return PolicyPrediction(self._distribution(domain, None), self.name, self.priority)
-        states = tracker_states(tracker, domain)[-self.max_history :]
+        # the whole history: the featurizer keeps the window (and reads the turn from it all)
+        states = tracker_states(tracker, domain)
         last = states[-1]
         # Rasa's first example: the last user turn by its intent (its text only without one)
         scores = self._class_probabilities(states)
@@ -255,7 +328,7 @@ class LightGBMPolicy(Policy):
             policy_name=self.name,
             priority=self.priority,
             is_end_to_end_prediction=is_e2e,
-            diagnostic={"states": len(states), "end_to_end": is_e2e},
+            diagnostic={"states": len(self._window(states)), "end_to_end": is_e2e},
         )
 
     # -- persistence ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -553,3 +553,77 @@ def conversation_states(
             )
         )
     return turns
+
+
+# ------------------------------------------------------------------ the turn so far
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What a state history says about the current turn beyond its last few states.
+
+    Read from the whole history (any number of states), so the LightGBM policy sees it
+    whatever its ``max_history``; the same function serves training (a story's states) and
+    prediction (a live tracker's states), so both see the same context.
+    """
+
+    since_user: tuple[str, ...] = ()  # actions taken since the user last spoke, in order
+    previous_turn: tuple[str, ...] = ()  # the bot's actions before the user's last message
+    user_changed: tuple[str, ...] = ()  # slots the user's last message changed (sorted)
+    bot_changed: tuple[str, ...] = ()  # slots changed since the user last spoke (sorted)
+    user_turns: int = 0  # user messages so far
+    earlier: tuple[str, ...] = ()  # every action before the user's last message (sorted set)
+
+
+def _changed_slots(before: State | None, after: State) -> tuple[str, ...]:
+    old = dict(before.slots) if before is not None else {}
+    new = dict(after.slots)
+    return tuple(sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name)))
+
+
+def turn_context(history: Sequence[State]) -> TurnContext:
+    """The :class:`TurnContext` of the last state of ``history`` (states as Rasa's)."""
+    user_at = [i for i, state in enumerate(history) if state.after_listen]
+    if not user_at:
+        return TurnContext(since_user=_actions(history[1:]))
+    last = user_at[-1]
+    start = user_at[-2] + 1 if len(user_at) > 1 else 1
+    # states[i] is the state before action i: its prev_action is what ran before it
+    return TurnContext(
+        since_user=_actions(history[last + 1 :]),
+        previous_turn=_actions(history[start:last]),
+        user_changed=_changed_slots(history[last - 1] if last else None, history[last]),
+        bot_changed=_changed_slots(history[last], history[-1]),
+        user_turns=len(user_at),
+        earlier=tuple(sorted(set(_actions(history[1:last])))),
+    )
+
+
+def turn_contexts(states: Sequence[State]) -> list[TurnContext]:
+    """``turn_context(states[: i + 1])`` for every ``i``, in one pass (for training)."""
+    out: list[TurnContext] = []
+    user_turn: TurnContext | None = None  # the context at the latest user state
+    last = 0
+    since: tuple[str, ...] = ()
+    for i, state in enumerate(states):
+        if state.after_listen:
+            user_turn = turn_context(states[: i + 1])
+            last, since = i, ()
+            out.append(user_turn)
+        elif user_turn is None:
+            since += _actions(states[i : i + 1]) if i else ()
+            out.append(TurnContext(since_user=since))
+        else:
+            since += _actions(states[i : i + 1])
+            changed = _changed_slots(states[last], state)
+            out.append(replace(user_turn, since_user=since, bot_changed=changed))
+    return out
+
+
+def _actions(states: Sequence[State]) -> tuple[str, ...]:
+    """The actions that ran before each of ``states`` (listens left out)."""
+    return tuple(
+        name
+        for state in states
+        if (name := state.prev_action) is not None and name != ACTION_LISTEN
+    )
