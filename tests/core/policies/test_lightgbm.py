@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 
@@ -180,16 +179,6 @@ def test_augmentation_is_optional_bounded_and_seeded() -> None:
 def test_rejects_a_bad_max_history() -> None:
     with pytest.raises(ValueError, match="max_history"):
         LightGBMPolicy(max_history=0)
-
-
-def test_latency_is_small() -> None:
-    policy = trained(LightGBMPolicy())
-    t = tracker(user("greet"), act("utter_greet"), user("affirm"))
-    policy.predict(t, domain())
-    start = time.perf_counter()
-    for _ in range(50):
-        policy.predict(t, domain())
-    assert (time.perf_counter() - start) / 50 < 0.005
 
 
 def test_ted_config_becomes_one_lightgbm_policy() -> None:
