@@ -32,7 +32,9 @@ channel-neutral responses with ``channel_responses.render``. Raise :class:`HubEr
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import html
 import importlib
 import json
 import logging
@@ -42,11 +44,15 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
+from adapters.server import ConnectionLimits, error_response, serve
 from channel_responses.render import render_rest
 from core.agent import Agent, UserMessage, load_agent
+from core.conversation_ids import InvalidConversationId, check
 from core.data.config import read_credentials
 from core.data.loader import load_bot
 from core.data.problems import BotDataError, Location, Problems
@@ -59,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5005
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds a client may take to send a request body
 AUTH_TOKEN_ENV = "CHINWAG_AUTH_TOKEN"
 WEB_DIR = Path(__file__).resolve().parent / "web"
 WEB_FILES = {"chat.js": "application/javascript", "chat.css": "text/css"}
@@ -81,15 +88,14 @@ def hub_version() -> str:
 class HubError(Exception):
     """An error answered as ``{"error": message, "detail": detail}`` with ``status``."""
 
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
+    def __init__(
+        self, status: int, message: str, detail: Any = None, *, close: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.detail = detail
-
-
-def error_response(status: int, message: str, detail: Any = None) -> web.Response:
-    return web.json_response({"error": message, "detail": detail}, status=status)
+        self.close = close  # close the connection after answering (the body was not read)
 
 
 @web.middleware
@@ -98,7 +104,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HubError as exc:
-        return error_response(exc.status, exc.message, exc.detail)
+        response = error_response(exc.status, exc.message, exc.detail)
+        if exc.close:
+            response.force_close()
+        return response
     except LockTimeout as exc:
         return error_response(503, "conversation busy, try again", str(exc))
     except StoreUnavailable as exc:
@@ -111,31 +120,113 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         detail = None
+        headers = None
         if isinstance(exc, web.HTTPMethodNotAllowed):
-            detail = f"allowed: {', '.join(sorted(exc.allowed_methods))}"
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            detail = f"allowed: {allowed}"
+            headers = {"Allow": allowed}
         elif isinstance(exc, web.HTTPNotFound):
             detail = f"no route {request.method} {request.path}"
-        return error_response(exc.status, exc.reason.lower(), detail)
+        return error_response(exc.status, exc.reason.lower(), detail, headers)
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal server error", "see the hub's log")
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400 naming what is wrong otherwise."""
-    body = await request.read()
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HubError(400, "malformed JSON", "the body is not UTF-8 text") from None
-    if not text.strip():
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 4300  # Python's own limit for int(str); past it int() raises ValueError
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(digits)} digits (at most {MAX_INT_DIGITS} allowed)")
+    return int(digits)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """True if ``value`` nests at most ``limit`` arrays/objects deep (iterative, linear)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def parse_json(body: bytes | str, what: str = "the body") -> Any:
+    """JSON text as Python values, bounded: at most :data:`MAX_JSON_DEPTH` levels of nesting,
+    integers of at most :data:`MAX_INT_DIGITS` digits, no NaN/Infinity; HubError 400 naming
+    what is wrong otherwise. Every JSON body the hub reads goes through here."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HubError(400, "malformed JSON", f"{what} is not UTF-8 text") from None
+    if not body.strip():
         raise HubError(400, "empty request body", "expected a JSON object")
     try:
-        data = json.loads(text)
+        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise HubError(
             400, "malformed JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:
+        raise HubError(400, "malformed JSON", f"{what} holds {exc}") from None
+    if not _depth_within(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> HubError:
+    return HubError(
+        400, "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels of arrays/objects"
+    )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, read within the hub's body timeout (408 when the client is too slow;
+    413 past the size limit, from aiohttp)."""
+    timeout = request.app[BODY_TIMEOUT]
+    try:
+        return await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError:
+        logger.warning(
+            "%s %s from %s: body not received within %g s; closing",
+            request.method,
+            request.path,
+            request.remote,
+            timeout,
+        )
+        raise HubError(
+            408,
+            "request body too slow",
+            f"the body did not arrive within {timeout:g} s",
+            close=True,
+        ) from None
+    except (ConnectionError, RequestPayloadError) as exc:
+        logger.warning(
+            "%s %s from %s: the client went away during the body (%s)",
+            request.method,
+            request.path,
+            request.remote,
+            exc,
+        )
+        raise HubError(400, "incomplete request body", str(exc), close=True) from None
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (read and parsed with the bounds of
+    :func:`read_body` and :func:`parse_json`); 400 naming what is wrong otherwise."""
+    data = parse_json(await read_body(request))
     if not isinstance(data, dict):
         raise HubError(400, "expected a JSON object", f"got {type(data).__name__}")
     return data
@@ -186,6 +277,7 @@ class BotRuntime:
 BOTS = web.AppKey("bots", dict[str, BotRuntime])
 AUTH_TOKEN = web.AppKey("auth_token", str)  # "" when the HTTP API is switched off
 MAX_BODY = web.AppKey("max_body", int)
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
 def default_stores(bot_dir: Path) -> tuple[TrackerStore, LockStore]:
@@ -215,6 +307,7 @@ def create_app(
     *,
     auth_token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     stores: StoreFactory = default_stores,
 ) -> web.Application:
     """The hub for ``bot_dirs``; bots load (and stores open) when the app starts.
@@ -227,6 +320,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
     app[AUTH_TOKEN] = auth_token or ""
     app[MAX_BODY] = max_body
+    app[BODY_TIMEOUT] = body_timeout
     runtimes: dict[str, BotRuntime] = {}
     single = len(bot_dirs) == 1
     for bot_dir in bot_dirs:
@@ -323,7 +417,8 @@ async def version_info(request: web.Request) -> web.Response:
 
 async def bot_index(request: web.Request) -> web.Response:
     links = "".join(
-        f'<li><a href="/bots/{name}/">{name}</a></li>' for name in bot_names(request.app)
+        f'<li><a href="/bots/{html.escape(quote(name), quote=True)}/">{html.escape(name)}</a></li>'
+        for name in bot_names(request.app)
     )
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>chinwag</title>'
@@ -368,6 +463,24 @@ VERBOSITIES: dict[str, Verbosity] = {
 }
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """``given`` (from a header or the query, possibly holding undecodable bytes) equals
+    ``expected``, compared in constant time; undecodable input is simply not equal."""
+    try:
+        given_bytes = given.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given_bytes, expected.encode())
+
+
+def conversation_id(request: web.Request) -> str:
+    """The ``{conversation_id}`` of the path, checked (400 naming the problem)."""
+    try:
+        return check(request.match_info["conversation_id"])
+    except InvalidConversationId as exc:
+        raise HubError(400, "invalid conversation id", str(exc)) from None
+
+
 def check_token(request: web.Request) -> None:
     """401/403 unless the request carries the hub's HTTP API token."""
     expected = request.app[AUTH_TOKEN]
@@ -383,7 +496,7 @@ def check_token(request: web.Request) -> None:
         given = header[7:].strip()
     if given is None:
         raise HubError(401, "missing token", "send ?token=... or Authorization: Bearer ...")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not same_secret(given, expected):
         raise HubError(401, "wrong token")
 
 
@@ -408,7 +521,7 @@ class HttpApi:
     async def tracker(self, request: web.Request) -> web.Response:
         check_token(request)
         include = verbosity(request)
-        tracker = await self.runtime.agent.load_tracker(request.match_info["conversation_id"])
+        tracker = await self.runtime.agent.load_tracker(conversation_id(request))
         return web.json_response(tracker.current_state(include))
 
     async def messages(self, request: web.Request) -> web.Response:
@@ -426,7 +539,7 @@ class HttpApi:
         parse_data = data.get("parse_data")
         if parse_data is not None and not isinstance(parse_data, dict):
             raise HubError(400, "invalid parse_data", "expected a JSON object")
-        message = UserMessage(text, request.match_info["conversation_id"])
+        message = UserMessage(text, conversation_id(request))
         tracker = await self.runtime.agent.log_message(message, parse_data)
         return web.json_response(tracker.current_state(include))
 
@@ -434,6 +547,7 @@ class HttpApi:
         """Run the bot as if the user had sent ``name`` with ``entities``."""
         check_token(request)
         include = verbosity(request)
+        sender = conversation_id(request)
         data = await read_json(request)
         name = required_text(data, "name")
         agent = self.runtime.agent
@@ -449,11 +563,10 @@ class HttpApi:
             entities = values
         if not isinstance(entities, dict):
             raise HubError(400, "invalid entities", "expected an object or a list")
-        conversation_id = request.match_info["conversation_id"]
         payload = f"/{name}{json.dumps(entities)}" if entities else f"/{name}"
-        responses = await self.runtime.handle(UserMessage(payload, conversation_id))
-        tracker = await agent.load_tracker(conversation_id)
-        messages = [m for r in responses for m in render_rest(r, conversation_id)]
+        responses = await self.runtime.handle(UserMessage(payload, sender))
+        tracker = await agent.load_tracker(sender)
+        messages = [m for r in responses for m in render_rest(r, sender)]
         return web.json_response({"tracker": tracker.current_state(include), "messages": messages})
 
     async def parse(self, request: web.Request) -> web.Response:
@@ -507,7 +620,7 @@ BOT_PATHS: dict[str, Any] = {
                         "sender": {"type": "string"},
                         "message": {"type": "string"},
                         "metadata": {"type": "object"},
-                        "input_channel": {"type": "string"},
+                        "input_channel": {"type": "string", "not": {"enum": ["slack", "telegram"]}},
                     },
                 }
             ),
@@ -563,7 +676,11 @@ BOT_PATHS: dict[str, Any] = {
                     },
                 }
             ),
-            "responses": {"200": _ok("{tracker, messages}"), **ERRORS},
+            "responses": {
+                "200": _ok("{tracker, messages}"),
+                **ERRORS,
+                "404": {"$ref": "#/components/responses/Error"},
+            },
         }
     },
     "/model/parse": {
@@ -683,12 +800,14 @@ def run_hub(
     port: int = DEFAULT_PORT,
     auth_token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx)."""
-    app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body)
+    app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body, body_timeout=body_timeout)
     names = ", ".join(bot_names(app))
 
-    def announce(_line: str) -> None:
+    def announce() -> None:
         print(f"chinwag hub serving {names} on http://{host}:{port}", flush=True)
 
-    web.run_app(app, host=host, port=port, print=announce, access_log=None)
+    serve(app, host=host, port=port, limits=limits or ConnectionLimits(), announce=announce)
