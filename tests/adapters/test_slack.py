@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from adapters.hub import BOTS, create_app
 from adapters.slack import action_text, conversation_id, read_settings, sanitize
 from core.data.problems import BotDataError, Location
-from tests.adapters.conftest import RESTAURANT, memory_stores, write_bot
+from tests.adapters.conftest import RESTAURANT, HubTestServer, memory_stores, write_bot
 from tests.emulators import clear_platform_env
 from tests.emulators.slack import (
     BOT_TOKEN,
@@ -143,7 +143,7 @@ async def make_hub(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[Mak
         if bot is None:
             bot = restaurant_copy(tmp_path, slack_credentials(slack_api, **settings))
         app = create_app([bot], stores=memory_stores)
-        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        client: TestClient[Any, Any] = TestClient(HubTestServer(app))
         await client.start_server()
         clients.append(client)
         return SlackHub(client, slack_api)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from adapters.hub import BOTS, create_app
 from adapters.telegram import (
@@ -25,7 +25,7 @@ from adapters.telegram import (
     read_settings,
 )
 from core.data.problems import BotDataError, Location
-from tests.adapters.conftest import RESTAURANT, memory_stores, write_bot
+from tests.adapters.conftest import RESTAURANT, HubTestServer, memory_stores, write_bot
 from tests.emulators import clear_platform_env
 from tests.emulators.telegram import (
     BOT_TOKEN,
@@ -117,7 +117,7 @@ async def make_hub(tmp_path: Path, telegram_api: FakeTelegramAPI) -> AsyncIterat
             )
         (bot / "credentials.yml").write_text(credentials, encoding="utf-8")
         client: TestClient[Any, Any] = TestClient(
-            TestServer(create_app([bot], stores=memory_stores))
+            HubTestServer(create_app([bot], stores=memory_stores))
         )
         await client.start_server()
         clients.append(client)
