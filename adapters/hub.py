@@ -52,7 +52,8 @@ from aiohttp.web_protocol import RequestPayloadError
 from adapters.server import ConnectionLimits, error_response, serve
 from channel_responses.render import render_rest
 from core.agent import Agent, UserMessage, load_agent
-from core.conversation_ids import InvalidConversationId, check
+from core.conversation_ids import MAX_LENGTH as MAX_ID_LENGTH
+from core.conversation_ids import QUALIFIED_CHANNELS, InvalidConversationId, check
 from core.data.config import read_credentials
 from core.data.loader import load_bot
 from core.data.problems import BotDataError, Location, Problems
@@ -553,7 +554,8 @@ class HttpApi:
         agent = self.runtime.agent
         if name not in agent.domain.intents:
             raise HubError(404, "unknown intent", f"the intent '{name}' is not in the domain")
-        entities = data.get("entities") or {}
+        entities = data.get("entities")
+        entities = {} if entities is None else entities
         if isinstance(entities, list):
             values: dict[str, list[Any]] = {}
             for entity in entities:
@@ -595,16 +597,41 @@ ERRORS = {
     "401": {"$ref": "#/components/responses/Error"},
     "403": {"$ref": "#/components/responses/Error"},
 }
+_NO_CONTROL = "[^\\u0000-\\u001f\\u007f-\\u009f]"
+_RESERVED = "|".join(f"{channel}:" for channel in QUALIFIED_CHANNELS)
+TEXT_OR_NUMBER = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+SENDER = {  # core.conversation_ids.check_sender, as a schema (numbers become text, as in Rasa)
+    "anyOf": [
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ID_LENGTH,
+            "pattern": f"^(?!{_RESERVED}){_NO_CONTROL}+$",
+        },
+        {"type": "number"},
+    ]
+}
 CONVERSATION = {
     "name": "conversation_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
+    "description": "the full conversation id: slack:<id>, telegram:<chat id> or a REST sender",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_ID_LENGTH,
+        # core.conversation_ids.check; one path segment ('/' or a dot segment would not be)
+        "pattern": f"^(?!\\.\\.?$)(?:(?!/){_NO_CONTROL})+$",
+    },
 }
 INCLUDE_EVENTS = {
     "name": "include_events",
     "in": "query",
     "schema": {"type": "string", "enum": list(VERBOSITIES), "default": "AFTER_RESTART"},
+}
+NO_SUCH_BOT = {
+    "description": "no bot of that name in this hub",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}, {"token": []}]
 
@@ -617,10 +644,14 @@ BOT_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["sender", "message"],
                     "properties": {
-                        "sender": {"type": "string"},
-                        "message": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "input_channel": {"type": "string", "not": {"enum": ["slack", "telegram"]}},
+                        "sender": SENDER,
+                        "message": TEXT_OR_NUMBER,
+                        "metadata": {"type": ["object", "null"]},
+                        "input_channel": {
+                            "type": ["string", "null"],
+                            "maxLength": MAX_ID_LENGTH,
+                            "pattern": f"^(?!(?i:{'|'.join(QUALIFIED_CHANNELS)})$){_NO_CONTROL}*$",
+                        },
                     },
                 }
             ),
@@ -652,9 +683,9 @@ BOT_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["text", "sender"],
                     "properties": {
-                        "text": {"type": "string"},
+                        "text": TEXT_OR_NUMBER,
                         "sender": {"type": "string", "enum": ["user"]},
-                        "parse_data": {"type": "object"},
+                        "parse_data": {"type": ["object", "null"]},
                     },
                 }
             ),
@@ -671,8 +702,8 @@ BOT_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["name"],
                     "properties": {
-                        "name": {"type": "string"},
-                        "entities": {"oneOf": [{"type": "object"}, {"type": "array"}]},
+                        "name": TEXT_OR_NUMBER,
+                        "entities": {"type": ["object", "array", "null"]},
                     },
                 }
             ),
@@ -688,7 +719,7 @@ BOT_PATHS: dict[str, Any] = {
             "summary": "Understand a text (intent, entities) without logging it",
             "security": SECURED,
             "requestBody": _json_body(
-                {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+                {"type": "object", "required": ["text"], "properties": {"text": TEXT_OR_NUMBER}}
             ),
             "responses": {"200": _ok("parse data"), **ERRORS},
         }
@@ -724,7 +755,11 @@ def openapi_document(bot_names: list[str]) -> dict[str, Any]:
     }
     for path, item in BOT_PATHS.items():
         paths[f"/bots/{{bot}}{path}"] = {
-            method: {**op, "parameters": [bot_param, *op.get("parameters", [])]}
+            method: {
+                **op,
+                "parameters": [bot_param, *op.get("parameters", [])],
+                "responses": {**op["responses"], "404": NO_SUCH_BOT},
+            }
             for method, op in item.items()
         }
         if len(bot_names) == 1:

@@ -49,10 +49,12 @@ def to_user_message(body: dict[str, Any]) -> UserMessage:
     except InvalidConversationId as exc:
         raise HubError(400, "invalid 'sender'", str(exc)) from None
     text = required_text(body, "message")
-    metadata = body.get("metadata") or {}
+    metadata = body.get("metadata")
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise HubError(400, "invalid metadata", "expected a JSON object in 'metadata'")
-    channel = body.get("input_channel") or CHANNEL
+    channel = body.get("input_channel")
+    channel = CHANNEL if channel in (None, "") else channel
     if not isinstance(channel, str):
         raise HubError(400, "invalid input_channel", "expected text in 'input_channel'")
     if channel.lower() in QUALIFIED_CHANNELS:
