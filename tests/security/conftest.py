@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -85,6 +86,19 @@ class HubLog:
                 raise TimeoutError(f"no log line with {text!r}; seen: {self.messages()}")
             await asyncio.sleep(0.01)
         return found
+
+
+def record_stats(
+    suite: str, requests: int, server_errors: list[str], tracebacks: list[Any]
+) -> None:
+    """Add one suite's figures to $CHINWAG_FUZZ_STATS (a JSON file bench/security.py reads)."""
+    target = os.environ.get("CHINWAG_FUZZ_STATS")
+    if not target:
+        return
+    path = Path(target)
+    stats = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    stats[suite] = {"requests": requests, "5xx": len(server_errors), "tracebacks": len(tracebacks)}
+    path.write_text(json.dumps(stats, indent=1), encoding="utf-8")
 
 
 @pytest.fixture
