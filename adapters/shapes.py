@@ -7,11 +7,13 @@ text, found a list``), answered 400.
 
 A shape is a type (``str``, ``int``, ``dict``, ``list``...; ``int`` never matches ``bool``), a
 tuple of types, ``{key: shape}`` (a JSON object whose listed keys, when present and not null,
-have those shapes; other keys are not looked at), or ``[shape]`` (an array of that shape).
+have those shapes; other keys are not looked at; ``Required(shape)`` for a key that must be
+there), or ``[shape]`` (an array of that shape).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 Shape = Any  # type | tuple[type, ...] | dict[str, Shape] | list[Shape]
@@ -24,6 +26,13 @@ _NAMES = {
     dict: "an object",
     list: "an array",
 }
+
+
+@dataclass(frozen=True)
+class Required:
+    """In an object's shape: this key must be present, not null, and have ``shape``."""
+
+    shape: Any
 
 
 class ShapeError(ValueError):
@@ -64,6 +73,10 @@ def check_shape(value: Any, shape: Shape, where: str) -> None:
             if not isinstance(item, dict):
                 raise ShapeError(f"{path}: expected an object, found {_describe(item)}")
             for key, inner in expected.items():
+                if isinstance(inner, Required):
+                    if item.get(key) is None:
+                        raise ShapeError(f"{path}.{key}: missing")
+                    inner = inner.shape
                 if item.get(key) is not None:
                     stack.append((item[key], inner, f"{path}.{key}"))
         elif isinstance(expected, list):
@@ -74,11 +87,3 @@ def check_shape(value: Any, shape: Shape, where: str) -> None:
             kinds = expected if isinstance(expected, tuple) else (expected,)
             if not _matches_type(item, kinds):
                 raise ShapeError(f"{path}: expected {_expected(expected)}, found {_describe(item)}")
-
-
-def require(data: dict[str, Any], key: str, where: str) -> Any:
-    """``data[key]``; ShapeError when it is missing or null."""
-    value = data.get(key)
-    if value is None:
-        raise ShapeError(f"{where}.{key}: missing")
-    return value

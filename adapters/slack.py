@@ -54,7 +54,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.hub import BotRuntime, HubError, parse_json, read_body
 from adapters.seen import RecentIds
-from adapters.shapes import ShapeError, check_shape, require
+from adapters.shapes import Required, ShapeError, check_shape
 from channel_responses.render import render_slack
 from core.agent import UserMessage
 from core.conversation_ids import InvalidConversationId, qualify
@@ -88,11 +88,11 @@ _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 # the fields bolt and the listeners below read, with the types Slack sends (see shapes.py)
 _TEXT_FIELDS = ("type", "user", "text", "channel", "channel_type", "ts", "thread_ts")
 EVENT_SHAPE = {
-    "event_id": str,
+    "event_id": Required(str),
     "team_id": str,
     "enterprise_id": str,
     "authorizations": [{"user_id": str, "team_id": str, "enterprise_id": str}],
-    "event": {"type": str, "user": (str, dict), "channel": (str, dict), "item": dict},
+    "event": Required({"type": str, "user": (str, dict), "channel": (str, dict), "item": dict}),
 }
 MESSAGE_EVENT_SHAPE = dict.fromkeys(
     (*_TEXT_FIELDS, "subtype", "bot_id", "client_msg_id", "event_ts", "team"), str
@@ -253,9 +253,7 @@ def slack_body(raw: bytes, content_type: str) -> tuple[str, dict[str, Any]]:
         kind = request_kind(data)
         if kind == "event_callback":
             check_shape(data, EVENT_SHAPE, "body")
-            event = require(data, "event", "body")
-            check_shape(event, dict, "body.event")
-            check_shape(require(data, "event_id", "body"), str, "body.event_id")
+            event = data["event"]
             if event.get("type") in ("message", "app_mention"):
                 check_shape(event, MESSAGE_EVENT_SHAPE, "body.event")
         elif kind == "block_actions":

@@ -51,7 +51,7 @@ from telegram.ext import Updater
 
 from adapters.hub import BotRuntime, HubError, read_json, same_secret
 from adapters.seen import RecentIds
-from adapters.shapes import ShapeError, check_shape, require
+from adapters.shapes import Required, ShapeError, check_shape
 from channel_responses.render import render_telegram, send_telegram
 from core.agent import UserMessage
 from core.conversation_ids import qualify
@@ -72,14 +72,20 @@ POLL_TIMEOUT = 10
 EXPIRED_BUTTON = "This button has expired; please type your answer."
 
 # the fields python-telegram-bot and the handlers below read, with the Bot API's types
-_USER = {"id": int, "is_bot": bool, "first_name": str, "username": str, "language_code": str}
-_CHAT = {"id": int, "type": str, "title": str, "username": str, "first_name": str}
+_USER = {
+    "id": Required(int),
+    "is_bot": bool,
+    "first_name": str,
+    "username": str,
+    "language_code": str,
+}
+_CHAT = {"id": Required(int), "type": str, "title": str, "username": str, "first_name": str}
 _ENTITY = {"type": str, "offset": int, "length": int, "url": str, "user": _USER}
 _MESSAGE = {
     "message_id": int,
     "date": int,
     "edit_date": int,
-    "chat": _CHAT,
+    "chat": Required(_CHAT),
     "from": _USER,
     "text": str,
     "entities": [_ENTITY],
@@ -87,11 +93,11 @@ _MESSAGE = {
 }
 MESSAGE_KEYS = ("message", "edited_message", "channel_post", "edited_channel_post")
 UPDATE_SHAPE = {
-    "update_id": int,
+    "update_id": Required(int),
     **dict.fromkeys(MESSAGE_KEYS, _MESSAGE),
     "callback_query": {
-        "id": str,
-        "from": _USER,
+        "id": Required(str),
+        "from": Required(_USER),
         "chat_instance": str,
         "data": str,
         "message": _MESSAGE,
@@ -312,7 +318,6 @@ class TelegramChannel:
             )
         data = await read_json(request)
         try:
-            check_shape(require(data, "update_id", "update"), int, "update.update_id")
             check_shape(data, UPDATE_SHAPE, "update")
         except ShapeError as exc:
             raise HubError(400, "not a Telegram update", str(exc)) from None

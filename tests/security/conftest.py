@@ -70,12 +70,16 @@ class HubLog:
     def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
         self.caplog = caplog
 
+    def records(self) -> list[logging.LogRecord]:
+        """The test's records so far (set-up and call: ``caplog.records`` is per phase)."""
+        return self.caplog.get_records("setup") + self.caplog.get_records("call")
+
     def tracebacks(self) -> list[logging.LogRecord]:
         """Records that carry a traceback or are errors."""
-        return [r for r in self.caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+        return [r for r in self.records() if r.exc_info or r.levelno >= logging.ERROR]
 
     def messages(self, level: int = logging.WARNING) -> list[str]:
-        return [r.getMessage() for r in self.caplog.records if r.levelno >= level]
+        return [r.getMessage() for r in self.records() if r.levelno >= level]
 
     async def wait_for(self, text: str, timeout: float = 10.0) -> list[str]:
         """The WARNING+ messages holding ``text``, once there is one (polled on the loop)."""

@@ -158,6 +158,9 @@ async def test_telegram_wrong_types_inside_a_message_are_400(hub: Hub, hub_log: 
     huge_date = telegram_message_update(10, 42, "hello")
     huge_date["message"]["date"] = 10**20
     cases.append(huge_date)
+    no_chat = telegram_message_update(11, 42, "hello")  # PTB reads it; the hub needs a chat
+    del no_chat["message"]["chat"]
+    cases.append(no_chat)
     for update in cases:
         response = await hub.telegram_post(update)
         assert response.status == 400, update

@@ -16,7 +16,6 @@ import shutil
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,9 @@ from hypothesis import HealthCheck, settings
 from adapters.hub import openapi_document
 from tests.adapters.conftest import RESTAURANT
 from tests.integration.conftest import TOKEN, Hub
+from tests.security.conftest import record_stats
 
 MAX_EXAMPLES = int(os.environ.get("CHINWAG_FUZZ_EXAMPLES", "25"))
-STATS_FILE = os.environ.get("CHINWAG_FUZZ_STATS")  # bench/security.py collects these
 
 
 @dataclass
@@ -66,10 +65,9 @@ def hub_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzedHub]
         yield hub
     finally:
         hub.process.stop()
-        if STATS_FILE:
-            stats = {"requests": hub.requests, "5xx": len(hub.server_errors)}
-            stats["tracebacks"] = len(hub.tracebacks())
-            Path(STATS_FILE).write_text(json.dumps(stats), encoding="utf-8")
+        record_stats(
+            "HTTP API and REST (schemathesis)", hub.requests, hub.server_errors, hub.tracebacks()
+        )
 
 
 DOCUMENT = openapi_document(["restaurant"])
