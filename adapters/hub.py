@@ -6,7 +6,10 @@ too (``/webhooks/rest/webhook``, ``/conversations/{id}/tracker``, ...). Hub-wide
 ``GET /bots/<name>/``) is a web chat page that talks to the bot's REST channel.
 
 Every error is answered as JSON ``{"error": "...", "detail": ...}`` by a middleware, never a
-traceback. Request bodies are capped (``max_body``, 1 MiB by default: 413 beyond it). The HTTP
+traceback. Request bodies are capped (``max_body``, 1 MiB by default: 413 beyond it), must
+arrive within ``body_timeout`` (30 s: 408) and, when JSON, nest at most 64 deep (400); every
+body is read by :func:`read_body` and every JSON body parsed by :func:`parse_json`. Conversation
+ids in paths are checked by ``core.conversation_ids`` (400). The HTTP
 API (tracker, messages, trigger_intent, model/parse) needs the token given by ``auth_token``
 (``--auth-token`` or ``$CHINWAG_AUTH_TOKEN``) as ``?token=`` or ``Authorization: Bearer``;
 without a configured token it is switched off (403). Channel webhooks need no token: each
