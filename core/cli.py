@@ -401,6 +401,16 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{value}'")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chinwag",
@@ -528,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-connections",
-        type=int,
+        type=_positive_int,
         metavar="N",
         help="connections open at once; more are closed on arrival (default: 1000)",
     )

@@ -14,6 +14,7 @@ import pytest
 
 from adapters.hub import MAX_JSON_DEPTH
 from adapters.server import ConnectionLimits
+from core.cli import build_parser
 from tests.adapters.conftest import TOKEN, MakeClient, write_bot
 from tests.emulators.slack import (
     slack_block_action_payload,
@@ -102,6 +103,8 @@ async def test_undecodable_header_bytes_are_401_and_403(hub: Hub, hub_log: HubLo
     answer = await raw_request(hub.port, tracker)
     assert answer is not None and answer.status == 401
     assert answer.json()["error"] == "wrong token"
+    query = await hub.client.get("/conversations/c1/tracker?token=%FF%ED%A0%80")
+    assert query.status == 401
     update = json.dumps(telegram_message_update(1, 42, "hello")).encode()
     secret = f"{SECRET_HEADER}: \xff\r\nContent-Type: application/json\r\n".encode("latin-1")
     answer = await raw_request(hub.port, http_request("POST", TELEGRAM, secret, update))
@@ -349,3 +352,18 @@ async def test_openapi_documents_trigger_intent_404(hub: Hub, hub_log: HubLog) -
         "/conversations/c1/trigger_intent", json={"name": "no_such_intent"}, headers=AUTH
     )
     assert response.status == 404
+
+
+def test_run_options_for_the_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(
+        ["run", "bot", "--body-timeout", "5", "--keepalive-timeout", "2.5"]
+    )
+    assert (args.body_timeout, args.keepalive_timeout, args.max_connections) == (5.0, 2.5, None)
+    for bad in (
+        ["--body-timeout", "0"],
+        ["--keepalive-timeout", "soon"],
+        ["--max-connections", "-1"],
+    ):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["run", "bot", *bad])
+    assert "positive number of seconds" in capsys.readouterr().err

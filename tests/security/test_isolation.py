@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.cli import build_parser
 from core.conversation_ids import (
     MAX_LENGTH,
     InvalidConversationId,
@@ -159,3 +160,11 @@ def test_id_scheme() -> None:
         qualify("rest", "u1")
     with pytest.raises(InvalidConversationId, match="must not be empty"):
         check("")
+
+
+def test_shell_sender_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["shell", "bot", "--sender", "slack:U1"]).sender == "slack:U1"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["shell", "bot", "--sender", "a\x00b"])
+    assert "control character" in capsys.readouterr().err
