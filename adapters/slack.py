@@ -92,14 +92,17 @@ EVENT_SHAPE = {
     "team_id": str,
     "enterprise_id": str,
     "authorizations": [{"user_id": str, "team_id": str, "enterprise_id": str}],
-    "event": Required({"type": str, "user": (str, dict), "channel": (str, dict), "item": dict}),
+    "event": Required(
+        {"type": Required(str), "user": (str, dict), "channel": (str, dict), "item": dict}
+    ),
 }
 MESSAGE_EVENT_SHAPE = dict.fromkeys(
     (*_TEXT_FIELDS, "subtype", "bot_id", "client_msg_id", "event_ts", "team"), str
 )
 OPTION = {"value": str}
 ACTION_SHAPE = {
-    **dict.fromkeys(("type", "action_id", "block_id", "value", "action_ts"), str),
+    "action_id": Required(str),
+    **dict.fromkeys(("type", "block_id", "value", "action_ts"), str),
     "selected_option": OPTION,
     "selected_options": [OPTION],
     **dict.fromkeys(("selected_date", "selected_time", "selected_user", "selected_channel"), str),
@@ -435,11 +438,14 @@ class SlackChannel:
             await ack(f"Type `{command.get('command', '/command')} <your message>` to talk to me.")
             return
         await ack()
+        user, channel = command.get("user_id"), command.get("channel_id")
+        if not user or not channel:
+            return  # not from a person in a channel: nothing to answer
         await self.converse(
             context,
             text=text,
-            user=str(command.get("user_id")),
-            channel=str(command.get("channel_id")),
+            user=str(user),
+            channel=str(channel),
             thread_ts=None,
             ts=None,
             message_id=command.get("trigger_id"),

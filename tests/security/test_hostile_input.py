@@ -211,6 +211,9 @@ def _action(**action: Any) -> str:
         (_action(type="static_select", action_id="a", selected_option="4"), FORM, {400}),
         (_action(type="checkboxes", action_id="a", selected_options=["a"]), FORM, {400}),
         (_action(type="button", action_id=["a"], value="/affirm"), FORM, {400}),
+        (_action(type="button", value="/affirm"), FORM, {400}),  # bolt reads action_id
+        ('{"type": "event_callback", "event_id": "E3", "event": {}}', "application/json", {400}),
+        (urlencode({**slack_command_form("/chinwag", "hi"), "user_id": ""}), FORM, {200}),
         (slack_interactive_body({"type": "view_submission", "view": {"id": "V1"}}), FORM, {200}),
         (slack_interactive_body({"type": "shortcut", "callback_id": "s"}), FORM, {200}),
         (slack_interactive_body({"type": "block_actions", "user": "U1"}), FORM, {400}),

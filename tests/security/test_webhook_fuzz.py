@@ -36,7 +36,7 @@ from tests.security.conftest import SLACK, Hub, HubLog, record_stats
 FORM = "application/x-www-form-urlencoded"
 # header values: any text but line breaks and other controls (aiohttp's client refuses those)
 header_text = st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=70)
-EXAMPLES = int(os.environ.get("CHINWAG_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("CHINWAG_FUZZ_EXAMPLES", "100"))
 USER = "UFUZZUSER"  # replaced by a user of its own in every example
 CHAT = 918273645  # likewise for Telegram chat (and update) ids
 
