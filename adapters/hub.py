@@ -6,7 +6,10 @@ too (``/webhooks/rest/webhook``, ``/conversations/{id}/tracker``, ...). Hub-wide
 ``GET /bots/<name>/``) is a web chat page that talks to the bot's REST channel.
 
 Every error is answered as JSON ``{"error": "...", "detail": ...}`` by a middleware, never a
-traceback. Request bodies are capped (``max_body``, 1 MiB by default: 413 beyond it). The HTTP
+traceback. Request bodies are capped (``max_body``, 1 MiB by default: 413 beyond it), must
+arrive within ``body_timeout`` (30 s: 408) and, when JSON, nest at most 64 deep (400); every
+body is read by :func:`read_body` and every JSON body parsed by :func:`parse_json`. Conversation
+ids in paths are checked by ``core.conversation_ids`` (400). The HTTP
 API (tracker, messages, trigger_intent, model/parse) needs the token given by ``auth_token``
 (``--auth-token`` or ``$CHINWAG_AUTH_TOKEN``) as ``?token=`` or ``Authorization: Bearer``;
 without a configured token it is switched off (403). Channel webhooks need no token: each
@@ -32,7 +35,9 @@ channel-neutral responses with ``channel_responses.render``. Raise :class:`HubEr
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import html
 import importlib
 import json
 import logging
@@ -42,11 +47,16 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
+from adapters.server import ConnectionLimits, error_response, serve
 from channel_responses.render import render_rest
 from core.agent import Agent, UserMessage, load_agent
+from core.conversation_ids import MAX_LENGTH as MAX_ID_LENGTH
+from core.conversation_ids import QUALIFIED_CHANNELS, InvalidConversationId, check
 from core.data.config import read_credentials
 from core.data.loader import load_bot
 from core.data.problems import BotDataError, Location, Problems
@@ -61,6 +71,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 5005
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_BODY_TIMEOUT = 30.0  # seconds a client may take to send a request body
 AUTH_TOKEN_ENV = "CHINWAG_AUTH_TOKEN"
 WEB_DIR = Path(__file__).resolve().parent / "web"
 WEB_FILES = {"chat.js": "application/javascript", "chat.css": "text/css"}
@@ -83,15 +94,14 @@ def hub_version() -> str:
 class HubError(Exception):
     """An error answered as ``{"error": message, "detail": detail}`` with ``status``."""
 
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
+    def __init__(
+        self, status: int, message: str, detail: Any = None, *, close: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.detail = detail
-
-
-def error_response(status: int, message: str, detail: Any = None) -> web.Response:
-    return web.json_response({"error": message, "detail": detail}, status=status)
+        self.close = close  # close the connection after answering (the body was not read)
 
 
 @web.middleware
@@ -100,7 +110,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HubError as exc:
-        return error_response(exc.status, exc.message, exc.detail)
+        response = error_response(exc.status, exc.message, exc.detail)
+        if exc.close:
+            response.force_close()
+        return response
     except LockTimeout as exc:
         return error_response(503, "conversation busy, try again", str(exc))
     except StoreUnavailable as exc:
@@ -113,31 +126,113 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         detail = None
+        headers = None
         if isinstance(exc, web.HTTPMethodNotAllowed):
-            detail = f"allowed: {', '.join(sorted(exc.allowed_methods))}"
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            detail = f"allowed: {allowed}"
+            headers = {"Allow": allowed}
         elif isinstance(exc, web.HTTPNotFound):
             detail = f"no route {request.method} {request.path}"
-        return error_response(exc.status, exc.reason.lower(), detail)
+        return error_response(exc.status, exc.reason.lower(), detail, headers)
     except Exception:
         logger.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal server error", "see the hub's log")
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 400 naming what is wrong otherwise."""
-    body = await request.read()
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HubError(400, "malformed JSON", "the body is not UTF-8 text") from None
-    if not text.strip():
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 4300  # Python's own limit for int(str); past it int() raises ValueError
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"a number of {len(digits)} digits (at most {MAX_INT_DIGITS} allowed)")
+    return int(digits)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """True if ``value`` nests at most ``limit`` arrays/objects deep (iterative, linear)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def parse_json(body: bytes | str, what: str = "the body") -> Any:
+    """JSON text as Python values, bounded: at most :data:`MAX_JSON_DEPTH` levels of nesting,
+    integers of at most :data:`MAX_INT_DIGITS` digits, no NaN/Infinity; HubError 400 naming
+    what is wrong otherwise. Every JSON body the hub reads goes through here."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HubError(400, "malformed JSON", f"{what} is not UTF-8 text") from None
+    if not body.strip():
         raise HubError(400, "empty request body", "expected a JSON object")
     try:
-        data = json.loads(text)
+        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise HubError(
             400, "malformed JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as exc:
+        raise HubError(400, "malformed JSON", f"{what} holds {exc}") from None
+    if not _depth_within(data, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> HubError:
+    return HubError(
+        400, "JSON nested too deeply", f"at most {MAX_JSON_DEPTH} levels of arrays/objects"
+    )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, read within the hub's body timeout (408 when the client is too slow;
+    413 past the size limit, from aiohttp)."""
+    timeout = request.app[BODY_TIMEOUT]
+    try:
+        return await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError:
+        logger.warning(
+            "%s %s from %s: body not received within %g s; closing",
+            request.method,
+            request.path,
+            request.remote,
+            timeout,
+        )
+        raise HubError(
+            408,
+            "request body too slow",
+            f"the body did not arrive within {timeout:g} s",
+            close=True,
+        ) from None
+    except (ConnectionError, RequestPayloadError) as exc:
+        logger.warning(
+            "%s %s from %s: the client went away during the body (%s)",
+            request.method,
+            request.path,
+            request.remote,
+            exc,
+        )
+        raise HubError(400, "incomplete request body", str(exc), close=True) from None
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (read and parsed with the bounds of
+    :func:`read_body` and :func:`parse_json`); 400 naming what is wrong otherwise."""
+    data = parse_json(await read_body(request))
     if not isinstance(data, dict):
         raise HubError(400, "expected a JSON object", f"got {type(data).__name__}")
     return data
@@ -188,6 +283,7 @@ class BotRuntime:
 BOTS = web.AppKey("bots", dict[str, BotRuntime])
 AUTH_TOKEN = web.AppKey("auth_token", str)  # "" when the HTTP API is switched off
 MAX_BODY = web.AppKey("max_body", int)
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
 def default_stores(bot_dir: Path) -> tuple[TrackerStore, LockStore]:
@@ -217,6 +313,7 @@ def create_app(
     *,
     auth_token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     stores: StoreFactory = default_stores,
 ) -> web.Application:
     """The hub for ``bot_dirs``; bots load (and stores open) when the app starts.
@@ -229,6 +326,7 @@ def create_app(
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
     app[AUTH_TOKEN] = auth_token or ""
     app[MAX_BODY] = max_body
+    app[BODY_TIMEOUT] = body_timeout
     runtimes: dict[str, BotRuntime] = {}
     single = len(bot_dirs) == 1
     for bot_dir in bot_dirs:
@@ -325,7 +423,8 @@ async def version_info(request: web.Request) -> web.Response:
 
 async def bot_index(request: web.Request) -> web.Response:
     links = "".join(
-        f'<li><a href="/bots/{name}/">{name}</a></li>' for name in bot_names(request.app)
+        f'<li><a href="/bots/{html.escape(quote(name), quote=True)}/">{html.escape(name)}</a></li>'
+        for name in bot_names(request.app)
     )
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>chinwag</title>'
@@ -370,6 +469,24 @@ VERBOSITIES: dict[str, Verbosity] = {
 }
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """``given`` (from a header or the query, possibly holding undecodable bytes) equals
+    ``expected``, compared in constant time; undecodable input is simply not equal."""
+    try:
+        given_bytes = given.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given_bytes, expected.encode())
+
+
+def conversation_id(request: web.Request) -> str:
+    """The ``{conversation_id}`` of the path, checked (400 naming the problem)."""
+    try:
+        return check(request.match_info["conversation_id"])
+    except InvalidConversationId as exc:
+        raise HubError(400, "invalid conversation id", str(exc)) from None
+
+
 def check_token(request: web.Request) -> None:
     """401/403 unless the request carries the hub's HTTP API token."""
     expected = request.app[AUTH_TOKEN]
@@ -385,7 +502,7 @@ def check_token(request: web.Request) -> None:
         given = header[7:].strip()
     if given is None:
         raise HubError(401, "missing token", "send ?token=... or Authorization: Bearer ...")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not same_secret(given, expected):
         raise HubError(401, "wrong token")
 
 
@@ -410,7 +527,7 @@ class HttpApi:
     async def tracker(self, request: web.Request) -> web.Response:
         check_token(request)
         include = verbosity(request)
-        tracker = await self.runtime.agent.load_tracker(request.match_info["conversation_id"])
+        tracker = await self.runtime.agent.load_tracker(conversation_id(request))
         return web.json_response(tracker.current_state(include))
 
     async def messages(self, request: web.Request) -> web.Response:
@@ -431,7 +548,7 @@ class HttpApi:
                 parse_data = check_parse_data(parse_data)
             except EventError as exc:
                 raise HubError(400, "invalid parse_data", str(exc)) from None
-        message = UserMessage(text, request.match_info["conversation_id"])
+        message = UserMessage(text, conversation_id(request))
         tracker = await self.runtime.agent.log_message(message, parse_data)
         return web.json_response(tracker.current_state(include))
 
@@ -439,6 +556,7 @@ class HttpApi:
         """Run the bot as if the user had sent ``name`` with ``entities``."""
         check_token(request)
         include = verbosity(request)
+        sender = conversation_id(request)
         data = await read_json(request)
         name = required_text(data, "name")
         agent = self.runtime.agent
@@ -448,10 +566,9 @@ class HttpApi:
             payload = intent_payload(name, data.get("entities"))
         except PayloadError as exc:
             raise HubError(400, "invalid trigger_intent body", str(exc)) from None
-        conversation_id = request.match_info["conversation_id"]
-        responses = await self.runtime.handle(UserMessage(payload, conversation_id))
-        tracker = await agent.load_tracker(conversation_id)
-        messages = [m for r in responses for m in render_rest(r, conversation_id)]
+        responses = await self.runtime.handle(UserMessage(payload, sender))
+        tracker = await agent.load_tracker(sender)
+        messages = [m for r in responses for m in render_rest(r, sender)]
         return web.json_response({"tracker": tracker.current_state(include), "messages": messages})
 
     async def parse(self, request: web.Request) -> web.Response:
@@ -480,16 +597,41 @@ ERRORS = {
     "401": {"$ref": "#/components/responses/Error"},
     "403": {"$ref": "#/components/responses/Error"},
 }
+_NO_CONTROL = "[^\\u0000-\\u001f\\u007f-\\u009f]"
+_RESERVED = "|".join(f"{channel}:" for channel in QUALIFIED_CHANNELS)
+TEXT_OR_NUMBER = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+SENDER = {  # core.conversation_ids.check_sender, as a schema (numbers become text, as in Rasa)
+    "anyOf": [
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ID_LENGTH,
+            "pattern": f"^(?!{_RESERVED}){_NO_CONTROL}+$",
+        },
+        {"type": "number"},
+    ]
+}
 CONVERSATION = {
     "name": "conversation_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string"},
+    "description": "the full conversation id: slack:<id>, telegram:<chat id> or a REST sender",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_ID_LENGTH,
+        # core.conversation_ids.check; one path segment ('/' or a dot segment would not be)
+        "pattern": f"^(?!\\.\\.?$)(?:(?!/){_NO_CONTROL})+$",
+    },
 }
 INCLUDE_EVENTS = {
     "name": "include_events",
     "in": "query",
     "schema": {"type": "string", "enum": list(VERBOSITIES), "default": "AFTER_RESTART"},
+}
+NO_SUCH_BOT = {
+    "description": "no bot of that name in this hub",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}, {"token": []}]
 
@@ -502,10 +644,14 @@ BOT_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["sender", "message"],
                     "properties": {
-                        "sender": {"type": "string"},
-                        "message": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "input_channel": {"type": "string"},
+                        "sender": SENDER,
+                        "message": TEXT_OR_NUMBER,
+                        "metadata": {"type": ["object", "null"]},
+                        "input_channel": {
+                            "type": ["string", "null"],
+                            "maxLength": MAX_ID_LENGTH,
+                            "pattern": f"^(?!(?i:{'|'.join(QUALIFIED_CHANNELS)})$){_NO_CONTROL}*$",
+                        },
                     },
                 }
             ),
@@ -537,9 +683,9 @@ BOT_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["text", "sender"],
                     "properties": {
-                        "text": {"type": "string"},
+                        "text": TEXT_OR_NUMBER,
                         "sender": {"type": "string", "enum": ["user"]},
-                        "parse_data": {"type": "object"},
+                        "parse_data": {"type": ["object", "null"]},
                     },
                 }
             ),
@@ -556,12 +702,16 @@ BOT_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["name"],
                     "properties": {
-                        "name": {"type": "string"},
-                        "entities": {"oneOf": [{"type": "object"}, {"type": "array"}]},
+                        "name": TEXT_OR_NUMBER,
+                        "entities": {"type": ["object", "array", "null"]},
                     },
                 }
             ),
-            "responses": {"200": _ok("{tracker, messages}"), **ERRORS},
+            "responses": {
+                "200": _ok("{tracker, messages}"),
+                **ERRORS,
+                "404": {"$ref": "#/components/responses/Error"},
+            },
         }
     },
     "/model/parse": {
@@ -569,7 +719,7 @@ BOT_PATHS: dict[str, Any] = {
             "summary": "Understand a text (intent, entities) without logging it",
             "security": SECURED,
             "requestBody": _json_body(
-                {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+                {"type": "object", "required": ["text"], "properties": {"text": TEXT_OR_NUMBER}}
             ),
             "responses": {"200": _ok("parse data"), **ERRORS},
         }
@@ -605,7 +755,11 @@ def openapi_document(bot_names: list[str]) -> dict[str, Any]:
     }
     for path, item in BOT_PATHS.items():
         paths[f"/bots/{{bot}}{path}"] = {
-            method: {**op, "parameters": [bot_param, *op.get("parameters", [])]}
+            method: {
+                **op,
+                "parameters": [bot_param, *op.get("parameters", [])],
+                "responses": {**op["responses"], "404": NO_SUCH_BOT},
+            }
             for method, op in item.items()
         }
         if len(bot_names) == 1:
@@ -681,12 +835,14 @@ def run_hub(
     port: int = DEFAULT_PORT,
     auth_token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx)."""
-    app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body)
+    app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body, body_timeout=body_timeout)
     names = ", ".join(bot_names(app))
 
-    def announce(_line: str) -> None:
+    def announce() -> None:
         print(f"chinwag hub serving {names} on http://{host}:{port}", flush=True)
 
-    web.run_app(app, host=host, port=port, print=announce, access_log=None)
+    serve(app, host=host, port=port, limits=limits or ConnectionLimits(), announce=announce)

@@ -3,6 +3,12 @@
 ``POST /webhooks/rest/webhook`` with ``{"sender", "message", "metadata"?, "input_channel"?}``
 answers the list of the bot's messages ``[{recipient_id, text|buttons|image|attachment|custom}]``
 (Rasa's CollectingOutputChannel); ``GET /webhooks/rest/`` answers ``{"status": "ok"}``.
+
+The ``sender`` is the conversation id, as Rasa's clients expect; a sender that names another
+channel's conversation (``slack:...``, ``telegram:...``: see core.conversation_ids) is refused,
+and so is an ``input_channel`` naming one of those channels (a label of the caller's own,
+``website``, is kept as Rasa keeps it): a public REST caller reaches only REST conversations
+and never passes for another channel.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from aiohttp import web
 from adapters.hub import BotRuntime, HubError, read_json, required_text
 from channel_responses.render import render_rest
 from core.agent import UserMessage
+from core.conversation_ids import QUALIFIED_CHANNELS, InvalidConversationId, check, check_sender
 
 CHANNEL = "rest"
 
@@ -37,12 +44,27 @@ def setup(app: web.Application, runtime: BotRuntime, credentials: dict[str, Any]
 
 def to_user_message(body: dict[str, Any]) -> UserMessage:
     """A REST request body as a UserMessage; 400 for a missing sender/message or bad metadata."""
-    sender = required_text(body, "sender")
+    try:
+        sender = check_sender(required_text(body, "sender"))
+    except InvalidConversationId as exc:
+        raise HubError(400, "invalid 'sender'", str(exc)) from None
     text = required_text(body, "message")
-    metadata = body.get("metadata") or {}
+    metadata = body.get("metadata")
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise HubError(400, "invalid metadata", "expected a JSON object in 'metadata'")
-    channel = body.get("input_channel") or CHANNEL
+    channel = body.get("input_channel")
+    channel = CHANNEL if channel in (None, "") else channel
     if not isinstance(channel, str):
         raise HubError(400, "invalid input_channel", "expected text in 'input_channel'")
+    if channel.lower() in QUALIFIED_CHANNELS:
+        raise HubError(
+            400,
+            "invalid input_channel",
+            f"'{channel}' is another channel of this hub; a REST message cannot claim it",
+        )
+    try:
+        check(channel, "input_channel")
+    except InvalidConversationId as exc:
+        raise HubError(400, "invalid input_channel", str(exc)) from None
     return UserMessage(text, sender, input_channel=channel, metadata=metadata)

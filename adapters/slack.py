@@ -1,12 +1,17 @@
 """Slack: slack-bolt's ``AsyncApp`` inside the hub, at ``POST /webhooks/slack/webhook``.
 
 One URL takes the Events API, interactivity (button clicks, selects, date pickers) and slash
-commands. Bolt checks the signing secret (401 for a bad or stale signature), answers
-``url_verification``, drops the bot's own messages (it learns the bot's ids from one lazy
-``auth.test``) and acks events before our listeners run; actions and commands are acked first
-thing. Slack redelivers an event it thinks was lost (``X-Slack-Retry-Num``); retries are
-recognised by ``event_id`` (remembered on receipt, for an hour) and answered 200 without a
-second reply, while an event whose first delivery never arrived is handled normally.
+commands. Before anything is parsed the hub checks the signature over the raw body (401 for a
+missing, bad or stale one: :func:`verify_signature`); then the body must be the JSON object or
+form Slack sends, with the fields the listeners read of the right types (400 otherwise:
+:func:`slack_body`). Bolt then answers ``url_verification``, drops the bot's own messages (it
+learns the bot's ids from one lazy ``auth.test``) and acks events before our listeners run;
+actions and commands are acked first thing. Slack redelivers an event it thinks was lost
+(``X-Slack-Retry-Num``); retries are recognised by ``event_id`` and answered 200 without a
+second reply, while an event whose first delivery never arrived is handled normally. Any other
+signed request (a button click, a slash command) replayed with its signature within Slack's
+5-minute window is answered 200 and not handled again. Both are remembered in
+:class:`adapters.seen.RecentIds`.
 
 ``credentials.yml``::
 
@@ -21,32 +26,38 @@ second reply, while an event whose first delivery never arrived is handled norma
 
 Messages are answered in direct messages, when the bot is mentioned (``app_mention``) and in
 ``slack_channel``; other bots' messages and edits are ignored. Replies go to the thread the user
-wrote in (or always into one with ``use_threads``). The conversation id follows Rasa's
-``conversation_granularity``: ``sender`` = the user id, ``channel`` = ``<user>_<channel>``,
-``thread`` = ``<user>_<channel>_<thread ts>``.
+wrote in (or always into one with ``use_threads``). The conversation id is ``slack:`` and what
+Rasa's ``conversation_granularity`` gives: ``sender`` = the user id, ``channel`` =
+``<user>_<channel>``, ``thread`` = ``<user>_<channel>_<thread ts>`` (see core.conversation_ids);
+the raw user, channel and thread ids are in the user message's metadata.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_bolt.response import BoltResponse
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.hub import BotRuntime
+from adapters.hub import BotRuntime, HubError, parse_json, read_body
+from adapters.seen import RecentIds
+from adapters.shapes import Required, ShapeError, check_shape
 from channel_responses.render import render_slack
 from core.agent import UserMessage
+from core.conversation_ids import InvalidConversationId, qualify
 from core.data.problems import BotDataError, Location, Problems
 
 logger = logging.getLogger(__name__)
@@ -69,9 +80,47 @@ KNOWN_KEYS = {
 RASA_RETRY_KEYS = {"slack_retry_reason_header", "slack_retry_number_header", "errors_ignore_retry"}
 # message subtypes that are a person writing (others: edits, deletions, joins, bots...)
 USER_SUBTYPES = (None, "file_share", "thread_broadcast")
-SEEN_EVENTS = 10_000
-SEEN_SECONDS = 3600.0  # Slack's last retry comes about 5 minutes after the event
 SHUTDOWN_GRACE = 5.0
+SIGNATURE_WINDOW = 300  # seconds: Slack's own limit on a request timestamp's age
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+# the fields bolt and the listeners below read, with the types Slack sends (see shapes.py)
+_TEXT_FIELDS = ("type", "user", "text", "channel", "channel_type", "ts", "thread_ts")
+EVENT_SHAPE = {
+    "event_id": Required(str),
+    "team_id": str,
+    "enterprise_id": str,
+    "authorizations": [{"user_id": str, "team_id": str, "enterprise_id": str}],
+    "event": Required(
+        {"type": Required(str), "user": (str, dict), "channel": (str, dict), "item": dict}
+    ),
+}
+MESSAGE_EVENT_SHAPE = dict.fromkeys(
+    (*_TEXT_FIELDS, "subtype", "bot_id", "client_msg_id", "event_ts", "team"), str
+)
+OPTION = {"value": str}
+ACTION_SHAPE = {
+    "action_id": Required(str),
+    **dict.fromkeys(("type", "block_id", "value", "action_ts"), str),
+    "selected_option": OPTION,
+    "selected_options": [OPTION],
+    **dict.fromkeys(("selected_date", "selected_time", "selected_user", "selected_channel"), str),
+    "selected_conversation": str,
+}
+INTERACTIVE_SHAPE = {
+    "type": str,
+    "trigger_id": str,
+    "response_url": str,
+    "user": {"id": str, "team_id": str},
+    "team": {"id": str, "enterprise_id": str},
+    "enterprise": {"id": str},
+    "channel": {"id": str},
+    "container": {"channel_id": str, "message_ts": str, "thread_ts": str},
+    "message": {"ts": str, "thread_ts": str},
+    "view": {"id": str, "team_id": str, "callback_id": str, "private_metadata": str},
+    "actions": [ACTION_SHAPE],
+}
 
 
 @dataclass(frozen=True)
@@ -146,12 +195,77 @@ def setup(app: web.Application, runtime: BotRuntime, credentials: dict[str, Any]
 def conversation_id(
     granularity: Granularity, user: str, channel: str | None, thread: str | None
 ) -> str:
-    """The conversation a message belongs to (Rasa's SlackInput._get_conversation_id)."""
+    """The conversation a message belongs to: ``slack:`` and the id Rasa's
+    SlackInput._get_conversation_id gives (InvalidConversationId if it cannot be one)."""
     if granularity == "channel" and channel:
-        return f"{user}_{channel}"
+        return qualify(CHANNEL, f"{user}_{channel}")
     if granularity == "thread" and channel and thread:
-        return f"{user}_{channel}_{thread}"
-    return user
+        return qualify(CHANNEL, f"{user}_{channel}_{thread}")
+    return qualify(CHANNEL, user)
+
+
+def verify_signature(
+    secret: str, body: bytes, timestamp: str, signature: str, now: float | None = None
+) -> str | None:
+    """None if ``signature`` is Slack's v0 signature of ``body`` at ``timestamp`` (within the
+    5-minute window), else what is wrong. Reads nothing of the body but its bytes."""
+    if not timestamp or not signature:
+        return "missing X-Slack-Request-Timestamp or X-Slack-Signature"
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return "X-Slack-Request-Timestamp is not a number of seconds"
+    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_WINDOW:
+        return "X-Slack-Request-Timestamp is more than 5 minutes away"
+    if not _SIGNATURE.fullmatch(signature):
+        return "X-Slack-Signature is not a v0 signature"
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return "the signature does not match"
+    return None
+
+
+def request_kind(data: dict[str, Any]) -> str | None:
+    """What a Slack request is, among those the channel handles (None: any other kind)."""
+    kind = data.get("type")
+    if kind in ("event_callback", "url_verification", "block_actions"):
+        return str(kind)
+    if kind is None and "ssl_check" in data:
+        return "ssl_check"
+    if kind is None and "command" in data:
+        return "command"
+    return None
+
+
+def slack_body(raw: bytes, content_type: str) -> tuple[str, dict[str, Any]]:
+    """The body's text and its content as slack-bolt will read it (``parse_body``'s rules:
+    JSON, or a form whose ``payload`` field is JSON), checked against the shapes above;
+    HubError 400 otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HubError(400, "malformed Slack request", "the body is not UTF-8 text") from None
+    if content_type == "application/json" or text.startswith("{"):
+        data = parse_json(text)
+    elif "payload" in text:
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        data = parse_json(form["payload"], "payload") if "payload" in form else {}
+    else:
+        data = dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        check_shape(data, dict, "body")
+        kind = request_kind(data)
+        if kind == "event_callback":
+            check_shape(data, EVENT_SHAPE, "body")
+            event = data["event"]
+            if event.get("type") in ("message", "app_mention"):
+                check_shape(event, MESSAGE_EVENT_SHAPE, "body.event")
+        elif kind == "block_actions":
+            check_shape(data, INTERACTIVE_SHAPE, "payload")
+            if not data.get("actions"):
+                raise ShapeError("payload.actions: expected at least one action")
+    except ShapeError as exc:
+        raise HubError(400, "malformed Slack request", str(exc)) from None
+    return text, data
 
 
 _LINK = re.compile(r"<(?:mailto:|https?://)[^|>]*\|([^>]*)>")
@@ -191,26 +305,12 @@ def action_text(action: dict[str, Any]) -> str | None:
     return None
 
 
-class RecentIds:
-    """Ids seen in the last ``seconds``, at most ``size`` of them (oldest forgotten first)."""
-
-    def __init__(self, size: int, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.size = size
-        self.seconds = seconds
-        self.clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def add(self, key: str) -> bool:
-        """Remember ``key``; False if it was already seen recently."""
-        now = self.clock()
-        while self._seen and now - next(iter(self._seen.values())) > self.seconds:
-            self._seen.popitem(last=False)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        if len(self._seen) > self.size:
-            self._seen.popitem(last=False)
-        return True
+def replay_key(data: dict[str, Any], signature: str) -> str:
+    """What makes a request the same one again: an event's ``event_id`` (Slack's retries are
+    signed anew), else the signature itself (a replay must reuse it to pass verification)."""
+    if data.get("type") == "event_callback":
+        return f"event:{data['event_id']}"
+    return f"signature:{signature}"
 
 
 # ---------------------------------------------------------------------------- the channel
@@ -222,15 +322,17 @@ class SlackChannel:
     def __init__(self, runtime: BotRuntime, settings: SlackSettings) -> None:
         self.runtime = runtime
         self.settings = settings
-        self.seen = RecentIds(SEEN_EVENTS, SEEN_SECONDS)
+        self.seen = RecentIds()
         self.tasks: set[asyncio.Task[Any]] = set()
         client = AsyncWebClient(
             token=settings.token, base_url=settings.api_url, proxy=settings.proxy
         )
         self.bolt = AsyncApp(
-            client=client, signing_secret=settings.signing_secret, name=f"chinwag-{runtime.name}"
+            client=client,
+            signing_secret=settings.signing_secret,
+            name=f"chinwag-{runtime.name}",
+            request_verification_enabled=False,  # webhook() verifies before anything is parsed
         )
-        self.bolt.middleware(self.dedupe)
         self.bolt.event("message")(self.on_message)
         self.bolt.event("app_mention")(self.on_mention)
         self.bolt.event(re.compile(".*"))(self.on_other_event)
@@ -238,8 +340,34 @@ class SlackChannel:
         self.bolt.command(re.compile(".*"))(self.on_command)
 
     async def webhook(self, request: web.Request) -> web.Response:
-        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        """Verify, check, deduplicate, then let bolt dispatch the request."""
+        raw = await read_body(request)
+        problem = verify_signature(
+            self.settings.signing_secret,
+            raw,
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            request.headers.get("X-Slack-Signature", ""),
+        )
+        if problem is not None:
+            raise HubError(401, "invalid Slack signature", problem)
+        text, data = slack_body(raw, request.content_type)
+        if request_kind(data) is None:
+            # modals, shortcuts, suggestions...: nothing here handles them; 200 so Slack
+            # does not report an error, and slack-bolt never reads them
+            logger.info("Slack request of type %r ignored", str(data.get("type"))[:40])
+            return web.Response(status=200)
+        key = replay_key(data, request.headers["X-Slack-Signature"])
+        if not self.seen.first_time(key):
+            logger.info("Slack request already handled (%s); answered 200 only", key[:40])
+            return web.Response(status=200)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=text, query=request.query_string, headers=dict(request.headers)
+            )
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            logger.warning("signed Slack request slack-bolt cannot read: %r", exc)
+            raise HubError(400, "malformed Slack request", "slack-bolt cannot read it") from None
+        return await to_aiohttp_response(await self.bolt.async_dispatch(bolt_request))
 
     async def context(self, _app: web.Application) -> AsyncIterator[None]:
         """At shutdown, let replies in progress finish (a few seconds), then cancel them."""
@@ -248,23 +376,6 @@ class SlackChannel:
             _done, pending = await asyncio.wait(set(self.tasks), timeout=SHUTDOWN_GRACE)
             for task in pending:
                 task.cancel()
-
-    # ------------------------------------------------------------------ middleware
-
-    async def dedupe(
-        self, body: dict[str, Any], next_: Callable[[], Awaitable[BoltResponse]]
-    ) -> BoltResponse:
-        """Answer a redelivered event (same ``event_id``) 200 without handling it again."""
-        event_id = body.get("event_id")
-        redelivered = (
-            body.get("type") == "event_callback"
-            and isinstance(event_id, str)
-            and not self.seen.add(event_id)
-        )
-        if redelivered:
-            logger.info("Slack redelivered event %s; already handled", event_id)
-            return BoltResponse(status=200, body="")
-        return await next_()
 
     # ------------------------------------------------------------------ listeners
 
@@ -327,11 +438,14 @@ class SlackChannel:
             await ack(f"Type `{command.get('command', '/command')} <your message>` to talk to me.")
             return
         await ack()
+        user, channel = command.get("user_id"), command.get("channel_id")
+        if not user or not channel:
+            return  # not from a person in a channel: nothing to answer
         await self.converse(
             context,
             text=text,
-            user=str(command.get("user_id")),
-            channel=str(command.get("channel_id")),
+            user=str(user),
+            channel=str(channel),
             thread_ts=None,
             ts=None,
             message_id=command.get("trigger_id"),
@@ -387,6 +501,8 @@ class SlackChannel:
             )
             responses = await self.runtime.handle(message)
             await self.post(context, responses, channel, reply_in)
+        except InvalidConversationId as exc:
+            logger.warning("Slack message from %r in %r ignored: %s", user, channel, exc)
         except Exception:
             logger.exception("Slack message from %s in %s failed", user, channel)
         finally:

@@ -12,10 +12,12 @@
 
 At start the bot calls ``getMe`` once (a refused token or a wrong ``verify`` leaves the channel
 off: its webhook answers 503 with the reason, which is also logged), then ``setWebhook`` with the
-secret when ``webhook_url`` is set, or starts polling when ``polling`` is true. With a webhook
-URL and no ``secret_token`` a secret is derived from the access token, so the webhook never
-takes unsigned updates; a webhook POST without the right ``X-Telegram-Bot-Api-Secret-Token``
-is refused with 403.
+secret when ``webhook_url`` is set, or starts polling when ``polling`` is true. In polling mode
+the webhook route is not mounted at all. In webhook mode the webhook always needs a secret:
+without ``secret_token`` one is derived from the access token, so the webhook never takes
+unsigned updates; a webhook POST without the right ``X-Telegram-Bot-Api-Secret-Token`` is
+refused with 403, and an update whose fields have the wrong types with 400 (checked before
+python-telegram-bot reads it).
 
 Updates are handled one by one as they arrive; a redelivered ``update_id`` is ignored. Text
 messages (also edited ones) go to the bot as text; ``/start`` becomes ``/start`` when the domain
@@ -24,7 +26,8 @@ has a ``start`` intent (Rasa sends it as is), else ``/greet`` when it has ``gree
 does. An inline-button press is answered with ``answerCallbackQuery`` (no endless spinner) and
 its data sent as the user's message; payloads over Telegram's 64-byte ``callback_data`` limit
 travel as short keys kept in memory. Other updates (photos, channel posts...) are ignored.
-The conversation id is the chat id, as in Rasa.
+The conversation id is ``telegram:<chat id>`` (see core.conversation_ids); the raw chat and
+user ids are in the user message's metadata.
 """
 
 from __future__ import annotations
@@ -46,9 +49,12 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Updater
 
-from adapters.hub import BotRuntime, HubError, read_json
+from adapters.hub import BotRuntime, HubError, read_json, same_secret
+from adapters.seen import RecentIds
+from adapters.shapes import Required, ShapeError, check_shape
 from channel_responses.render import render_telegram, send_telegram
 from core.agent import UserMessage
+from core.conversation_ids import qualify
 from core.data.problems import BotDataError, Location, Problems
 
 logger = logging.getLogger(__name__)
@@ -62,9 +68,41 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PAYLOAD_KEY_PREFIX = "chinwag:"
 STORED_PAYLOADS = 10_000
-SEEN_UPDATES = 10_000
 POLL_TIMEOUT = 10
 EXPIRED_BUTTON = "This button has expired; please type your answer."
+
+# the fields python-telegram-bot and the handlers below read, with the Bot API's types
+_USER = {
+    "id": Required(int),
+    "is_bot": bool,
+    "first_name": str,
+    "username": str,
+    "language_code": str,
+}
+_CHAT = {"id": Required(int), "type": str, "title": str, "username": str, "first_name": str}
+_ENTITY = {"type": str, "offset": int, "length": int, "url": str, "user": _USER}
+_MESSAGE = {
+    "message_id": int,
+    "date": int,
+    "edit_date": int,
+    "chat": Required(_CHAT),
+    "from": _USER,
+    "text": str,
+    "entities": [_ENTITY],
+    "reply_markup": dict,
+}
+MESSAGE_KEYS = ("message", "edited_message", "channel_post", "edited_channel_post")
+UPDATE_SHAPE = {
+    "update_id": Required(int),
+    **dict.fromkeys(MESSAGE_KEYS, _MESSAGE),
+    "callback_query": {
+        "id": Required(str),
+        "from": Required(_USER),
+        "chat_instance": str,
+        "data": str,
+        "message": _MESSAGE,
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -116,8 +154,14 @@ def read_settings(credentials: dict[str, Any], where: Location) -> TelegramSetti
         logger.warning("%s: telegram: unknown setting '%s' ignored", where, key)
     if problems.errors or token is None:
         raise BotDataError(problems.errors)
-    if secret is None and webhook_url:
+    if secret is None and not polling:
         secret = derived_secret(token)
+        if not webhook_url:
+            logger.warning(
+                "%s: telegram: no webhook_url, polling or secret_token; the webhook takes "
+                "only updates carrying the derived secret (set secret_token to choose one)",
+                where,
+            )
     return TelegramSettings(
         access_token=token,
         verify=(text("verify") or "").removeprefix("@") or None,
@@ -137,7 +181,8 @@ def setup(app: web.Application, runtime: BotRuntime, credentials: dict[str, Any]
     """Add the Telegram webhook for ``runtime``; BotDataError for bad credentials."""
     settings = read_settings(credentials, Location(str(runtime.path / "credentials.yml")))
     channel = TelegramChannel(runtime, settings)
-    runtime.add_route(app, "POST", WEBHOOK, channel.webhook)
+    if not settings.polling:  # polling fetches updates itself: no route to forge them on
+        runtime.add_route(app, "POST", WEBHOOK, channel.webhook)
     app.cleanup_ctx.append(channel.context)
 
 
@@ -173,23 +218,6 @@ class PayloadStore:
         return self._payloads.get(data)
 
 
-class RecentUpdates:
-    """The last ``size`` update ids seen."""
-
-    def __init__(self, size: int = SEEN_UPDATES) -> None:
-        self.size = size
-        self._ids: OrderedDict[int, None] = OrderedDict()
-
-    def add(self, update_id: int) -> bool:
-        """Remember ``update_id``; False if it was seen already."""
-        if update_id in self._ids:
-            return False
-        self._ids[update_id] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True
-
-
 def command_text(text: str, intents: set[str], bot_username: str | None) -> list[str]:
     """The message(s) a text stands for: ``/start`` and ``/restart`` mapped (see module doc),
     ``/command@this_bot`` without the bot's name."""
@@ -216,7 +244,7 @@ class TelegramChannel:
         self.settings = settings
         self.bot = Bot(settings.access_token, base_url=settings.api_url)
         self.payloads = PayloadStore()
-        self.seen = RecentUpdates()
+        self.seen = RecentIds()
         self.refused: str | None = "the Telegram channel is starting"
 
     # ------------------------------------------------------------------ lifecycle
@@ -281,18 +309,22 @@ class TelegramChannel:
         if self.refused is not None:
             raise HubError(503, "the Telegram channel is not running", self.refused)
         expected = self.settings.secret_token
-        if expected is not None:
-            given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                raise HubError(403, "wrong or missing secret token", f"check {SECRET_HEADER}")
+        given = request.headers.get(SECRET_HEADER, "")
+        if expected is None or not same_secret(given, expected):
+            raise HubError(403, "wrong or missing secret token", f"check {SECRET_HEADER}")
         if request.content_type != "application/json":
             raise HubError(
                 415, "expected JSON", f"Content-Type is '{request.content_type or 'missing'}'"
             )
         data = await read_json(request)
         try:
+            check_shape(data, UPDATE_SHAPE, "update")
+        except ShapeError as exc:
+            raise HubError(400, "not a Telegram update", str(exc)) from None
+        try:
             update = Update.de_json(data, self.bot)
-        except (KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # whatever PTB cannot read is not an update we can answer
+            logger.warning("Telegram update python-telegram-bot cannot read: %r", exc)
             raise HubError(400, "not a Telegram update", str(exc)) from None
         await self.process(update)
         return web.json_response({"ok": True})
@@ -301,7 +333,7 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Handle one update (a redelivered one is ignored; errors are logged)."""
-        if not self.seen.add(update.update_id):
+        if not self.seen.first_time(str(update.update_id)):
             logger.info("Telegram redelivered update %s; already handled", update.update_id)
             return
         try:
@@ -333,7 +365,7 @@ class TelegramChannel:
         for text in texts:
             message = UserMessage(
                 text,
-                str(chat_id),
+                qualify(CHANNEL, chat_id),
                 input_channel=CHANNEL,
                 metadata={"chat_id": chat_id, "user_id": user_id},
                 message_id=str(update.update_id),

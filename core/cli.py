@@ -357,7 +357,12 @@ def _test_nlu(
 def cmd_run(args: argparse.Namespace) -> int:
     import os
 
-    from adapters.hub import AUTH_TOKEN_ENV, resolve_port, run_hub
+    from adapters.hub import AUTH_TOKEN_ENV, DEFAULT_BODY_TIMEOUT, resolve_port, run_hub
+    from adapters.server import (
+        DEFAULT_KEEPALIVE_TIMEOUT,
+        DEFAULT_MAX_CONNECTIONS,
+        ConnectionLimits,
+    )
     from core.data.problems import BotDataError
     from core.stores.base import StoreError
 
@@ -371,6 +376,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             port=port,
             auth_token=token,
             max_body=args.max_body,
+            body_timeout=args.body_timeout or DEFAULT_BODY_TIMEOUT,
+            limits=ConnectionLimits(
+                keepalive_timeout=args.keepalive_timeout or DEFAULT_KEEPALIVE_TIMEOUT,
+                max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
+            ),
         )
     except BotDataError as exc:
         for problem in exc.problems:
@@ -470,6 +480,35 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _conversation_id(value: str) -> str:
+    from core.conversation_ids import InvalidConversationId, check
+
+    try:
+        return check(value)
+    except InvalidConversationId as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{value}'") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got '{value}'")
+    return seconds
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got '{value}'")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chinwag",
@@ -561,7 +600,12 @@ def build_parser() -> argparse.ArgumentParser:
         "whose rules and stories need no machine learning.",
     )
     shell.add_argument("bot_dir", metavar="BOT_DIR")
-    shell.add_argument("--sender", default="shell", help="conversation id (default: shell)")
+    shell.add_argument(
+        "--sender",
+        default="shell",
+        type=_conversation_id,
+        help="conversation id (default: shell)",
+    )
     shell.set_defaults(func=cmd_shell)
 
     train = sub.add_parser(
@@ -636,6 +680,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=1024 * 1024,
         metavar="BYTES",
         help="largest request body accepted (default: 1 MiB)",
+    )
+    run.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="time a client has to send a request body, else 408 (default: 30)",
+    )
+    run.add_argument(
+        "--keepalive-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="how long an idle connection stays open (default: 15)",
+    )
+    run.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        metavar="N",
+        help="connections open at once; more are closed on arrival (default: 1000)",
     )
     run.set_defaults(func=cmd_run)
 

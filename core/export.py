@@ -1,7 +1,9 @@
 """Move conversations out of a tracker store and between stores.
 
 ``events.jsonl``: one line per event, Rasa's event JSON plus ``conversation_id`` and ``seq``;
-importing it into any store is idempotent (a ``seq`` already stored is skipped).
+importing it into any store is idempotent (a ``seq`` already stored is skipped). Conversations
+are written and read under their full ids (``slack:U123``, ``telegram:42``, a REST sender; see
+core.conversation_ids); a line whose id could not name a conversation is refused, located.
 ``stories.yml``: Rasa test-story YAML, one story per conversation session, written from the
 session's applied events (undone and rewound turns left out), readable by ``chinwag test``.
 """
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.conversation_ids import InvalidConversationId, check
 from core.data.problems import Location, Problems
 from core.data.training import ActionStep, Entity, LoopStep, SlotStep, Step, Story, StoryData
 from core.data.training import UserStep as StoryUserStep
@@ -209,6 +212,9 @@ def _read_line(line: str, loc: Location, problems: Problems) -> tuple[str, int, 
     except ValueError as exc:
         problems.error(f"not a JSON line: {exc}", loc)
         return None
+    except RecursionError:
+        problems.error("not a JSON line: nested too deeply", loc)
+        return None
     if not isinstance(record, dict):
         problems.error("expected a JSON object with conversation_id, seq and event", loc)
         return None
@@ -216,6 +222,11 @@ def _read_line(line: str, loc: Location, problems: Problems) -> tuple[str, int, 
     seq = record.pop("seq", None)
     if not isinstance(conversation_id, str) or not conversation_id:
         problems.error("conversation_id must be a non-empty text", loc)
+        return None
+    try:
+        check(conversation_id, "conversation_id")
+    except InvalidConversationId as exc:
+        problems.error(str(exc), loc)
         return None
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         problems.error(f"seq must be a number 0, 1, 2, ... (found {seq!r})", loc)

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.hub import create_app
+from adapters.server import ConnectionLimits, HubRunner
 from core.stores.base import TrackerStore
 from core.stores.locks import InProcessLockStore, LockStore
 from core.stores.memory import InMemoryTrackerStore
@@ -93,6 +94,18 @@ rules:
     return path
 
 
+class HubTestServer(TestServer):
+    """aiohttp's TestServer serving through the hub's own runner (adapters.server), so tests
+    see the connection limits and error answers ``chinwag run`` has."""
+
+    def __init__(self, app: Any, *, limits: ConnectionLimits | None = None, **kwargs: Any):
+        super().__init__(app, **kwargs)
+        self.limits = limits
+
+    async def _make_runner(self, **kwargs: Any) -> HubRunner:
+        return HubRunner(self.app, limits=self.limits, **kwargs)
+
+
 def memory_stores(_bot_dir: Path) -> tuple[TrackerStore, LockStore]:
     return InMemoryTrackerStore(), InProcessLockStore()
 
@@ -116,12 +129,16 @@ def bot_b(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def make_client() -> AsyncIterator[MakeClient]:
-    """``await make_client([bot_dir, ...], auth_token=..., max_body=...)``: a started hub."""
+    """``await make_client([bot_dir, ...], auth_token=..., max_body=..., limits=...)``: a
+    started hub."""
     clients: list[TestClient[Any, Any]] = []
 
-    async def make(bot_dirs: list[Path], **options: Any) -> TestClient[Any, Any]:
+    async def make(
+        bot_dirs: list[Path], limits: ConnectionLimits | None = None, **options: Any
+    ) -> TestClient[Any, Any]:
         options.setdefault("stores", memory_stores)
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(bot_dirs, **options)))
+        server = HubTestServer(create_app(bot_dirs, **options), limits=limits)
+        client: TestClient[Any, Any] = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from adapters.hub import BOTS, create_app
-from adapters.slack import RecentIds, action_text, conversation_id, read_settings, sanitize
+from adapters.slack import action_text, conversation_id, read_settings, sanitize
 from core.data.problems import BotDataError, Location
-from tests.adapters.conftest import RESTAURANT, memory_stores, write_bot
+from tests.adapters.conftest import RESTAURANT, HubTestServer, memory_stores, write_bot
 from tests.emulators import clear_platform_env
 from tests.emulators.slack import (
     BOT_TOKEN,
@@ -143,7 +143,7 @@ async def make_hub(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[Mak
         if bot is None:
             bot = restaurant_copy(tmp_path, slack_credentials(slack_api, **settings))
         app = create_app([bot], stores=memory_stores)
-        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        client: TestClient[Any, Any] = TestClient(HubTestServer(app))
         await client.start_server()
         clients.append(client)
         return SlackHub(client, slack_api)
@@ -190,7 +190,7 @@ async def test_bad_signatures_are_refused(hub: SlackHub) -> None:
     challenge = json.dumps({"challenge": "x", "type": "url_verification"})
     assert (await hub.post(challenge, "application/json", secret="nope")).status == 401
     assert hub.api.calls == []
-    assert await hub.tracker_events("U222") == []
+    assert await hub.tracker_events("slack:U222") == []
     # the refused event ids were not remembered: the real deliveries are handled
     assert (await hub.event(event, "EvBad1")).status == 200
     assert texts(await hub.replies(1))[0].startswith("Hello!")
@@ -219,7 +219,7 @@ async def test_direct_message_is_answered_with_buttons_as_blocks(hub: SlackHub) 
     call = hub.api.calls_of("chat.postMessage")[0]
     assert call.headers["Authorization"] == f"Bearer {BOT_TOKEN}"
     assert len(hub.api.calls_of("auth.test")) == 1  # lazily, once
-    user = next(e for e in await hub.tracker_events("U222") if e["event"] == "user")
+    user = next(e for e in await hub.tracker_events("slack:U222") if e["event"] == "user")
     assert user["input_channel"] == "slack"
     assert user["metadata"]["out_channel"] == "D111"
 
@@ -234,7 +234,7 @@ async def test_app_mention_is_stripped_and_answered_in_the_channel(hub: SlackHub
     (reply,) = await hub.replies(1)
     assert reply["channel"] == "C111"
     assert "thread_ts" not in reply
-    user = next(e for e in await hub.tracker_events("U222") if e["event"] == "user")
+    user = next(e for e in await hub.tracker_events("slack:U222") if e["event"] == "user")
     assert user["text"] == "book a table at food.example"
 
 
@@ -272,7 +272,7 @@ async def test_retries_are_answered_once_and_unseen_retries_handled(hub: SlackHu
     assert texts(replies)[0] == "What cuisine?"
     assert replies[1]["blocks"][0]["block_id"] == "party_size"
     assert len(hub.api.calls_of("chat.postMessage")) == 3
-    users = [e["text"] for e in await hub.tracker_events("U222") if e["event"] == "user"]
+    users = [e["text"] for e in await hub.tracker_events("slack:U222") if e["event"] == "user"]
     assert users == ["book a table", "mexican", "hello"]
 
 
@@ -286,7 +286,7 @@ async def test_button_click_sends_the_payload(hub: SlackHub) -> None:
     replies = await hub.replies(2)
     assert replies[1]["channel"] == "D111"
     assert replies[1]["blocks"][0]["block_id"] == "party_size"
-    users = [e for e in await hub.tracker_events("U222") if e["event"] == "user"]
+    users = [e for e in await hub.tracker_events("slack:U222") if e["event"] == "user"]
     assert users[-1]["text"] == '/inform{"cuisine": "thai"}'
     assert users[-1]["parse_data"]["intent"]["name"] == "inform"
 
@@ -336,9 +336,9 @@ async def test_use_threads_always_answers_in_a_thread(make_hub: MakeHub) -> None
 @pytest.mark.parametrize(
     ("granularity", "expected"),
     [
-        ("sender", {"U222"}),
-        ("channel", {"U222_C111", "U222_C222"}),
-        ("thread", {"U222_C111_1.1", "U222_C111_2.1", "U222_C222_3.1"}),
+        ("sender", {"slack:U222"}),
+        ("channel", {"slack:U222_C111", "slack:U222_C222"}),
+        ("thread", {"slack:U222_C111_1.1", "slack:U222_C111_2.1", "slack:U222_C222_3.1"}),
     ],
 )
 async def test_conversation_granularity(
@@ -354,7 +354,7 @@ async def test_conversation_granularity(
     store = hub.client.app[BOTS]["restaurant"].agent.store
     assert set(await store.ids()) == expected
     if granularity == "thread":  # Rasa's bug fixed: parallel threads keep their own forms
-        events = await hub.tracker_events("U222_C111_1.1")
+        events = await hub.tracker_events("slack:U222_C111_1.1")
         users = [e["text"] for e in events if e["event"] == "user"]
         assert users == ["book a table", "mexican"]
 
@@ -436,11 +436,11 @@ async def test_missing_credentials_are_located_errors(tmp_path: Path) -> None:
 
 
 def test_conversation_id_as_rasa() -> None:
-    assert conversation_id("sender", "U1", "C1", "1.1") == "U1"
-    assert conversation_id("channel", "U1", "C1", "1.1") == "U1_C1"
-    assert conversation_id("channel", "U1", None, "1.1") == "U1"
-    assert conversation_id("thread", "U1", "C1", "1.1") == "U1_C1_1.1"
-    assert conversation_id("thread", "U1", "C1", None) == "U1"
+    assert conversation_id("sender", "U1", "C1", "1.1") == "slack:U1"
+    assert conversation_id("channel", "U1", "C1", "1.1") == "slack:U1_C1"
+    assert conversation_id("channel", "U1", None, "1.1") == "slack:U1"
+    assert conversation_id("thread", "U1", "C1", "1.1") == "slack:U1_C1_1.1"
+    assert conversation_id("thread", "U1", "C1", None) == "slack:U1"
 
 
 def test_sanitize_as_rasa() -> None:
@@ -467,14 +467,3 @@ def test_action_text_per_element_type() -> None:
     assert action_text({"type": "users_select", "selected_user": "U9"}) == "U9"
     checked = {"type": "checkboxes", "selected_options": [{"value": "a"}, {"value": "b"}]}
     assert action_text(checked) == "a, b"
-
-
-def test_recent_ids_expire_by_age_and_size() -> None:
-    now = [0.0]
-    seen = RecentIds(size=2, seconds=10, clock=lambda: now[0])
-    assert seen.add("a") and not seen.add("a")
-    now[0] = 11
-    assert seen.add("a")  # forgotten after ``seconds``
-    assert seen.add("b") and seen.add("c")
-    assert seen.add("a")  # pushed out by size
-    assert not seen.add("c")

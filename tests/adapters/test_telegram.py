@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from adapters.hub import BOTS, create_app
 from adapters.telegram import (
@@ -25,7 +25,7 @@ from adapters.telegram import (
     read_settings,
 )
 from core.data.problems import BotDataError, Location
-from tests.adapters.conftest import RESTAURANT, memory_stores, write_bot
+from tests.adapters.conftest import RESTAURANT, HubTestServer, memory_stores, write_bot
 from tests.emulators import clear_platform_env
 from tests.emulators.telegram import (
     BOT_TOKEN,
@@ -87,7 +87,7 @@ class TelegramHub:
     def texts(self) -> list[str]:
         return [body["text"] for body in self.sent()]
 
-    async def user_texts(self, conversation: str = str(CHAT)) -> list[str]:
+    async def user_texts(self, conversation: str = f"telegram:{CHAT}") -> list[str]:
         tracker = await self.client.app[BOTS][self.bot].agent.load_tracker(conversation)
         return [e.to_dict()["text"] for e in tracker.events if e.to_dict()["event"] == "user"]
 
@@ -117,7 +117,7 @@ async def make_hub(tmp_path: Path, telegram_api: FakeTelegramAPI) -> AsyncIterat
             )
         (bot / "credentials.yml").write_text(credentials, encoding="utf-8")
         client: TestClient[Any, Any] = TestClient(
-            TestServer(create_app([bot], stores=memory_stores))
+            HubTestServer(create_app([bot], stores=memory_stores))
         )
         await client.start_server()
         clients.append(client)
@@ -255,7 +255,7 @@ async def test_start_greets_and_restart_starts_over(hub: TelegramHub) -> None:
     await hub.say("book a table")
     await hub.say("/restart@chinwag_test_bot")
     assert hub.texts() == [GREETING, "What cuisine?", GREETING]
-    tracker = await hub.client.app[BOTS]["restaurant"].agent.load_tracker(str(CHAT))
+    tracker = await hub.client.app[BOTS]["restaurant"].agent.load_tracker(f"telegram:{CHAT}")
     assert tracker.active_loop_name is None
     assert await hub.user_texts() == ["/greet", "book a table", "/restart", "/greet"]
 
@@ -354,9 +354,11 @@ def test_settings_errors_are_located() -> None:
     settings = read_settings({"access_token": "1:a", "verify": "@my_bot"}, where)
     assert (settings.verify, settings.secret_token, settings.api_url) == (
         "my_bot",
-        None,
+        derived_secret("1:a"),  # webhook mode always has a secret
         "https://api.telegram.org/bot",
     )
+    polling = read_settings({"access_token": "1:a", "polling": True}, where)
+    assert polling.secret_token is None
 
 
 def test_command_text() -> None:

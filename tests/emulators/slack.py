@@ -323,6 +323,14 @@ def sign_slack(
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
 
 
+_triggers = itertools.count(1)
+
+
+def next_trigger_id() -> str:
+    """A fresh ``trigger_id``: Slack gives every interaction and command its own."""
+    return f"{next(_triggers)}.{int(time.time())}.chinwag"
+
+
 def slack_message_event(
     text: str,
     *,
@@ -410,7 +418,7 @@ def slack_block_action_payload(
         },
         "api_app_id": "A111",
         "token": "legacy-verification-token",
-        "trigger_id": "1.2.3",
+        "trigger_id": next_trigger_id(),
         "team": {"id": team_id, "domain": "chinwag-test"},
         "container": {
             "type": "message",
@@ -460,5 +468,5 @@ def slack_command_form(
         "text": text,
         "api_app_id": "A111",
         "response_url": "https://hooks.slack.com/commands/T111/1/abc",
-        "trigger_id": "1.2.3",
+        "trigger_id": next_trigger_id(),
     }
