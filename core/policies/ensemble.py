@@ -30,7 +30,7 @@ from core.policies.base import Policy, PolicyPrediction
 from core.policies.lightgbm import LightGBMPolicy
 from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
 from core.policies.rules import RulePolicy
-from core.policies.states import ACTION_LISTEN
+from core.policies.states import ACTION_LISTEN, shared_states
 from core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
@@ -263,11 +263,12 @@ def train_policies(
     conversations = expand([*bot.stories, *bot.rules], problems)
     stories = [c for c in conversations if c.kind == "story"]
     rules = [c for c in conversations if c.kind == "rule"]
-    for policy in policies:
-        stage = type(policy).__name__
-        if progress is not None:
-            progress(stage, 0.0)
-        policy.train(stories, rules, bot.domain)
-        if progress is not None:
-            progress(stage, 1.0)
+    with shared_states():  # every policy reads every story's states: build them once
+        for policy in policies:
+            stage = type(policy).__name__
+            if progress is not None:
+                progress(stage, 0.0)
+            policy.train(stories, rules, bot.domain)
+            if progress is not None:
+                progress(stage, 1.0)
     return PolicyEnsemble(policies)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -519,6 +521,24 @@ def _incremental_states(
     return (*memo.states, current_state(memo.running, domain, memo.set_slots))
 
 
+# (id(conv), id(domain), omit_unset_slots) -> (conv, domain, turns), while shared_states() runs
+_SHARED: ContextVar[dict[tuple[int, int, bool], tuple[Any, Domain, list[Turn]]] | None] = (
+    ContextVar("shared_states", default=None)
+)
+
+
+@contextmanager
+def shared_states() -> Iterator[None]:
+    """Within it, each conversation's states are built once for all who ask (training asks
+    for every story once per policy). Only for as long as nothing changes the conversations
+    or the domain."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def conversation_states(
     conv: Conversation, domain: Domain, *, omit_unset_slots: bool = False
 ) -> list[Turn]:
@@ -527,6 +547,17 @@ def conversation_states(
     The states are :func:`tracker_states` of :func:`conversation_tracker`, so training sees
     exactly what prediction sees on a live tracker.
     """
+    shared = _SHARED.get()
+    if shared is None:
+        return _conversation_states(conv, domain, omit_unset_slots)
+    key = (id(conv), id(domain), omit_unset_slots)
+    hit = shared.get(key)
+    if hit is None or hit[0] is not conv or hit[1] is not domain:
+        hit = shared[key] = (conv, domain, _conversation_states(conv, domain, omit_unset_slots))
+    return list(hit[2])
+
+
+def _conversation_states(conv: Conversation, domain: Domain, omit_unset_slots: bool) -> list[Turn]:
     states: list[State] = []
     pending: list[tuple[ActionExecuted, int, str | None, str | None]] = []
     tracker = conversation_tracker(conv, domain)
