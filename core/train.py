@@ -97,7 +97,12 @@ def train_nlu(bot: Bot, problems: Problems, progress: StageProgress) -> NLUPipel
     stage = "NLU"
     progress(stage, 0.0)
     pipeline = NLUPipeline.from_config(
-        bot.config.pipeline, bot.domain, problems, bot.config.pipeline_locations
+        bot.config.pipeline,
+        bot.domain,
+        problems,
+        bot.config.pipeline_locations,
+        language=bot.config.language,
+        root=bot.path,
     )
     pipeline.train(bot.nlu, bot.domain, progress=lambda _step, fraction: progress(stage, fraction))
     progress(stage, 1.0)
