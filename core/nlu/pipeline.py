@@ -49,6 +49,7 @@ from core.data.problems import Location, Problems
 from core.data.training import NLUData
 from core.domain import Domain
 from core.nlu.builtin import DIMENSIONS, BuiltinExtractor
+from core.nlu.builtin_languages import LANGUAGES as BUILTIN_LANGUAGES
 from core.nlu.classifier import IntentClassifier
 from core.nlu.crf import LAYERS, CRFConfig, CRFEntityExtractor
 from core.nlu.duckling import DEFAULT_TIMEOUT, DucklingHTTPExtractor
@@ -414,6 +415,13 @@ class NLUPipeline:
                         f"{name} runs as chinwag's built-in extractor (no Duckling server: "
                         "set its url to use one)"
                     )
+                lang = language.split("_")[0].split("-")[0].lower()
+                if not url and lang != "en" and lang not in BUILTIN_LANGUAGES:
+                    english = (
+                        f"built-in numbers and dates read English: '{language}' is not among "
+                        f"{', '.join(BUILTIN_LANGUAGES)} (set a Duckling url)"
+                    )
+                    warn = f"{warn}; {english}" if warn else f"{name}: {english}"
                 if unknown:
                     missing = f"dimensions not supported: {', '.join(map(str, unknown))}"
                     warn = f"{warn}; {missing}" if warn else f"{name}: {missing}"
