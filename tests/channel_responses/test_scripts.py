@@ -4,7 +4,6 @@ channel, and the platform fakes accept them."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from channel_responses.render import (
 )
 from channel_responses.variations import fill_response
 from tests.channel_responses.test_render import PayloadStore, action_elements
-from tests.emulators import clear_platform_env
 from tests.emulators.slack import BOT_TOKEN as SLACK_TOKEN
 from tests.emulators.slack import FakeSlackAPI, block_errors
 from tests.emulators.telegram import BOT_TOKEN as TELEGRAM_TOKEN
@@ -89,15 +87,6 @@ def test_long_text_without_spaces_splits_losslessly_for_telegram() -> None:
     pieces = [params["text"] for _, params in calls]
     assert len(pieces) == 2 and all(len(p) <= TELEGRAM_MAX_TEXT for p in pieces)
     assert "".join(pieces) == text
-
-
-@pytest.fixture
-async def fakes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[FakeSlackAPI, FakeTelegramAPI]]:
-    clear_platform_env(monkeypatch)
-    async with FakeSlackAPI() as slack, FakeTelegramAPI() as telegram:
-        yield slack, telegram
 
 
 async def test_platforms_receive_every_script_intact(
