@@ -39,6 +39,7 @@ one, with a warning: a bot never ends up understanding no intent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -525,7 +526,9 @@ class NLUPipeline:
             self.intent = IntentClassifier(
                 c["featurizer"], kind=c["intent"]["kind"], c=c["intent"]["c"], patterns=patterns
             )
-            self.intent.train([m.text for m in examples], [m.base_intent for m in examples])
+            self.intent.train(
+                [self._words(m.text) for m in examples], [m.base_intent for m in examples]
+            )
         report("entity extractor", 0.4)
         self.crf = None
         if c["crf"] is not None:
@@ -537,7 +540,9 @@ class NLUPipeline:
         self.selectors = []
         for key in c["selectors"] if retrieval else []:
             selector = ResponseSelector(key, c["featurizer"])
-            selector.train(examples, responses)
+            selector.train(
+                [dataclasses.replace(m, text=self._words(m.text)) for m in examples], responses
+            )
             self.selectors.append(selector)
         self.synonyms = dict(nlu.synonyms) if c["synonyms"] else {}
         settings = c["regex_entities"]
@@ -559,12 +564,20 @@ class NLUPipeline:
 
     # ------------------------------------------------------------------ parsing
 
+    def _words(self, text: str) -> str:
+        """The text the sentence features read: as written where words are spaced, else its
+        tokens joined by spaces (as Rasa's CountVectorsFeaturizer reads a segmenter's tokens)."""
+        if self.tokenizer.spaced:
+            return text
+        return " ".join(t.text for t in self.tokenizer.tokenize(text))
+
     def parse_sync(self, text: str) -> dict[str, Any]:
         payload = parse_payload(text)
         if payload is not None:
             return payload
         text = scrub(text)  # lone surrogates cannot be encoded for crfsuite
-        ranking = self.intent.rank(text) if self.intent is not None else []
+        words = self._words(text)
+        ranking = self.intent.rank(words) if self.intent is not None else []
         intent = dict(ranking[0]) if ranking else {"name": None, "confidence": 0.0}
         entities: list[dict[str, Any]] = []
         for extractor in (self.crf, self.regex, self.builtin):
@@ -584,7 +597,7 @@ class NLUPipeline:
                 )
             }
             for selector in self.selectors:
-                result = selector.select(text)
+                result = selector.select(words)
                 if result is not None:
                     selected[selector.key] = result
             data["response_selector"] = selected

@@ -262,3 +262,33 @@ def test_whitespace_tokenizer_is_the_default_and_unchanged() -> None:
     assert isinstance(from_spec(None), Tokenizer) and from_spec(None).spaced
     tokens = Tokenizer().tokenize("don't pay $12.50, ok")
     assert [t.text for t in tokens] == ["don't", "pay", "$", "12.50", ",", "ok"]
+
+
+def test_word_features_read_segmented_chinese() -> None:
+    # Rasa's usual Chinese config: word counts only. Unsegmented, each sentence would be one
+    # "word": a sentence not in the training data would share no feature with it, and every
+    # such sentence would get the same intent
+    examples = [
+        Message(t.format(c), "ask_weather", _city(t, c))
+        for t in ZH_TEMPLATES
+        for c in ZH_CITIES[:2]
+    ] + [Message(g, "greet") for g in ["你好", "您好", "早上好", "晚上好", "你好朋友", "大家好"]]
+    problems = Problems()
+    pipeline = NLUPipeline.from_config(
+        [
+            {"name": "JiebaTokenizer"},
+            {"name": "CountVectorsFeaturizer"},
+            {"name": "DIETClassifier"},
+        ],
+        Domain(),
+        problems,
+        language="zh",
+    )
+    pipeline.train(NLUData(examples=examples), Domain())
+    for text, intent in [
+        ("西安的天气怎么样", "ask_weather"),
+        ("明天成都会下雨吗", "ask_weather"),
+        ("你好\uff0c老朋友", "greet"),
+        ("大家早上好", "greet"),
+    ]:
+        assert pipeline.parse_sync(text)["intent"]["name"] == intent, text
