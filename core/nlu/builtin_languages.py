@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from core.nlu.text import scrub
 from core.nlu.tokenizer import tokenize
 
 LANGUAGES = ("de", "fr", "es", "it", "pt", "nl")
@@ -132,8 +133,8 @@ def find_times(text: str, code: str, now: datetime) -> list[tuple[int, int, date
     """``(start, end, moment, grain)`` of each date or time in ``text`` (language ``code``)."""
     lang = _language(code)
     out: list[tuple[int, int, datetime, str]] = []
-    for m in lang.candidates.finditer(text):
-        if len(out) >= MAX_CANDIDATES:
+    for i, m in enumerate(lang.candidates.finditer(text)):
+        if i >= MAX_CANDIDATES:  # each may cost a dateparser call, resolved or not
             break
         g = {k: v for k, v in m.groupdict().items() if v is not None}
         hour = next((v for k, v in g.items() if "hour" in k), None)
@@ -188,8 +189,14 @@ def find_numbers(text: str, code: str) -> list[tuple[int, int, float, bool]]:
     from text_to_num import find_numbers as text2num_find
 
     tokens = tokenize(text)
+    try:  # text2num's Rust core panics (a BaseException) on what it cannot encode
+        found = text2num_find([_Word(scrub(t.text)) for t in tokens], code)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        return []
     out = []
-    for occurrence in text2num_find([_Word(t.text) for t in tokens], code):
+    for occurrence in found:
         if occurrence.text.strip().isdigit() and tokens[occurrence.start].text.isdigit():
             continue  # digits: the digit rule has them
         start, end = tokens[occurrence.start].start, tokens[occurrence.end - 1].end

@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.agent import UserMessage, load_agent
 from core.cli import main
@@ -22,6 +24,7 @@ from core.nlu.pipeline import BUILTIN_EXTRACTOR as BUILTIN
 from core.nlu.pipeline import NLUPipeline
 from tests.core.data.test_loader import write
 from tests.emulators.duckling import FakeDuckling, serve_in_thread
+from tests.security.test_extractors_total import HOSTILE, TEXTS, assert_storable_entities
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=BERLIN)  # a Monday
@@ -249,3 +252,29 @@ async def test_german_bot_with_duckling_url_asks_the_server(tmp_path: Path) -> N
     assert datetime.fromisoformat(slots["time"]) == _next_friday_at_15()
     [call] = duckling.calls_of("parse")
     assert call.body["locale"] == "de_DE" and call.body["tz"] == "Europe/Berlin"
+
+
+# ------------------------------------------------------------------ totality in every language
+
+LANGUAGE_PIECES = st.sampled_from(
+    [
+        "nächsten ", "Freitag", " um ", "15", " Uhr", "31. Februar", "morgen", "zweiundzwanzig",
+        "vingt-deux", " à ", "h", "30", "a las ", "próximo", "alle ", "às ", "om ", " uur",
+        "99999999999999999999", "3.", "12.13.", "\ud800", "\u0301", " ", "-", "drei",
+    ]
+)  # fmt: skip
+LANGUAGE_TEXTS = TEXTS | st.lists(LANGUAGE_PIECES, max_size=60).map("".join)
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "es", "it", "pt", "nl"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=LANGUAGE_TEXTS)
+def test_language_builtins_are_total(language: str, text: str) -> None:
+    extractor = BuiltinExtractor(None, "Europe/Berlin", now=lambda: NOW, language=language)
+    assert_storable_entities(text, extractor.extract(text))
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_texts_in_german(text: str) -> None:
+    extractor = BuiltinExtractor(None, "Europe/Berlin", now=lambda: NOW, language="de")
+    assert_storable_entities(text, extractor.extract(text))
