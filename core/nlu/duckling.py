@@ -9,9 +9,12 @@ url, as in Rasa. Each match becomes an entity as Rasa writes it; an interval tim
 ``{"from": ..., "to": ...}``.
 
 NLU parsing runs on the pipeline's own thread, so a blocking client bounded by ``timeout``
-(seconds, Rasa's default 3) is right here; a server that is down, slow or answers nonsense
-costs at most the timeout and gives no entities, with one logged error per outage (not one
-per message).
+(seconds, Rasa's default 3) is right here. A server that is down, slow or answers nonsense
+is logged once per outage (not once per message) and is not asked again for
+:data:`RETRY_AFTER` seconds; meanwhile the ``fallback`` extractor (chinwag's built-ins, in the
+bot's language) answers, so a Rasa bot whose config names ``url: http://localhost:8000`` still
+understands numbers and dates when no Duckling runs. Rasa gives no entities then; pass no
+fallback for that.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,11 @@ EXTRACTOR = "DucklingEntityExtractor"
 URL_ENV = "RASA_DUCKLING_HTTP_URL"
 DEFAULT_TIMEOUT = 3.0
 MAX_RESPONSE_BYTES = 1 << 20  # a Duckling answer for a capped text is a few kilobytes
+RETRY_AFTER = 30.0  # seconds a server that failed is left alone
+
+
+class Extractor(Protocol):
+    def extract(self, text: str) -> list[dict[str, Any]]: ...
 
 
 def duckling_locale(language: str, locale: str | None = None) -> str:
@@ -88,6 +96,7 @@ class DucklingHTTPExtractor:
         timezone: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         now: Callable[[], float] | None = None,
+        fallback: Extractor | None = None,
     ) -> None:
         self.url = url
         self.dimensions = list(dimensions) if dimensions else None
@@ -95,7 +104,9 @@ class DucklingHTTPExtractor:
         self.timezone = timezone
         self.timeout = timeout
         self._now = now or time.time
+        self.fallback = fallback
         self._down = False  # log an outage once, and its end
+        self._retry_at = 0.0  # time.monotonic() before which the server is not asked
 
     def _parse_url(self) -> str:
         base = os.environ.get(URL_ENV) or self.url
@@ -123,19 +134,29 @@ class DucklingHTTPExtractor:
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return json.loads(response.read(MAX_RESPONSE_BYTES + 1)[:MAX_RESPONSE_BYTES])
 
+    def _unavailable(self, text: str) -> list[dict[str, Any]]:
+        return self.fallback.extract(text) if self.fallback is not None else []
+
     def extract(self, text: str) -> list[dict[str, Any]]:
+        if self._down and time.monotonic() < self._retry_at:
+            return self._unavailable(text)
         try:
             matches = self._post(text)
         except (OSError, ValueError) as exc:  # refused, timed out, HTTP error, not JSON
             if not self._down:
+                instead = "chinwag's built-in extractor" if self.fallback else "no entities"
                 logger.error(
-                    "Duckling at %s did not answer (%s): no Duckling entities until it does. "
-                    "Is the server running (https://github.com/facebook/duckling#quickstart)?",
+                    "Duckling at %s did not answer (%s): %s until it does (asked again every "
+                    "%.0f s). Is the server running (https://github.com/facebook/duckling"
+                    "#quickstart)?",
                     self._parse_url(),
                     exc,
+                    instead,
+                    RETRY_AFTER,
                 )
             self._down = True
-            return []
+            self._retry_at = time.monotonic() + RETRY_AFTER
+            return self._unavailable(text)
         if self._down:
             logger.warning("Duckling at %s answers again", self._parse_url())
             self._down = False

@@ -467,6 +467,14 @@ class NLUPipeline:
         c = self.components
         builtin = c["builtin"]
         self.builtin = None
+        # the built-ins, or (with a url) what answers while the Duckling server is down
+        dims = [d for d in builtin["dimensions"] if d in DIMENSIONS] if builtin else []
+        local = (
+            BuiltinExtractor(dims, builtin.get("timezone"), language=builtin.get("language"))
+            if builtin and (dims or not builtin.get("url"))
+            else None
+        )
+        self.builtin = local
         if builtin and builtin.get("url"):
             self.builtin = DucklingHTTPExtractor(
                 builtin["url"],
@@ -475,10 +483,7 @@ class NLUPipeline:
                 locale=builtin.get("locale"),
                 timezone=builtin.get("timezone"),
                 timeout=builtin.get("timeout", DEFAULT_TIMEOUT),
-            )
-        elif builtin:
-            self.builtin = BuiltinExtractor(
-                builtin["dimensions"], builtin.get("timezone"), language=builtin.get("language")
+                fallback=local,
             )
         settings = c["regex_entities"]
         self.regex = (

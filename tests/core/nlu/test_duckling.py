@@ -140,6 +140,25 @@ def test_duckling_down_is_logged_once_and_not_fatal(caplog: pytest.LogCaptureFix
     assert len([r for r in caplog.records if "did not answer" in r.message]) == 1
 
 
+def test_duckling_failing_stands_down_and_the_builtins_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with serve_in_thread() as duckling:
+        extractor = DucklingHTTPExtractor(
+            duckling.root_url,
+            ["number"],
+            locale="xx_XX",  # Duckling refuses an unknown locale: 422
+            fallback=BuiltinExtractor(["number"]),
+        )
+        with caplog.at_level(logging.ERROR, logger="core.nlu.duckling"):
+            first = extractor.extract("twenty two people")
+            second = extractor.extract("three people")
+    assert [(e["entity"], e["value"]) for e in first + second] == [("number", 22), ("number", 3)]
+    assert len(duckling.calls_of("parse")) == 1  # not asked again while it is down
+    [record] = [r for r in caplog.records if "did not answer" in r.message]
+    assert "built-in extractor" in record.message
+
+
 def test_duckling_silent_server_costs_at_most_the_timeout() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -164,6 +183,7 @@ def test_duckling_url_in_config_and_environment(monkeypatch: pytest.MonkeyPatch)
     )
     assert isinstance(pipeline.builtin, DucklingHTTPExtractor)
     assert pipeline.builtin.dimensions == ["distance"] and pipeline.builtin.locale == "de_DE"
+    assert pipeline.builtin.fallback is None  # no built-in reads distances
     assert not [p for p in problems.warnings if "Duckling" in p.message]  # honoured, not mapped
     with serve_in_thread() as duckling:
         monkeypatch.setenv("RASA_DUCKLING_HTTP_URL", duckling.root_url)
