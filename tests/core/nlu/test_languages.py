@@ -292,3 +292,17 @@ def test_word_features_read_segmented_chinese() -> None:
         ("大家早上好", "greet"),
     ]:
         assert pipeline.parse_sync(text)["intent"]["name"] == intent, text
+
+
+def test_model_needing_a_missing_segmenter_is_a_model_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from core.train import ModelError, load_model
+
+    bot = _zh_bot(tmp_path / "zh")
+    assert main(["train", str(bot)]) == 0
+    monkeypatch.setitem(sys.modules, "jieba", None)  # as if uninstalled after training
+    with pytest.raises(ModelError, match=r"chinwag\[zh\]"):
+        load_model(next((bot / "models").glob("*.tar.gz")))
