@@ -27,18 +27,24 @@ ZH_CITIES = ["南京", "北京", "上海", "广州", "深圳", "杭州", "成都
 ZH_TEMPLATES = ["{}的天气怎么样", "明天{}会下雨吗", "{}今天热不热", "告诉我{}的天气"]
 
 
-def _examples(templates: list[str], values: list[str], entity: str) -> str:
-    lines = [t.format(f"[{v}]({entity})") for t in templates for v in values]
-    return "\n".join(f"      - {line}" for line in lines)
-
-
-def _zh_bot(root: Path, tokenizer: str = "JiebaTokenizer") -> Path:
-    train_cities = ZH_CITIES[:6]
+def _bot(
+    root: Path,
+    language: str,
+    greetings: list[str],
+    weather: list[str],
+    reply: str,
+    tests: list[tuple[str, str]],
+    extra_nlu: str = "",
+    tokenizer: str | None = None,
+) -> Path:
+    """A weather bot in ``language``: ``weather`` examples hold ``[city](city)`` annotations;
+    ``tests`` are (city, sentence template) test stories; no ``tokenizer``: the language's."""
+    named = f"- name: {tokenizer}\n" if tokenizer else ""
     return write(
         root,
         {
             "config.yml": (
-                f"language: zh\npipeline:\n- name: {tokenizer}\n"
+                f"language: {language}\npipeline:\n{named}"
                 "- name: RegexFeaturizer\n- name: CountVectorsFeaturizer\n  analyzer: char_wb\n"
                 "  min_ngram: 1\n  max_ngram: 3\n- name: DIETClassifier\n"
                 "- name: EntitySynonymMapper\n"
@@ -48,18 +54,15 @@ def _zh_bot(root: Path, tokenizer: str = "JiebaTokenizer") -> Path:
                 'version: "3.1"\nintents: [greet, ask_weather]\nentities: [city]\n'
                 "slots:\n  city:\n    type: text\n    mappings:\n    - type: from_entity\n"
                 "      entity: city\n"
-                "responses:\n  utter_greet:\n  - text: 你好\n"
-                "  utter_weather:\n  - text: '{city}的天气很好'\n"
+                f"responses:\n  utter_greet:\n  - text: {greetings[0]}\n"
+                f"  utter_weather:\n  - text: '{reply}'\n"
             ),
             "data/nlu.yml": (
                 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n'
-                "      - 你好\n      - 您好\n      - 早上好\n      - 嗨\n      - 晚上好\n"
-                "- intent: ask_weather\n  examples: |\n"
-                + _examples(ZH_TEMPLATES, train_cities, "city")
-                + "\n      - [帝都](city)今天热不热\n      - 告诉我[帝都](city)的天气"
-                + "\n- synonym: 北京\n  examples: |\n      - 帝都\n"
-                + "- lookup: city\n  examples: |\n"
-                + "".join(f"      - {city}\n" for city in ZH_CITIES)
+                + "".join(f"      - {g}\n" for g in greetings)
+                + "- intent: ask_weather\n  examples: |\n"
+                + "".join(f"      - {line}\n" for line in weather)
+                + extra_nlu
             ),
             "data/rules.yml": (
                 'version: "3.1"\nrules:\n- rule: greet\n  steps:\n  - intent: greet\n'
@@ -72,14 +75,36 @@ def _zh_bot(root: Path, tokenizer: str = "JiebaTokenizer") -> Path:
                     f"- story: weather in {city}\n  steps:\n  - user: |\n"
                     f"      {template.format(f'[{city}](city)')}\n"
                     "    intent: ask_weather\n  - action: utter_weather\n"
-                    for city, template in [
-                        ("南京", "{}的天气怎么样"),
-                        ("北京", "{}明天天气如何"),  # sentences the bot was not trained on
-                        ("上海", "我想知道{}的天气"),
-                    ]
+                    for city, template in tests
                 )
             ),
         },
+    )
+
+
+def _annotated(templates: list[str], cities: list[str]) -> list[str]:
+    return [t.format(f"[{c}](city)") for t in templates for c in cities]
+
+
+def _zh_bot(root: Path) -> Path:
+    return _bot(
+        root,
+        "zh",
+        ["你好", "您好", "早上好", "嗨", "晚上好"],
+        [
+            *_annotated(ZH_TEMPLATES, ZH_CITIES[:6]),
+            "[帝都](city)今天热不热",
+            "告诉我[帝都](city)的天气",
+        ],
+        "{city}的天气很好",
+        [
+            ("南京", "{}的天气怎么样"),
+            ("北京", "{}明天天气如何"),  # sentences the bot was not trained on
+            ("上海", "我想知道{}的天气"),
+        ],
+        "- synonym: 北京\n  examples: |\n      - 帝都\n- lookup: city\n  examples: |\n"
+        + "".join(f"      - {city}\n" for city in ZH_CITIES),
+        tokenizer="JiebaTokenizer",  # as Rasa's Chinese configs name it
     )
 
 
@@ -197,10 +222,11 @@ def test_chinese_lookup_and_regex_match_on_token_edges() -> None:
     assert found == [("南京", 0, 2)]
 
 
-def test_chinese_bot_trains_and_passes_chinwag_test(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("language", ["zh", "ja"])
+def test_bot_trains_and_passes_chinwag_test(
+    language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bot = _zh_bot(tmp_path / "zh")
+    bot = _zh_bot(tmp_path / "zh") if language == "zh" else _ja_bot(tmp_path / "ja")
     out = tmp_path / "results"
     assert main(["train", str(bot)]) == 0
     assert main(["test", str(bot), "--out", str(out), "--fail-on-prediction-errors"]) == 0
@@ -228,6 +254,21 @@ def test_chinese_entities_have_exact_spans_and_synonyms(tmp_path: Path) -> None:
 
 JA_CITIES = ["東京", "大阪", "京都", "名古屋", "札幌", "福岡", "横浜", "神戸"]
 JA_TEMPLATES = ["{}の天気はどうですか", "明日{}は雨が降りますか", "{}の天気を教えて"]
+
+
+def _ja_bot(root: Path) -> Path:
+    return _bot(
+        root,
+        "ja",
+        ["こんにちは", "おはよう", "こんばんは", "やあ"],
+        _annotated(JA_TEMPLATES, JA_CITIES),
+        "{city}は晴れです",
+        [
+            ("東京", "{}の天気はどうですか"),
+            ("大阪", "{}の天気を知りたいです"),
+            ("京都", "明日{}は雨が降りますか"),
+        ],
+    )
 
 
 def _city(template: str, city: str) -> list[Entity]:
