@@ -42,6 +42,7 @@ from core.model import (
     write_json,
 )
 from core.nlu.pipeline import NLUPipeline
+from core.nlu.tokenizer import MissingExtra
 from core.policies.base import TrainingError
 from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
 
@@ -97,7 +98,12 @@ def train_nlu(bot: Bot, problems: Problems, progress: StageProgress) -> NLUPipel
     stage = "NLU"
     progress(stage, 0.0)
     pipeline = NLUPipeline.from_config(
-        bot.config.pipeline, bot.domain, problems, bot.config.pipeline_locations
+        bot.config.pipeline,
+        bot.domain,
+        problems,
+        bot.config.pipeline_locations,
+        language=bot.config.language,
+        root=bot.path,
     )
     pipeline.train(bot.nlu, bot.domain, progress=lambda _step, fraction: progress(stage, fraction))
     progress(stage, 1.0)
@@ -215,7 +221,7 @@ def load_model(archive: Path) -> LoadedModel:
             policies = PolicyEnsemble.load(
                 json.loads((folder / POLICIES_FILE).read_text(encoding="utf-8"))
             )
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, MissingExtra) as exc:  # a segmenter not installed
             raise ModelError(f"{archive}: cannot load the model ({exc})") from None
     return LoadedModel(metadata, nlu, policies, archive)
 

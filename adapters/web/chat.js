@@ -25,6 +25,7 @@
   function add(who, build) {
     var item = document.createElement("li");
     item.className = "msg " + who;
+    item.dir = "auto";  // right-to-left scripts read right-to-left, per message
     build(item);
     list.appendChild(item);
     list.scrollTop = list.scrollHeight;

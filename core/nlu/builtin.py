@@ -8,6 +8,10 @@ DucklingEntityExtractor writes them (rasa/nlu/extractors/duckling_entity_extract
 (a number, or an ISO-8601 time with milliseconds and offset), ``additional_info`` Duckling's
 ``value`` object, ``confidence`` 1.0. Overlapping matches resolve as Duckling does: the longest
 wins, so ``$12.50`` is an amount and not also the number 12.5.
+
+Numbers, ordinals, dates and times speak the bot's ``language``: English by the rules below,
+German, French, Spanish, Italian, Portuguese and Dutch by core/nlu/builtin_languages.py
+(text2num and dateparser); the other dimensions are written alike in those languages.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from core.nlu import builtin_languages
 
 DIMENSIONS = (
     "number",
@@ -82,6 +88,7 @@ _SCALE_NUM = r"an?\s+(?:hundred|thousand|million|billion)"
 _SPELLED = rf"(?:(?:{_BASIC_NUM}|{_SCALE_NUM})(?:[\s-]+(?:{_WORD_NUM}))*)"
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _NUMBER = re.compile(rf"(?<![\w.])-?(?:{_DIGITS})(?![\w@])|\b{_SPELLED}\b", re.IGNORECASE)
+_DIGIT_NUMBER = re.compile(rf"(?<![\w.])-?(?:{_DIGITS})(?![\w@])")
 _ORDINAL_WORDS = "|".join(sorted(_ORDINALS, key=len, reverse=True))
 _ORDINAL = re.compile(
     rf"\b(?:\d+(?:st|nd|rd|th)|(?:(?:{'|'.join(_TENS)})[\s-]?)?(?:{_ORDINAL_WORDS}))\b",
@@ -229,11 +236,15 @@ class BuiltinExtractor:
         dimensions: Iterable[str] | None = None,
         timezone: str | None = None,
         now: Callable[[], datetime] | None = None,
+        language: str | None = None,
     ) -> None:
         wanted = list(dimensions) if dimensions else list(DIMENSIONS)
         self.dimensions = [d for d in wanted if d in DIMENSIONS]
         self.timezone = timezone
         self._now = now
+        code = (language or "en").split("_")[0].split("-")[0].lower()
+        # None: English (the rules below); else a language of builtin_languages
+        self.language = code if code in builtin_languages.LANGUAGES else None
 
     def _reference(self) -> datetime:
         tz = ZoneInfo(self.timezone or DEFAULT_TIMEZONE)
@@ -273,7 +284,12 @@ class BuiltinExtractor:
 
     def _number(self, text: str) -> list[_Match]:
         out = []
-        for m in _NUMBER.finditer(text):
+        if self.language:
+            for start, end, found, ordinal in builtin_languages.find_numbers(text, self.language):
+                n = _as_number(found)
+                if not ordinal and n is not None:
+                    out.append(_Match("number", start, end, n, {"value": n, "type": "value"}))
+        for m in (_DIGIT_NUMBER if self.language else _NUMBER).finditer(text):
             raw = m.group().strip()
             value = parse_number(raw)
             if value is None or raw.lower() in ("a", "an"):
@@ -290,6 +306,12 @@ class BuiltinExtractor:
 
     def _ordinal(self, text: str) -> list[_Match]:
         out = []
+        if self.language:
+            for start, end, found, ordinal in builtin_languages.find_numbers(text, self.language):
+                n = _as_number(found)
+                if ordinal and n is not None:
+                    out.append(_Match("ordinal", start, end, n, {"value": n, "type": "value"}))
+            return out
         for m in _ORDINAL.finditer(text):
             value = _ordinal_value(m.group())
             if value is not None:
@@ -379,9 +401,25 @@ class BuiltinExtractor:
             out.append(_Match("duration", m.start(), m.end(), num, info))
         return out
 
+    @staticmethod
+    def _time_match(start: int, end: int, moment: datetime, grain: str) -> _Match:
+        iso = _iso(moment)
+        info = {
+            "value": iso,
+            "grain": grain,
+            "type": "value",
+            "values": [{"value": iso, "grain": grain, "type": "value"}],
+        }
+        return _Match("time", start, end, iso, info)
+
     def _time(self, text: str) -> list[_Match]:
         out = []
         now = self._reference()
+        if self.language:
+            return [
+                self._time_match(*found)
+                for found in builtin_languages.find_times(text, self.language, now)
+            ]
         for m in (m for regex in _TIMES for m in regex.finditer(text)):
             if not m.group().strip():
                 continue
@@ -391,15 +429,7 @@ class BuiltinExtractor:
                 resolved = None
             if resolved is None:
                 continue
-            moment, grain = resolved
-            iso = _iso(moment)
-            info = {
-                "value": iso,
-                "grain": grain,
-                "type": "value",
-                "values": [{"value": iso, "grain": grain, "type": "value"}],
-            }
-            out.append(_Match("time", m.start(), m.end(), iso, info))
+            out.append(self._time_match(m.start(), m.end(), *resolved))
         return out
 
     @staticmethod

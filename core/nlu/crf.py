@@ -27,7 +27,7 @@ import pycrfsuite
 from core.data.training import Entity, Message
 from core.nlu.builtin import BuiltinExtractor
 from core.nlu.patterns import Pattern, compile_patterns
-from core.nlu.tokenizer import Token, tokenize
+from core.nlu.tokenizer import Token, Tokenizer
 
 NO_TAG = "O"
 LAYERS = ("entity", "role", "group")
@@ -175,8 +175,14 @@ class CRFEntityExtractor:
 
     name = "CRFEntityExtractor"
 
-    def __init__(self, config: CRFConfig | None = None, patterns: list[Pattern] | None = None):
+    def __init__(
+        self,
+        config: CRFConfig | None = None,
+        patterns: list[Pattern] | None = None,
+        tokenizer: Tokenizer | None = None,
+    ):
         self.config = config or CRFConfig()
+        self.tokenizer = tokenizer or Tokenizer()
         self.patterns = patterns or []
         self._compiled = compile_patterns(self.patterns)
         self.models: dict[str, bytes] = {}
@@ -266,13 +272,14 @@ class CRFEntityExtractor:
                     labels[i] = value
         return labels
 
-    @staticmethod
-    def _values(example: Message) -> Gazetteer:
+    def _values(self, example: Message) -> Gazetteer:
         values: Gazetteer = {}
         for ent in example.entities:
             if ent.start is None or ent.end is None:
                 continue
-            key = " ".join(t.lower for t in tokenize(example.text[ent.start : ent.end]))
+            key = " ".join(
+                t.lower for t in self.tokenizer.tokenize(example.text[ent.start : ent.end])
+            )
             if key:
                 counts = values.setdefault(key, {})
                 counts[ent.entity] = counts.get(ent.entity, 0) + 1
@@ -317,7 +324,7 @@ class CRFEntityExtractor:
         own_values += [self._values(e) for e in swapped]
         own_words += [self._words(v) for v in own_values[len(own_words) :]]
         features = [
-            self._features(e.text, tokenize(e.text), own, words)
+            self._features(e.text, self.tokenizer.tokenize(e.text), own, words)
             for e, own, words in zip(annotated, own_values, own_words, strict=True)
         ]
         for layer in LAYERS:
@@ -327,7 +334,7 @@ class CRFEntityExtractor:
                 continue
             trainer = pycrfsuite.Trainer(verbose=False)
             for example, xseq in zip(annotated, features, strict=True):
-                tokens = tokenize(example.text)
+                tokens = self.tokenizer.tokenize(example.text)
                 if not tokens:
                     continue
                 if layer != "entity":
@@ -361,7 +368,7 @@ class CRFEntityExtractor:
     def extract(self, text: str) -> list[dict[str, Any]]:
         if "entity" not in self.models:
             return []
-        tokens = tokenize(text)
+        tokens = self.tokenizer.tokenize(text)
         if not tokens:
             return []
         xseq = self._features(text, tokens)
@@ -408,9 +415,11 @@ class CRFEntityExtractor:
         }
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any], models: dict[str, bytes]) -> CRFEntityExtractor:
+    def from_meta(
+        cls, meta: dict[str, Any], models: dict[str, bytes], tokenizer: Tokenizer | None = None
+    ) -> CRFEntityExtractor:
         patterns = [Pattern(n, p) for n, p in meta["patterns"]]
-        crf = cls(CRFConfig.from_dict(meta["config"]), patterns)
+        crf = cls(CRFConfig.from_dict(meta["config"]), patterns, tokenizer)
         crf.models = dict(models)
         crf.gazetteer = meta.get("gazetteer", {})
         crf.word_gazetteer = meta.get("word_gazetteer", {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.nlu.patterns import Pattern, compile_patterns
+from core.nlu.tokenizer import Tokenizer
 
 SYNONYM_MAPPER = "EntitySynonymMapper"
 
@@ -18,15 +19,30 @@ SYNONYM_MAPPER = "EntitySynonymMapper"
 class RegexEntityExtractor:
     name = "RegexEntityExtractor"
 
-    def __init__(self, patterns: list[Pattern], case_sensitive: bool = False) -> None:
+    def __init__(
+        self,
+        patterns: list[Pattern],
+        case_sensitive: bool = False,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        """``tokenizer``: keep only matches that start and end on its tokens (word boundaries
+        in a language written without spaces, where ``\\b`` finds none)."""
         self.patterns = patterns
         self.case_sensitive = case_sensitive
+        self.tokenizer = tokenizer
         self._compiled = compile_patterns(patterns, case_sensitive)
 
     def extract(self, text: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        starts: set[int] | None = None
+        ends: set[int] = set()
+        if self.tokenizer is not None:
+            tokens = self.tokenizer.tokenize(text)
+            starts, ends = {t.start for t in tokens}, {t.end for t in tokens}
         for pattern, regex in zip(self.patterns, self._compiled, strict=True):
             for m in regex.finditer(text):
+                if starts is not None and (m.start() not in starts or m.end() not in ends):
+                    continue
                 if m.end() > m.start():
                     out.append(
                         {

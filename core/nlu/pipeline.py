@@ -3,13 +3,17 @@
 Rasa's components map as follows (one warning per component that is mapped or ignored;
 components chinwag implements as Rasa does pass silently):
 
-* tokenizers (Whitespace, Spacy, Jieba, Mitie, ...) -> chinwag's tokenizer;
+* tokenizers: WhitespaceTokenizer, JiebaTokenizer (``dictionary_path``), SpacyTokenizer (when
+  spaCy is installed) and chinwag's JapaneseTokenizer / ThaiTokenizer run as named
+  (core/nlu/tokenizer.py); a bot in Chinese, Japanese or Thai without one gets its language's
+  segmenter; other tokenizers (Mitie, ConveRT...) run as the whitespace one, with a warning;
 * CountVectorsFeaturizer -> word n-grams, or character n-grams for ``char``/``char_wb``;
   RegexFeaturizer -> regex and lookup features; LexicalSyntacticFeaturizer -> CRF features;
 * DIETClassifier / Sklearn / Keyword / Mitie / LogisticRegression intent classifiers ->
   a calibrated linear classifier (log-loss SGD); DIET's entity part and CRFEntityExtractor
   -> the CRF;
-* DucklingEntityExtractor -> the built-in extractor (core/nlu/builtin.py), same dimensions;
+* DucklingEntityExtractor with a ``url`` -> that Duckling server (core/nlu/duckling.py);
+  without one -> the built-in extractor (core/nlu/builtin.py) in the bot's language;
 * RegexEntityExtractor, EntitySynonymMapper, ResponseSelector, FallbackClassifier as Rasa;
 * dense featurizers and pretrained-model components (SpacyNLP, LanguageModelFeaturizer,
   ConveRT, Mitie, SpacyEntityExtractor...) are ignored: no model downloads at run time;
@@ -35,6 +39,7 @@ one, with a warning: a bot never ends up understanding no intent.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +50,10 @@ from core.data.problems import Location, Problems
 from core.data.training import NLUData
 from core.domain import Domain
 from core.nlu.builtin import DIMENSIONS, BuiltinExtractor
+from core.nlu.builtin_languages import LANGUAGES as BUILTIN_LANGUAGES
 from core.nlu.classifier import IntentClassifier
 from core.nlu.crf import LAYERS, CRFConfig, CRFEntityExtractor
+from core.nlu.duckling import DEFAULT_TIMEOUT, DucklingHTTPExtractor
 from core.nlu.extractors import RegexEntityExtractor, map_synonyms
 from core.nlu.fallback import FallbackClassifier
 from core.nlu.featurizers import FeaturizerConfig
@@ -54,21 +61,31 @@ from core.nlu.interpreter import parse_payload
 from core.nlu.patterns import Pattern, collect_patterns
 from core.nlu.response_selector import DEFAULT_KEY, ResponseSelector
 from core.nlu.text import scrub
+from core.nlu.tokenizer import (
+    SEGMENTED_LANGUAGES,
+    WHITESPACE,
+    JiebaTokenizer,
+    MissingExtra,
+    Tokenizer,
+    from_spec,
+)
 
 Progress = Callable[[str, float], None]
 # measured in bench/results/nlu_experiments.md: as accurate as logistic regression, 10-50x faster
 DEFAULT_INTENT = {"kind": "sgd", "c": 10.0}
 META = "nlu.json"
+MAX_SEGMENTER_WORDS = 100_000
 FORMAT = 1
 
-TOKENIZERS = {
-    "WhitespaceTokenizer",
+# tokenizers chinwag runs as named (the last two are chinwag's own); TOKENIZERS run as whitespace
+OWN_TOKENIZERS = {
+    WHITESPACE,
     "SpacyTokenizer",
     "JiebaTokenizer",
-    "MitieTokenizer",
-    "ConveRTTokenizer",
-    "LanguageModelTokenizer",
+    "JapaneseTokenizer",
+    "ThaiTokenizer",
 }
+TOKENIZERS = {"MitieTokenizer", "ConveRTTokenizer", "LanguageModelTokenizer"}
 INTENT_CLASSIFIERS = {
     "SklearnIntentClassifier",
     "KeywordIntentClassifier",
@@ -133,6 +150,7 @@ def component_kind(short_name: str) -> str | None:
 
 def _default_components() -> dict[str, Any]:
     return {
+        "tokenizer": None,  # a core.nlu.tokenizer spec; None: whitespace
         "featurizer": FeaturizerConfig(),
         "patterns": True,
         "intent": dict(DEFAULT_INTENT),
@@ -177,6 +195,64 @@ def _tfidf_config(
         char_ngrams=ngrams("char_ngrams", default.char_ngrams),
         case_sensitive=bool(component.get("case_sensitive", False)),
     )
+
+
+def _tokenizer_spec(
+    name: str,
+    short: str,
+    component: dict[str, Any],
+    language: str,
+    root: Path | None,
+    loc: Location | None,
+    problems: Problems,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The tokenizer a pipeline's tokenizer component runs as, and the warning saying so.
+
+    A named tokenizer whose library is missing is a located error naming the extra."""
+    lang = language.split("_")[0].split("-")[0].lower()
+    segmenter = SEGMENTED_LANGUAGES.get(lang)
+    if short in TOKENIZERS or (short == WHITESPACE and segmenter):
+        target = segmenter or WHITESPACE
+        why = f"language '{language}' is written without spaces" if segmenter else "not built in"
+        warn: str | None = f"{name} runs as {target} ({why})"
+        spec: dict[str, Any] = {"name": target}
+    else:
+        warn = None
+        spec = {"name": short}
+        if short == "SpacyTokenizer":
+            spec["language"] = lang
+    if spec["name"] == "JiebaTokenizer" and component.get("dictionary_path"):
+        path = Path(str(component["dictionary_path"]))
+        if not path.is_absolute() and root is not None and (root / path).exists():
+            path = root / path
+        try:
+            spec["words"] = JiebaTokenizer.read_dictionary(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.error(f"{name}: dictionary_path '{path}' cannot be read ({exc})", loc)
+    try:
+        from_spec(spec)
+    except MissingExtra as exc:
+        if short == "SpacyTokenizer":
+            return None, f"{name} runs as {WHITESPACE} (spaCy is not installed)"
+        problems.error(str(exc), loc)
+        return None, None
+    return (None if spec["name"] == WHITESPACE else spec), warn
+
+
+def _language_tokenizer(
+    language: str, loc: Location | None, problems: Problems
+) -> dict[str, Any] | None:
+    """The tokenizer of a pipeline that names none: the language's segmenter for Chinese,
+    Japanese and Thai (a warning when its extra is missing), else whitespace (None)."""
+    segmenter = SEGMENTED_LANGUAGES.get(language.split("_")[0].split("-")[0].lower())
+    if segmenter is None:
+        return None
+    try:
+        from_spec({"name": segmenter})
+    except MissingExtra as exc:
+        problems.warning(f"{exc}; until then {WHITESPACE} runs (words are not segmented)", loc)
+        return None
+    return {"name": segmenter}
 
 
 def _short_name(component: dict[str, Any]) -> str:
@@ -224,10 +300,11 @@ class NLUPipeline:
         self.intent: IntentClassifier | None = None
         self.crf: CRFEntityExtractor | None = None
         self.regex: RegexEntityExtractor | None = None
-        self.builtin: BuiltinExtractor | None = None
+        self.builtin: BuiltinExtractor | DucklingHTTPExtractor | None = None
         self.selectors: list[ResponseSelector] = []
         self.synonyms: dict[str, str] = {}
         self.fallback: FallbackClassifier | None = self.components["fallback"]
+        self.tokenizer: Tokenizer = from_spec(self.components.get("tokenizer"))
         # parse() runs here, off the event loop; one thread, so the models (crfsuite taggers
         # are not thread-safe) only ever see one text at a time
         self._executor: ThreadPoolExecutor | None = None
@@ -242,15 +319,24 @@ class NLUPipeline:
         domain: Domain,
         problems: Problems,
         locations: list[Location] | None = None,
+        *,
+        language: str = "en",
+        root: Path | None = None,
     ) -> NLUPipeline:
-        """Map Rasa's pipeline onto ours; an empty pipeline gives the measured default."""
+        """Map Rasa's pipeline onto ours; an empty pipeline gives the measured default.
+
+        ``language`` (config.yml's) picks the segmenter of an unspaced language and the
+        built-in extractor's language; ``root`` is the bot's folder (``dictionary_path``)."""
         names = [_short_name(c) for c in pipeline]
+        tokenizer = _language_tokenizer(language, locations[0] if locations else None, problems)
         if all(n == "FallbackClassifier" for n in names):
             components = _default_components()
+            components["tokenizer"] = tokenizer
             if pipeline:
                 components["fallback"] = FallbackClassifier.from_config(pipeline[-1])
             return cls(components)
         c: dict[str, Any] = {
+            "tokenizer": tokenizer,
             "featurizer": FeaturizerConfig(word_ngrams=(1, 1), char_ngrams=None),
             "patterns": False,
             "intent": None,
@@ -270,9 +356,10 @@ class NLUPipeline:
             warn: str | None = None
             if short != name.rsplit(".", 1)[-1]:
                 problems.warning(f"Rasa 1.x component name '{name}' read as {short}", loc)
-            if short in TOKENIZERS:
-                if short != "WhitespaceTokenizer":
-                    warn = f"{name} runs as chinwag's tokenizer (words, numbers, punctuation)"
+            if short in TOKENIZERS or short in OWN_TOKENIZERS:
+                c["tokenizer"], warn = _tokenizer_spec(
+                    name, short, component, language, root, loc, problems
+                )
             elif short == "CountVectorsFeaturizer":
                 lo = int(component.get("min_ngram", 1))
                 hi = int(component.get("max_ngram", 1))
@@ -310,13 +397,32 @@ class NLUPipeline:
                 c["intent"] = dict(DEFAULT_INTENT)
             elif short in ("DucklingEntityExtractor", "DucklingHTTPExtractor", BUILTIN_EXTRACTOR):
                 dims = component.get("dimensions") or list(DIMENSIONS)
-                unknown = [d for d in dims if d not in DIMENSIONS]
+                url = component.get("url") if short != BUILTIN_EXTRACTOR else None
+                unknown = [] if url else [d for d in dims if d not in DIMENSIONS]
                 c["builtin"] = {
-                    "dimensions": [d for d in dims if d in DIMENSIONS],
+                    "dimensions": [str(d) for d in dims if url or d in DIMENSIONS],
                     "timezone": component.get("timezone"),
+                    "language": language,
                 }
-                if short != BUILTIN_EXTRACTOR:
-                    warn = f"{name} runs as chinwag's built-in extractor (no Duckling server)"
+                if url:
+                    c["builtin"].update(
+                        url=str(url),
+                        all_dimensions=not component.get("dimensions"),
+                        locale=component.get("locale"),
+                        timeout=float(component.get("timeout") or DEFAULT_TIMEOUT),
+                    )
+                elif short != BUILTIN_EXTRACTOR:
+                    warn = (
+                        f"{name} runs as chinwag's built-in extractor (no Duckling server: "
+                        "set its url to use one)"
+                    )
+                lang = language.split("_")[0].split("-")[0].lower()
+                if not url and lang != "en" and lang not in BUILTIN_LANGUAGES:
+                    english = (
+                        f"built-in numbers and dates read English: '{language}' is not among "
+                        f"{', '.join(BUILTIN_LANGUAGES)} (set a Duckling url)"
+                    )
+                    warn = f"{warn}; {english}" if warn else f"{name}: {english}"
                 if unknown:
                     missing = f"dimensions not supported: {', '.join(map(str, unknown))}"
                     warn = f"{warn}; {missing}" if warn else f"{name}: {missing}"
@@ -360,12 +466,37 @@ class NLUPipeline:
     def _build_extractors(self, patterns: list[Pattern]) -> None:
         c = self.components
         builtin = c["builtin"]
-        self.builtin = (
-            BuiltinExtractor(builtin["dimensions"], builtin.get("timezone")) if builtin else None
+        self.builtin = None
+        # the built-ins, or (with a url) what answers while the Duckling server is down
+        dims = [d for d in builtin["dimensions"] if d in DIMENSIONS] if builtin else []
+        local = (
+            BuiltinExtractor(dims, builtin.get("timezone"), language=builtin.get("language"))
+            if builtin and (dims or not builtin.get("url"))
+            else None
         )
+        self.builtin = local
+        if builtin and builtin.get("url"):
+            self.builtin = DucklingHTTPExtractor(
+                builtin["url"],
+                None if builtin.get("all_dimensions") else builtin["dimensions"],
+                language=builtin.get("language", "en"),
+                locale=builtin.get("locale"),
+                timezone=builtin.get("timezone"),
+                timeout=builtin.get("timeout", DEFAULT_TIMEOUT),
+                fallback=local,
+            )
         settings = c["regex_entities"]
         self.regex = (
-            RegexEntityExtractor(patterns, settings.get("case_sensitive", False))
+            RegexEntityExtractor(
+                patterns,
+                settings.get("case_sensitive", False),
+                # word boundaries in an unspaced language: a match must start and end on tokens
+                tokenizer=(
+                    self.tokenizer
+                    if settings.get("use_word_boundaries", True) and not self.tokenizer.spaced
+                    else None
+                ),
+            )
             if settings is not None
             else None
         )
@@ -379,18 +510,34 @@ class NLUPipeline:
                 progress(step, fraction)
 
         examples = [m for m in nlu.examples if m.text.strip()]
-        patterns = collect_patterns(nlu) if c["patterns"] else []
+        # a segmenter learns the entity values and lookup elements as words of their own, so
+        # annotated spans fall on token edges (kept in the model with the tokenizer)
+        values = [
+            m.text[e.start : e.end]
+            for m in examples
+            for e in m.entities
+            if e.start is not None and e.end is not None
+        ]
+        values += [item for items in nlu.lookups.values() for item in items]
+        self.tokenizer = self.tokenizer.with_words(values[:MAX_SEGMENTER_WORDS])
+        if self.tokenizer.name != WHITESPACE:
+            c["tokenizer"] = self.tokenizer.spec()
+        # ``\b`` marks word edges only where words are spaced
+        spaced = self.tokenizer.spaced
+        patterns = collect_patterns(nlu, use_word_boundaries=spaced) if c["patterns"] else []
         report("intent classifier", 0.0)
         self.intent = None
         if c["intent"] is not None:
             self.intent = IntentClassifier(
                 c["featurizer"], kind=c["intent"]["kind"], c=c["intent"]["c"], patterns=patterns
             )
-            self.intent.train([m.text for m in examples], [m.base_intent for m in examples])
+            self.intent.train(
+                [self._words(m.text) for m in examples], [m.base_intent for m in examples]
+            )
         report("entity extractor", 0.4)
         self.crf = None
         if c["crf"] is not None:
-            self.crf = CRFEntityExtractor(c["crf"], patterns)
+            self.crf = CRFEntityExtractor(c["crf"], patterns, tokenizer=self.tokenizer)
             self.crf.train(examples)
         report("response selectors", 0.8)
         responses = {**nlu.responses, **domain.responses}
@@ -398,7 +545,9 @@ class NLUPipeline:
         self.selectors = []
         for key in c["selectors"] if retrieval else []:
             selector = ResponseSelector(key, c["featurizer"])
-            selector.train(examples, responses)
+            selector.train(
+                [dataclasses.replace(m, text=self._words(m.text)) for m in examples], responses
+            )
             self.selectors.append(selector)
         self.synonyms = dict(nlu.synonyms) if c["synonyms"] else {}
         settings = c["regex_entities"]
@@ -411,7 +560,7 @@ class NLUPipeline:
                     nlu,
                     use_regexes=settings["use_regexes"],
                     use_lookup_tables=settings["use_lookup_tables"],
-                    use_word_boundaries=settings["use_word_boundaries"],
+                    use_word_boundaries=settings["use_word_boundaries"] and spaced,
                 )
                 if p.name in names
             ]
@@ -420,12 +569,20 @@ class NLUPipeline:
 
     # ------------------------------------------------------------------ parsing
 
+    def _words(self, text: str) -> str:
+        """The text the sentence features read: as written where words are spaced, else its
+        tokens joined by spaces (as Rasa's CountVectorsFeaturizer reads a segmenter's tokens)."""
+        if self.tokenizer.spaced:
+            return text
+        return " ".join(t.text for t in self.tokenizer.tokenize(text))
+
     def parse_sync(self, text: str) -> dict[str, Any]:
         payload = parse_payload(text)
         if payload is not None:
             return payload
         text = scrub(text)  # lone surrogates cannot be encoded for crfsuite
-        ranking = self.intent.rank(text) if self.intent is not None else []
+        words = self._words(text)
+        ranking = self.intent.rank(words) if self.intent is not None else []
         intent = dict(ranking[0]) if ranking else {"name": None, "confidence": 0.0}
         entities: list[dict[str, Any]] = []
         for extractor in (self.crf, self.regex, self.builtin):
@@ -445,7 +602,7 @@ class NLUPipeline:
                 )
             }
             for selector in self.selectors:
-                result = selector.select(text)
+                result = selector.select(words)
                 if result is not None:
                     selected[selector.key] = result
             data["response_selector"] = selected
@@ -471,6 +628,7 @@ class NLUPipeline:
         c = self.components
         fb = c["fallback"]
         return {
+            "tokenizer": c.get("tokenizer"),
             "featurizer": c["featurizer"].as_dict(),
             "patterns": c["patterns"],
             "intent": c["intent"],
@@ -486,6 +644,7 @@ class NLUPipeline:
     def _components_from_json(data: dict[str, Any]) -> dict[str, Any]:
         fb = data["fallback"]
         return {
+            "tokenizer": None,
             **data,
             "featurizer": FeaturizerConfig.from_dict(data["featurizer"]),
             "crf": CRFConfig.from_dict(data["crf"]) if data["crf"] else None,
@@ -526,7 +685,9 @@ class NLUPipeline:
                 for layer in meta["crf"]["layers"]
                 if layer in LAYERS
             }
-            pipeline.crf = CRFEntityExtractor.from_meta(meta["crf"], models)
+            pipeline.crf = CRFEntityExtractor.from_meta(
+                meta["crf"], models, tokenizer=pipeline.tokenizer
+            )
         pipeline.selectors = [
             ResponseSelector.load(directory, f"selector_{i}", s)
             for i, s in enumerate(meta["selectors"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from channel_responses.render import (
 from channel_responses.variations import fill_response
 from core.data.domain_reader import read_domain
 from core.data.problems import Problems
-from tests.emulators import clear_platform_env
 from tests.emulators.slack import BOT_TOKEN as SLACK_TOKEN
 from tests.emulators.slack import FakeSlackAPI, block_errors
 from tests.emulators.telegram import BOT_TOKEN as TELEGRAM_TOKEN
@@ -591,15 +589,6 @@ def test_restaurant_responses_render_on_every_channel(
     ]
     slots_values = render_slack(restaurant_responses["utter_slots_values"])
     assert len(slots_values) == 1 and "cuisine: thai" in slots_values[0]["text"]
-
-
-@pytest.fixture
-async def fakes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[FakeSlackAPI, FakeTelegramAPI]]:
-    clear_platform_env(monkeypatch)
-    async with FakeSlackAPI() as slack, FakeTelegramAPI() as telegram:
-        yield slack, telegram
 
 
 async def test_rendered_messages_are_accepted_by_the_fake_apis(

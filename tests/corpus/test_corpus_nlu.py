@@ -50,7 +50,9 @@ def test_financial_demo_held_out_accuracy(corpus_dir: Path) -> None:
     problems = Problems()
     nlu = NLUPipeline.from_config(bot.config.pipeline, bot.domain, problems)
     warned = {w.message.split(" ")[0] for w in problems.warnings}
-    assert {"DIETClassifier", "DucklingEntityExtractor", "SpacyNLP"} <= warned
+    # its DucklingEntityExtractor names a url: honoured (the built-ins stand in while no
+    # server answers), so not mapped with a warning
+    assert {"DIETClassifier", "SpacyNLP"} <= warned
     examples = [m for m in bot.nlu.examples if m.text.strip()]
     order = list(range(len(examples)))
     random.Random(0).shuffle(order)
