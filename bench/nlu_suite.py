@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from clinc150 import OOS, THRESHOLDS, evaluate, read_splits
+from clinc150 import THRESHOLDS, evaluate, read_splits
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, make_pipeline

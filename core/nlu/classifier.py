@@ -22,11 +22,16 @@ from core.nlu.featurizers import FeaturizerConfig, SentenceFeaturizer
 from core.nlu.patterns import Pattern
 
 RANKING_LENGTH = 10
-KINDS = ("logreg", "linear_svc", "sgd")
+KINDS = ("auto", "logreg", "linear_svc", "sgd")
 SEED = 42
+# ``auto``: multinomial logistic regression up to this many training examples (more accurate
+# on small bots, bench/results/nlu_suite.md), log-loss SGD above it (lbfgs grows too slow)
+AUTO_LOGREG_MAX = 1000
 
 
-def _estimator(kind: str, c: float, n_labels_min: int) -> Any:
+def _estimator(kind: str, c: float, n_labels_min: int, n_examples: int) -> Any:
+    if kind == "auto":
+        kind = "logreg" if n_examples <= AUTO_LOGREG_MAX else "sgd"
     if kind == "linear_svc":
         folds = max(2, min(3, n_labels_min))
         return CalibratedClassifierCV(LinearSVC(C=c, random_state=SEED), cv=folds)
@@ -63,7 +68,7 @@ class IntentClassifier:
             return
         x = self.featurizer.fit_transform(texts)
         counts = [labels.count(label) for label in self.labels]
-        self.model = _estimator(self.kind, self.c, min(counts))
+        self.model = _estimator(self.kind, self.c, min(counts), len(texts))
         self.model.fit(x, labels)
         self.labels = [str(label) for label in self.model.classes_]
 
@@ -71,7 +76,7 @@ class IntentClassifier:
         if self.model is None:
             return np.ones((len(texts), len(self.labels)), dtype=np.float64)
         x = self.featurizer.transform(texts)
-        if self.kind != "sgd":
+        if not isinstance(self.model, SGDClassifier):
             return np.asarray(self.model.predict_proba(x))
         # softmax over the one-vs-rest log-odds (binary: sigmoid), not sklearn's sum-normalised
         # sigmoids, which flatten towards uniform whenever every class says "not me"

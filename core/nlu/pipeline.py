@@ -38,8 +38,8 @@ from core.nlu.patterns import Pattern, collect_patterns
 from core.nlu.response_selector import DEFAULT_KEY, ResponseSelector
 
 Progress = Callable[[str, float], None]
-# measured in bench/results/nlu_experiments.md: as accurate as logistic regression, 10-50x faster
-DEFAULT_INTENT = {"kind": "sgd", "c": 10.0}
+# bench/results/nlu_suite.md: logistic regression on small bots, log-loss SGD on large ones
+DEFAULT_INTENT = {"kind": "auto", "c": 10.0}
 META = "nlu.json"
 FORMAT = 1
 
@@ -200,6 +200,9 @@ class NLUPipeline:
             # (bench/results/nlu_experiments.md, "DIET-like confidences")
             words = c["featurizer"].word_ngrams
             c["featurizer"].word_ngrams = (words[0], max(words[1], 2))
+            # and character n-grams for its out-of-vocabulary robustness when the config has
+            # none (bench/results/nlu_suite.md: moodbot 0.55 -> 0.64 in cross-validation)
+            c["featurizer"].char_ngrams = c["featurizer"].char_ngrams or (2, 5)
         if c["intent"] is None and c["crf"] is None:
             problems.warning(
                 "the pipeline has no intent classifier; every message gets no intent",

@@ -113,3 +113,28 @@ def test_word_value_features_leave_own_values_out() -> None:
     restored = CRFEntityExtractor.from_meta(crf.meta(), crf.models)
     assert restored.word_gazetteer == crf.word_gazetteer
     assert restored.config.augment == 1
+
+
+def test_auto_training_plan_follows_the_problem_size() -> None:
+    from core.nlu.crf import LBFGS_BUDGET, PERCEPTRON_EPOCHS, plan_training, problem_size
+
+    data = [_flight("berlin", "paris"), _flight("rome", "oslo")]
+    assert problem_size(data) == (10, 5)  # "city": O + B/I/L/U
+    small = plan_training(CRFConfig(), 10, 5)
+    assert (small.algorithm, small.augment, small.max_iterations) == ("lbfgs", 1, 50)
+    tokens = int(LBFGS_BUDGET / (2 * 213**2)) + 1  # 53 entity types, just over the budget
+    large = plan_training(CRFConfig(), tokens, 213)
+    assert (large.algorithm, large.augment) == ("ap", 0)
+    assert large.max_iterations == PERCEPTRON_EPOCHS
+    fixed = plan_training(CRFConfig(algorithm="lbfgs"), tokens, 213)
+    assert fixed.algorithm == "lbfgs" and fixed.augment == 1
+
+
+def test_perceptron_learns_entities() -> None:
+    cities = ["berlin", "paris", "rome", "madrid", "london", "vienna", "oslo", "lisbon"]
+    data = [_flight(a, b) for a in cities for b in cities if a != b]
+    crf = CRFEntityExtractor(CRFConfig(algorithm="ap", value_features=False))
+    crf.train(data)
+    got = crf.extract("fly from berlin to oslo")
+    assert [(e["entity"], e["value"]) for e in got] == [("city", "berlin"), ("city", "oslo")]
+    assert CRFConfig.from_dict(crf.meta()["config"]).algorithm == "ap"
