@@ -60,15 +60,24 @@ def cmd_data_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_data_convert(args: argparse.Namespace) -> int:
-    from core.data.convert import ConvertError, convert_bot
+def _bot_without_errors(bot_dir: str, console: Console, verb: str) -> Bot | None:
+    """The loaded bot, or None after printing its errors and "BOT_DIR: not <verb>"."""
     from core.data.loader import load_bot
 
+    bot = load_bot(bot_dir)
+    if not bot.problems.errors:
+        return bot
+    _print_problems(console, bot.problems, show_warnings=False)
+    console.print(f"{bot_dir}: not {verb} (fix the errors first)", style="bold red")
+    return None
+
+
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    from core.data.convert import ConvertError, convert_bot
+
     console = Console(highlight=False, soft_wrap=True)
-    bot = load_bot(args.bot_dir)
-    if bot.problems.errors:
-        _print_problems(console, bot.problems, show_warnings=False)
-        console.print(f"{args.bot_dir}: not converted (fix the errors first)", style="bold red")
+    bot = _bot_without_errors(args.bot_dir, console, "converted")
+    if bot is None:
         return 1
     try:
         written = convert_bot(bot, Path(args.out), force=args.force)
@@ -108,14 +117,11 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_data_split_nlu(args: argparse.Namespace) -> int:
-    from core.data.loader import load_bot
     from core.data.split import split_nlu, write_split
 
     console = Console(highlight=False, soft_wrap=True)
-    bot = load_bot(args.bot_dir)
-    if bot.problems.errors:
-        _print_problems(console, bot.problems, show_warnings=False)
-        console.print(f"{args.bot_dir}: not split (fix the errors first)", style="bold red")
+    bot = _bot_without_errors(args.bot_dir, console, "split")
+    if bot is None:
         return 1
     try:
         split = split_nlu(bot.nlu, args.training_fraction, args.random_seed)
