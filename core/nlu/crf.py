@@ -45,6 +45,7 @@ class CRFConfig:
     value_features: bool = True  # tokens forming (or in) a value annotated in the training data
     augment: int = 1  # copies of each annotated example with swapped entity values
     algorithm: str = "auto"  # crfsuite's training algorithm, or "auto" (see plan_training)
+    tagging: str = "bilou"  # or "io" (entity type only: labels^2 is 16x smaller at 50 types)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class CRFConfig:
             "value_features": self.value_features,
             "augment": self.augment,
             "algorithm": self.algorithm,
+            "tagging": self.tagging,
         }
 
     @classmethod
@@ -69,6 +71,7 @@ class CRFConfig:
             value_features=bool(data.get("value_features", True)),
             augment=int(data.get("augment", 1)),
             algorithm=str(data.get("algorithm", "auto")),
+            tagging=str(data.get("tagging", "bilou")),
         )
 
 
@@ -173,25 +176,35 @@ LBFGS_BUDGET = 1e8
 PERCEPTRON_EPOCHS = 10
 
 
-def plan_training(config: CRFConfig, tokens: int, labels: int) -> CRFConfig:
-    """The config training runs with: ``auto`` resolved by the size of the problem."""
+def plan_training(config: CRFConfig, tokens: int, types: int) -> CRFConfig:
+    """The config training runs with, ``auto`` resolved by the size of the problem: as
+    configured while L-BFGS fits the budget with BILOU tags, then IO tags (``_spans`` decodes
+    both), then the averaged perceptron with IO tags and no swapped-value copies."""
     if config.algorithm != "auto":
         return config
-    cost = tokens * (1 + config.augment) * labels**2
-    if cost <= LBFGS_BUDGET:
+    copies = 1 + config.augment
+    if tokens * copies * (1 + 4 * types) ** 2 <= LBFGS_BUDGET:
         return replace(config, algorithm="lbfgs")
+    if tokens * copies * (1 + types) ** 2 <= LBFGS_BUDGET:
+        return replace(config, algorithm="lbfgs", tagging="io")
     return replace(
         config,
         algorithm="ap",
+        tagging="io",
         augment=0,
         max_iterations=min(config.max_iterations, PERCEPTRON_EPOCHS),
     )
 
 
 def problem_size(examples: list[Message]) -> tuple[int, int]:
-    """(whitespace tokens, BILOU labels of the entity layer) of a training set."""
+    """(whitespace tokens, entity types) of a training set."""
     types = {e.entity for m in examples for e in m.entities}
-    return sum(len(m.text.split()) for m in examples), 1 + 4 * len(types)
+    return sum(len(m.text.split()) for m in examples), len(types)
+
+
+def _io(tags: list[str | None]) -> list[str]:
+    """Per-token labels (None = outside) -> IO tags (``I-<label>``; ``_spans`` decodes them)."""
+    return [NO_TAG if tag is None else f"I-{tag}" for tag in tags]
 
 
 def trainer_params(config: CRFConfig) -> dict[str, Any]:
@@ -360,15 +373,16 @@ class CRFEntityExtractor:
                 getattr(ent, layer) for e in annotated for ent in e.entities
             ):
                 continue
+            tag = _io if plan.tagging == "io" else _bilou
             trainer = pycrfsuite.Trainer(plan.algorithm, verbose=False)
             for example, xseq in zip(annotated, features, strict=True):
                 tokens = tokenize(example.text)
                 if not tokens:
                     continue
                 if layer != "entity":
-                    entity_tags = _bilou(self._labels(example, tokens, "entity"))
+                    entity_tags = tag(self._labels(example, tokens, "entity"))
                     xseq = [[*x, f"entity_tag={t}"] for x, t in zip(xseq, entity_tags, strict=True)]
-                trainer.append(xseq, _bilou(self._labels(example, tokens, layer)))
+                trainer.append(xseq, tag(self._labels(example, tokens, layer)))
             trainer.set_params(trainer_params(plan))
             fd, path = tempfile.mkstemp(suffix=".crfsuite")
             os.close(fd)
