@@ -170,10 +170,11 @@ def _swap_values(examples: list[Message], copies: int) -> list[Message]:
 
 
 # L-BFGS over a linear-chain CRF costs about tokens x labels^2 per iteration; above this
-# (about 20 s of training on the shared 2-core machine) ``auto`` switches to the averaged
-# perceptron without swapped-value copies (bench/results/nlu_suite.md, entities-10k)
+# (about 20 s of training on the shared 2-core machine) ``auto`` switches to IO tags, then to
+# 5 epochs of the averaged perceptron without swapped-value copies (10 epochs: same F1;
+# bench/results/nlu_suite.md, entities-10k)
 LBFGS_BUDGET = 1e8
-PERCEPTRON_EPOCHS = 10
+PERCEPTRON_EPOCHS = 5
 
 
 def plan_training(config: CRFConfig, tokens: int, types: int) -> CRFConfig:
