@@ -1,9 +1,10 @@
 """Intent classification with calibrated confidences over sparse sentence features.
 
-The pipeline uses ``sgd`` (log-loss SGD, one-vs-rest probabilities normalised to sum to 1):
-in bench/results/nlu_experiments.md it was as accurate as multinomial logistic regression
-(``logreg``) and 10-50x faster to train; ``linear_svc`` (LinearSVC with sigmoid calibration)
-was measured too and stays selectable.
+The pipeline uses ``auto``: multinomial logistic regression (``logreg``, C=10) up to
+``AUTO_LOGREG_MAX`` training examples, where it beat log-loss SGD on the corpus bots, and
+``sgd`` above (SGD confidences are the softmax over its one-vs-rest log-odds), where lbfgs
+grows too slow (bench/results/nlu_suite.md). ``linear_svc`` (LinearSVC with sigmoid
+calibration) was measured too and stays selectable.
 """
 
 from __future__ import annotations
