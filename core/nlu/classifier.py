@@ -1,9 +1,10 @@
 """Intent classification with calibrated confidences over sparse sentence features.
 
-The pipeline uses ``auto``: multinomial logistic regression (``logreg``, C=10) up to
-``AUTO_LOGREG_MAX`` training examples, where it beat log-loss SGD on the corpus bots, and
-``sgd`` above (SGD confidences are the softmax over its one-vs-rest log-odds), where lbfgs
-grows too slow (bench/results/nlu_suite.md). ``linear_svc`` (LinearSVC with sigmoid
+The pipeline uses ``sgd`` (log-loss SGD; confidences are the softmax over its one-vs-rest
+log-odds, on DIET's sharp scale, so Rasa configs' FallbackClassifier thresholds keep working).
+``auto`` (multinomial logistic regression, C=10, up to ``AUTO_LOGREG_MAX`` examples, SGD above)
+is more accurate on small bots but its confidences are flatter: at DIET-tuned thresholds far
+more messages fall back (bench/results/nlu_suite.md). ``linear_svc`` (LinearSVC with sigmoid
 calibration) was measured too and stays selectable.
 """
 
@@ -25,8 +26,8 @@ from core.nlu.patterns import Pattern
 RANKING_LENGTH = 10
 KINDS = ("auto", "logreg", "linear_svc", "sgd")
 SEED = 42
-# ``auto``: multinomial logistic regression up to this many training examples (more accurate
-# on small bots, bench/results/nlu_suite.md), log-loss SGD above it (lbfgs grows too slow)
+# ``auto``: multinomial logistic regression up to this many training examples, log-loss SGD
+# above it (lbfgs grows too slow)
 AUTO_LOGREG_MAX = 1000
 
 

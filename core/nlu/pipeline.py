@@ -7,8 +7,8 @@ components chinwag implements as Rasa does pass silently):
 * CountVectorsFeaturizer -> word n-grams, or character n-grams for ``char``/``char_wb``;
   RegexFeaturizer -> regex and lookup features; LexicalSyntacticFeaturizer -> CRF features;
 * DIETClassifier / Sklearn / Keyword / Mitie / LogisticRegression intent classifiers ->
-  a calibrated linear classifier (logistic regression, SGD on large data); DIET's entity
-  part and CRFEntityExtractor -> the CRF;
+  a calibrated linear classifier (log-loss SGD); DIET's entity part and CRFEntityExtractor
+  -> the CRF;
 * DucklingEntityExtractor -> the built-in extractor (core/nlu/builtin.py), same dimensions;
 * RegexEntityExtractor, EntitySynonymMapper, ResponseSelector, FallbackClassifier as Rasa;
 * dense featurizers and pretrained-model components (SpacyNLP, LanguageModelFeaturizer,
@@ -38,8 +38,9 @@ from core.nlu.patterns import Pattern, collect_patterns
 from core.nlu.response_selector import DEFAULT_KEY, ResponseSelector
 
 Progress = Callable[[str, float], None]
-# bench/results/nlu_suite.md: logistic regression on small bots, log-loss SGD on large ones
-DEFAULT_INTENT = {"kind": "auto", "c": 10.0}
+# bench/results/nlu_suite.md: "auto" (logistic regression on small bots) is more accurate but its
+# flatter confidences break DIET-tuned FallbackClassifier thresholds; SGD stays the default
+DEFAULT_INTENT = {"kind": "sgd", "c": 10.0}
 META = "nlu.json"
 FORMAT = 1
 
@@ -154,14 +155,14 @@ class NLUPipeline:
                 if component.get("intent_classification", True) is not False:
                     c["intent"] = dict(DEFAULT_INTENT)
                     diet = True
-                    parts.append("a calibrated linear (logistic regression) intent classifier")
+                    parts.append("a calibrated linear (log-loss SGD) intent classifier")
                 if component.get("entity_recognition", True) is not False:
                     c["crf"] = c["crf"] or CRFConfig()
                     parts.append("a CRF entity extractor (roles and groups)")
                 warn = f"{name} runs as {' and '.join(parts) or 'nothing'} (no TensorFlow)"
             elif short in INTENT_CLASSIFIERS:
                 c["intent"] = dict(DEFAULT_INTENT)
-                warn = f"{name} runs as a calibrated linear (logistic regression) intent classifier"
+                warn = f"{name} runs as a calibrated linear (log-loss SGD) intent classifier"
             elif short == "CRFEntityExtractor":
                 c["crf"] = CRFConfig()
             elif short in ("DucklingEntityExtractor", "DucklingHTTPExtractor"):
