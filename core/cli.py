@@ -62,15 +62,24 @@ def cmd_data_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_data_convert(args: argparse.Namespace) -> int:
-    from core.data.convert import ConvertError, convert_bot
+def _bot_without_errors(bot_dir: str, console: Console, verb: str) -> Bot | None:
+    """The loaded bot, or None after printing its errors and "BOT_DIR: not <verb>"."""
     from core.data.loader import load_bot
 
+    bot = load_bot(bot_dir)
+    if not bot.problems.errors:
+        return bot
+    _print_problems(console, bot.problems, show_warnings=False)
+    console.print(f"{bot_dir}: not {verb} (fix the errors first)", style="bold red")
+    return None
+
+
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    from core.data.convert import ConvertError, convert_bot
+
     console = Console(highlight=False, soft_wrap=True)
-    bot = load_bot(args.bot_dir)
-    if bot.problems.errors:
-        _print_problems(console, bot.problems, show_warnings=False)
-        console.print(f"{args.bot_dir}: not converted (fix the errors first)", style="bold red")
+    bot = _bot_without_errors(args.bot_dir, console, "converted")
+    if bot is None:
         return 1
     try:
         written = convert_bot(bot, Path(args.out), force=args.force)
@@ -107,6 +116,27 @@ def cmd_shell(args: argparse.Namespace) -> int:
             await agent.close()
 
     return asyncio.run(talk())
+
+
+def cmd_data_split_nlu(args: argparse.Namespace) -> int:
+    from core.data.split import split_nlu, write_split
+
+    console = Console(highlight=False, soft_wrap=True)
+    bot = _bot_without_errors(args.bot_dir, console, "split")
+    if bot is None:
+        return 1
+    try:
+        split = split_nlu(bot.nlu, args.training_fraction, args.random_seed)
+    except ValueError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return 2
+    for path in write_split(split, Path(args.out)):
+        console.print(f"wrote {path}", markup=False)
+    console.print(
+        f"{len(split.train.examples)} training and {len(split.test.examples)} test examples",
+        markup=False,
+    )
+    return 0
 
 
 def cmd_data_visualize(args: argparse.Namespace) -> int:
@@ -344,6 +374,13 @@ def _test_nlu(
     total = len(evaluation.predictions)
     hits = sum(p.intent == p.predicted for p in evaluation.predictions)
     console.print(f"intents: {hits}/{total} right; reports in {out_dir}", markup=False)
+    for metric, stats in evaluation.fold_summary().items():
+        console.print(
+            f"{len(evaluation.fold_scores)}-fold cross-validation {metric.replace('_', ' ')}: "
+            f"mean {stats['mean']:.3f} +- {stats['std']:.3f} (min {stats['min']:.3f}, "
+            f"max {stats['max']:.3f})",
+            markup=False,
+        )
     if evaluation.threshold is not None:
         console.print(
             f"suggested FallbackClassifier threshold: {evaluation.threshold:.2f} (keeps 95% of "
@@ -568,6 +605,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default="graph.html", metavar="FILE", help="the page (default: graph.html)"
     )
     visualize.set_defaults(func=cmd_data_visualize)
+
+    split = data_sub.add_parser(
+        "split",
+        help="split a bot's NLU data into training and test files (as 'rasa data split nlu')",
+        description="chinwag data split nlu BOT_DIR: per intent, --training-fraction of the "
+        "examples go to training_data.yml, the rest to test_data.yml (Rasa 3.x YAML), for "
+        "'chinwag test nlu --nlu test_data.yml'.",
+    )
+    split_sub = split.add_subparsers(dest="split_command", metavar="nlu", required=True)
+    split_nlu = split_sub.add_parser("nlu", help="split the NLU examples, stratified by intent")
+    split_nlu.add_argument("bot_dir", metavar="BOT_DIR")
+    split_nlu.add_argument(
+        "--training-fraction",
+        type=float,
+        default=0.8,
+        metavar="F",
+        help="share of each intent's examples for training (default: 0.8)",
+    )
+    split_nlu.add_argument(
+        "--random-seed", type=int, default=None, metavar="N", help="seed for a repeatable split"
+    )
+    split_nlu.add_argument(
+        "--out",
+        default="train_test_split",
+        metavar="DIR",
+        help="where to write the files (default: train_test_split)",
+    )
+    split_nlu.set_defaults(func=cmd_data_split_nlu)
 
     interactive = sub.add_parser(
         "interactive",

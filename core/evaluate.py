@@ -495,6 +495,27 @@ class NLUEvaluation:
     entity_report: dict[str, Any]
     threshold: float | None
     misses_caught: float  # share of misses below the threshold
+    # cross-validation: per fold {"intent_accuracy", "entity_f1"}, and their mean and spread
+    fold_scores: list[dict[str, float]] = field(default_factory=list)
+
+    def fold_summary(self) -> dict[str, dict[str, float]]:
+        """Per metric: mean and (population) standard deviation over the folds."""
+        out: dict[str, dict[str, float]] = {}
+        for key in self.fold_scores[0] if self.fold_scores else []:
+            values = [fold[key] for fold in self.fold_scores]
+            mean = sum(values) / len(values)
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+            out[key] = {"mean": mean, "std": std, "min": min(values), "max": max(values)}
+        return out
+
+
+def fold_scores(predictions: Sequence[NLUPrediction], with_entities: bool) -> dict[str, float]:
+    """One fold's intent accuracy and (for bots with annotated entities) entity micro F1."""
+    right = sum(p.intent == p.predicted for p in predictions)
+    scores = {"intent_accuracy": right / len(predictions) if predictions else 0.0}
+    if with_entities:
+        scores["entity_f1"] = entity_report(predictions)["micro avg"]["f1-score"]
+    return scores
 
 
 def suggest_threshold(hits: Sequence[float], misses: Sequence[float]) -> tuple[float | None, float]:
@@ -606,6 +627,7 @@ def evaluate_nlu(
         if train_parser is None:
             raise ValueError("cross-validation needs train_parser")
         predictions: list[NLUPrediction] = []
+        per_fold: list[dict[str, float]] = []
         all_folds = folds(bot.nlu.examples, cross_validation)
         for k, held_out in enumerate(all_folds):
             held = set(held_out)
@@ -614,8 +636,14 @@ def evaluate_nlu(
                 "fold %d/%d: %d to train, %d to test", k + 1, len(all_folds), len(train), len(held)
             )
             fold_parse = train_parser(_subset(bot.nlu, train))
-            predictions += _predict_messages(fold_parse, [bot.nlu.examples[i] for i in held_out])
+            fold_predictions = _predict_messages(
+                fold_parse, [bot.nlu.examples[i] for i in held_out]
+            )
+            with_entities = any(m.entities for m in bot.nlu.examples)
+            per_fold.append(fold_scores(fold_predictions, with_entities))
+            predictions += fold_predictions
     else:
+        per_fold = []
         if parse is None:
             raise ValueError("evaluation needs a parser")
         if nlu_file is not None:
@@ -652,4 +680,8 @@ def evaluate_nlu(
                 targets, predicted, out_dir / "intent_confusion_matrix.png", "Intents"
             )
         plot_histogram(hits, misses, out_dir / "intent_histogram.png")
-    return NLUEvaluation(predictions, intent_report, entities, threshold, caught)
+    evaluation = NLUEvaluation(predictions, intent_report, entities, threshold, caught, per_fold)
+    if out_dir is not None and per_fold:
+        summary = {"folds": per_fold, **evaluation.fold_summary()}
+        (out_dir / "cross_validation.json").write_text(json.dumps(summary, indent=2), "utf-8")
+    return evaluation

@@ -1,9 +1,11 @@
 """Intent classification with calibrated confidences over sparse sentence features.
 
-The pipeline uses ``sgd`` (log-loss SGD, one-vs-rest probabilities normalised to sum to 1):
-in bench/results/nlu_experiments.md it was as accurate as multinomial logistic regression
-(``logreg``) and 10-50x faster to train; ``linear_svc`` (LinearSVC with sigmoid calibration)
-was measured too and stays selectable.
+The pipeline uses ``sgd`` (log-loss SGD; confidences are the softmax over its one-vs-rest
+log-odds, on DIET's sharp scale, so Rasa configs' FallbackClassifier thresholds keep working).
+``auto`` (multinomial logistic regression, C=10, up to ``AUTO_LOGREG_MAX`` examples, SGD above)
+is more accurate on small bots but its confidences are flatter: at DIET-tuned thresholds far
+more messages fall back (bench/results/nlu_suite.md). ``linear_svc`` (LinearSVC with sigmoid
+calibration) was measured too and stays selectable.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from core.nlu.featurizers import FeaturizerConfig, SentenceFeaturizer
 from core.nlu.patterns import Pattern
 
 RANKING_LENGTH = 10
-KINDS = ("logreg", "linear_svc", "sgd")
+KINDS = ("auto", "logreg", "linear_svc", "sgd")
 SEED = 42
+# ``auto``: multinomial logistic regression up to this many training examples, log-loss SGD
+# above it (lbfgs grows too slow)
+AUTO_LOGREG_MAX = 1000
 
 
-def _estimator(kind: str, c: float, n_labels_min: int) -> Any:
+def _estimator(kind: str, c: float, n_labels_min: int, n_examples: int) -> Any:
+    if kind == "auto":
+        kind = "logreg" if n_examples <= AUTO_LOGREG_MAX else "sgd"
     if kind == "linear_svc":
         folds = max(2, min(3, n_labels_min))
         return CalibratedClassifierCV(LinearSVC(C=c, random_state=SEED), cv=folds)
@@ -63,7 +70,7 @@ class IntentClassifier:
             return
         x = self.featurizer.fit_transform(texts)
         counts = [labels.count(label) for label in self.labels]
-        self.model = _estimator(self.kind, self.c, min(counts))
+        self.model = _estimator(self.kind, self.c, min(counts), len(texts))
         self.model.fit(x, labels)
         self.labels = [str(label) for label in self.model.classes_]
 
@@ -71,7 +78,7 @@ class IntentClassifier:
         if self.model is None:
             return np.ones((len(texts), len(self.labels)), dtype=np.float64)
         x = self.featurizer.transform(texts)
-        if self.kind != "sgd":
+        if not isinstance(self.model, SGDClassifier):
             return np.asarray(self.model.predict_proba(x))
         # softmax over the one-vs-rest log-odds (binary: sigmoid), not sklearn's sum-normalised
         # sigmoids, which flatten towards uniform whenever every class says "not me"

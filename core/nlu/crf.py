@@ -18,7 +18,7 @@ import math
 import os
 import random
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -46,6 +46,8 @@ class CRFConfig:
     builtin_features: bool = True  # token inside a built-in time/number/... match
     value_features: bool = True  # tokens forming (or in) a value annotated in the training data
     augment: int = 1  # copies of each annotated example with swapped entity values
+    algorithm: str = "auto"  # crfsuite's training algorithm, or "auto" (see plan_training)
+    tagging: str = "bilou"  # or "io" (entity type only: labels^2 is 16x smaller at 50 types)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,8 @@ class CRFConfig:
             "builtin_features": self.builtin_features,
             "value_features": self.value_features,
             "augment": self.augment,
+            "algorithm": self.algorithm,
+            "tagging": self.tagging,
         }
 
     @classmethod
@@ -68,6 +72,8 @@ class CRFConfig:
             builtin_features=bool(data.get("builtin_features", True)),
             value_features=bool(data.get("value_features", True)),
             augment=int(data.get("augment", 1)),
+            algorithm=str(data.get("algorithm", "auto")),
+            tagging=str(data.get("tagging", "bilou")),
         )
 
 
@@ -168,6 +174,58 @@ def _swap_values(examples: list[Message], copies: int) -> list[Message]:
                 pos = e.end or 0
             out.append(Message(text + example.text[pos:], example.intent, swapped))
     return out
+
+
+# L-BFGS over a linear-chain CRF costs about tokens x labels^2 per iteration; above this
+# (about 20 s of training on the shared 2-core machine) ``auto`` switches to IO tags, then to
+# 5 epochs of the averaged perceptron without swapped-value copies (10 epochs: same F1;
+# bench/results/nlu_suite.md, entities-10k)
+LBFGS_BUDGET = 1e8
+PERCEPTRON_EPOCHS = 5
+
+
+def plan_training(config: CRFConfig, tokens: int, types: int) -> CRFConfig:
+    """The config training runs with, ``auto`` resolved by the size of the problem: as
+    configured while L-BFGS fits the budget with BILOU tags, then IO tags (``_spans`` decodes
+    both), then the averaged perceptron with IO tags and no swapped-value copies."""
+    if config.algorithm != "auto":
+        return config
+    copies = 1 + config.augment
+    if tokens * copies * (1 + 4 * types) ** 2 <= LBFGS_BUDGET:
+        return replace(config, algorithm="lbfgs")
+    if tokens * copies * (1 + types) ** 2 <= LBFGS_BUDGET:
+        return replace(config, algorithm="lbfgs", tagging="io")
+    return replace(
+        config,
+        algorithm="ap",
+        tagging="io",
+        augment=0,
+        max_iterations=min(config.max_iterations, PERCEPTRON_EPOCHS),
+    )
+
+
+def problem_size(examples: list[Message]) -> tuple[int, int]:
+    """(whitespace tokens, entity types) of a training set."""
+    types = {e.entity for m in examples for e in m.entities}
+    return sum(len(m.text.split()) for m in examples), len(types)
+
+
+def _io(tags: list[str | None]) -> list[str]:
+    """Per-token labels (None = outside) -> IO tags (``I-<label>``; ``_spans`` decodes them)."""
+    return [NO_TAG if tag is None else f"I-{tag}" for tag in tags]
+
+
+def trainer_params(config: CRFConfig) -> dict[str, Any]:
+    """crfsuite parameters for ``config.algorithm`` (lbfgs: elastic net c1/c2; l2sgd: c2)."""
+    params: dict[str, Any] = {
+        "max_iterations": config.max_iterations,
+        "feature.possible_transitions": True,
+    }
+    if config.algorithm == "lbfgs":
+        params.update({"c1": config.c1, "c2": config.c2})
+    elif config.algorithm == "l2sgd":
+        params["c2"] = config.c2
+    return params
 
 
 class CRFEntityExtractor:
@@ -317,9 +375,10 @@ class CRFEntityExtractor:
             for values, words in zip(own_values, own_words, strict=True):
                 self._merge(self.gazetteer, values)
                 self._merge(self.word_gazetteer, words)
+        plan = plan_training(self.config, *problem_size(annotated))
         # the gazetteers hold the original examples' values only; a swapped copy leaves out
         # the values it holds, as an original leaves out its own
-        swapped = _swap_values(annotated, self.config.augment)
+        swapped = _swap_values(annotated, plan.augment)
         annotated += swapped
         own_values += [self._values(e) for e in swapped]
         own_words += [self._words(v) for v in own_values[len(own_words) :]]
@@ -332,23 +391,17 @@ class CRFEntityExtractor:
                 getattr(ent, layer) for e in annotated for ent in e.entities
             ):
                 continue
-            trainer = pycrfsuite.Trainer(verbose=False)
+            tag = _io if plan.tagging == "io" else _bilou
+            trainer = pycrfsuite.Trainer(plan.algorithm, verbose=False)
             for example, xseq in zip(annotated, features, strict=True):
                 tokens = self.tokenizer.tokenize(example.text)
                 if not tokens:
                     continue
                 if layer != "entity":
-                    entity_tags = _bilou(self._labels(example, tokens, "entity"))
+                    entity_tags = tag(self._labels(example, tokens, "entity"))
                     xseq = [[*x, f"entity_tag={t}"] for x, t in zip(xseq, entity_tags, strict=True)]
-                trainer.append(xseq, _bilou(self._labels(example, tokens, layer)))
-            trainer.set_params(
-                {
-                    "c1": self.config.c1,
-                    "c2": self.config.c2,
-                    "max_iterations": self.config.max_iterations,
-                    "feature.possible_transitions": True,
-                }
-            )
+                trainer.append(xseq, tag(self._labels(example, tokens, layer)))
+            trainer.set_params(trainer_params(plan))
             fd, path = tempfile.mkstemp(suffix=".crfsuite")
             os.close(fd)
             try:

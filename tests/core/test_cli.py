@@ -98,3 +98,46 @@ def test_console_script_help_and_version() -> None:
     missing = subprocess.run([str(exe)], capture_output=True, text=True)
     assert missing.returncode == 2
     assert "COMMAND" in missing.stderr
+
+
+def test_data_split_nlu_is_stratified_repeatable_and_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from collections import Counter
+
+    from core.data.loader import read_data_file
+    from core.data.problems import Problems
+    from tests.core.test_train import make_bot
+
+    bot = make_bot(tmp_path / "bot")  # 3 intents x 6 examples
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        args = ["data", "split", "nlu", str(bot), "--random-seed", "3", "--out", str(out)]
+        assert main([*args, "--training-fraction", "0.5"]) == 0
+    assert "9 training and 9 test examples" in capsys.readouterr().out
+    first = [(outs[0] / name).read_text() for name in ("training_data.yml", "test_data.yml")]
+    assert first == [
+        (outs[1] / name).read_text() for name in ("training_data.yml", "test_data.yml")
+    ]
+    parts = []
+    for name in ("training_data.yml", "test_data.yml"):
+        problems = Problems()
+        nlu, _ = read_data_file(outs[0] / name, outs[0], problems)
+        assert not problems.errors
+        parts.append(nlu.examples)
+    assert Counter(m.intent for m in parts[0]) == {"greet": 3, "goodbye": 3, "ask_weather": 3}
+    texts = sorted(m.text for part in parts for m in part)
+    assert texts == sorted(m.text for m in load_bot(bot).nlu.examples)
+
+
+def test_data_split_nlu_rejects_a_fraction_outside_0_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.core.test_train import make_bot
+
+    bot = make_bot(tmp_path / "bot")
+    out = tmp_path / "split"
+    args = ["data", "split", "nlu", str(bot), "--training-fraction", "1", "--out", str(out)]
+    assert main(args) == 2
+    assert "--training-fraction must be between 0 and 1" in capsys.readouterr().out
+    assert not out.exists()

@@ -118,6 +118,14 @@ def test_nlu_cross_validation(
     assert main(["test", "nlu", str(bot), "--cross-validation", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "suggested FallbackClassifier threshold:" in printed
+    folds_json = json.loads((out / "cross_validation.json").read_text())
+    accuracies = [f["intent_accuracy"] for f in folds_json["folds"]]
+    assert len(accuracies) == 3
+    summary = folds_json["intent_accuracy"]
+    assert summary["mean"] == pytest.approx(sum(accuracies) / 3)
+    assert summary["min"] == min(accuracies) and summary["max"] == max(accuracies)
+    assert f"3-fold cross-validation intent accuracy: mean {summary['mean']:.3f} +- " in printed
+    assert "entity_f1" not in folds_json  # the bot has no annotated entities
     report = json.loads((out / "intent_report.json").read_text())
     assert {"greet", "goodbye", "ask_weather"} <= set(report)
     assert report["weighted avg"]["support"] == 18  # every example tested exactly once

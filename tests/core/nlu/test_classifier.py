@@ -54,3 +54,21 @@ def test_sgd_binary_confidences_are_sigmoid() -> None:
     probs = clf.predict_proba(["bye"])[0]
     assert clf.labels == ["bye", "greet"]
     assert np.isclose(probs[1], 1 / (1 + np.exp(-score))) and np.isclose(probs.sum(), 1.0)
+
+
+def test_auto_is_logistic_regression_on_small_data_and_sgd_on_large(monkeypatch) -> None:
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+    import core.nlu.classifier as classifier
+
+    clf = IntentClassifier(kind="auto")
+    clf.train(TEXTS, LABELS)
+    assert isinstance(clf.model, LogisticRegression)
+    probs = clf.predict_proba(["hello there", "bye"])
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert clf.rank("hello there")[0]["name"] == "greet"
+    monkeypatch.setattr(classifier, "AUTO_LOGREG_MAX", len(TEXTS) - 1)
+    clf = IntentClassifier(kind="auto")
+    clf.train(TEXTS, LABELS)
+    assert isinstance(clf.model, SGDClassifier)
+    assert clf.rank("goodbye")[0]["name"] == "bye"

@@ -1,3 +1,5 @@
+import pytest
+
 from core.data.training import Entity, Message
 from core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans, _swap_values
 from core.nlu.tokenizer import tokenize
@@ -113,3 +115,42 @@ def test_word_value_features_leave_own_values_out() -> None:
     restored = CRFEntityExtractor.from_meta(crf.meta(), crf.models)
     assert restored.word_gazetteer == crf.word_gazetteer
     assert restored.config.augment == 1
+
+
+def test_auto_training_plan_follows_the_problem_size() -> None:
+    from core.nlu.crf import PERCEPTRON_EPOCHS, plan_training, problem_size
+
+    data = [_flight("berlin", "paris"), _flight("rome", "oslo")]
+    assert problem_size(data) == (10, 1)  # 10 tokens, 1 entity type
+    plans = [plan_training(CRFConfig(), tokens, 53) for tokens in (500, 10_000, 100_000)]
+    assert [(p.algorithm, p.tagging, p.augment) for p in plans] == [
+        ("lbfgs", "bilou", 1),
+        ("lbfgs", "io", 1),
+        ("ap", "io", 0),
+    ]
+    assert plans[0].max_iterations == 50 and plans[2].max_iterations == PERCEPTRON_EPOCHS
+    fixed = plan_training(CRFConfig(algorithm="lbfgs"), 100_000, 53)
+    assert (fixed.algorithm, fixed.tagging) == ("lbfgs", "bilou")
+
+
+@pytest.mark.parametrize("algorithm", ["ap", "lbfgs"])
+def test_io_tagging_learns_entities_and_roles(
+    monkeypatch: pytest.MonkeyPatch, algorithm: str
+) -> None:
+    import core.nlu.crf as crf_module
+
+    monkeypatch.setattr(crf_module, "LBFGS_BUDGET", 0)  # every problem is "large"
+    if algorithm == "lbfgs":
+        monkeypatch.setattr(crf_module, "LBFGS_BUDGET", 10_000)  # BILOU over it, IO under
+    cities = ["berlin", "paris", "rome", "madrid", "london", "vienna", "oslo", "lisbon"]
+    data = [_flight(a, b) for a in cities for b in cities if a != b]
+    tokens, types = crf_module.problem_size(data)
+    plan = crf_module.plan_training(CRFConfig(), tokens, types)
+    assert (plan.algorithm, plan.tagging) == (algorithm, "io")
+    crf = CRFEntityExtractor(CRFConfig(value_features=False))
+    crf.train(data)
+    got = crf.extract("fly from berlin to oslo")
+    assert [(e["entity"], e["value"], e.get("role")) for e in got] == [
+        ("city", "berlin", "departure"),
+        ("city", "oslo", "destination"),
+    ]
