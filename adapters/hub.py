@@ -37,6 +37,7 @@ import importlib
 import json
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -681,12 +682,19 @@ def run_hub(
     port: int = DEFAULT_PORT,
     auth_token: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx)."""
+    """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx).
+    ``sock``: an already listening socket to accept on (a worker of ``chinwag run
+    --workers``), instead of binding ``host``:``port``."""
     app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body)
     names = ", ".join(bot_names(app))
+    worker = f" (worker {os.getpid()})" if sock is not None else ""
 
     def announce(_line: str) -> None:
-        print(f"chinwag hub serving {names} on http://{host}:{port}", flush=True)
+        print(f"chinwag hub serving {names} on http://{host}:{port}{worker}", flush=True)
 
-    web.run_app(app, host=host, port=port, print=announce, access_log=None)
+    if sock is not None:
+        web.run_app(app, sock=sock, print=announce, access_log=None)
+    else:
+        web.run_app(app, host=host, port=port, print=announce, access_log=None)
