@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.stores.base import StoreError, TrackerStore
 from core.stores.cache import CachedTrackerStore
+from core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
 from core.stores.locks import FileLockStore, InProcessLockStore, LockStore, MongoLockStore
 from core.stores.memory import InMemoryTrackerStore
 from core.stores.mongo import MongoTrackerStore
@@ -84,6 +85,23 @@ def create_tracker_store(
     if cache and not isinstance(store, InMemoryTrackerStore):
         return CachedTrackerStore(store)
     return store
+
+
+def create_key_store(bot: Bot, *, env: Mapping[str, str] | None = None) -> KeyStore:
+    """Where the bot's channels keep what they remember between requests (unopened): beside
+    its conversations, so every hub process that shares them shares these too."""
+    return key_store_beside(create_tracker_store(bot, env=env, cache=False))
+
+
+def key_store_beside(store: TrackerStore) -> KeyStore:
+    """A key store in ``store``'s SQLite file or MongoDB database (memory for memory)."""
+    if isinstance(store, CachedTrackerStore):
+        store = store.store
+    if isinstance(store, SQLiteTrackerStore):
+        return SQLiteKeyStore(store.path)
+    if isinstance(store, MongoTrackerStore):
+        return MongoKeyStore(store.url, db=store.db_name, **store.options)
+    return MemoryKeyStore()
 
 
 def _tracker_store(root: Path, section: Mapping[str, Any]) -> TrackerStore:
