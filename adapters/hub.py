@@ -54,7 +54,8 @@ from core.data.problems import BotDataError, Location, Problems
 from core.events import EventError, check_parse_data
 from core.nlu.interpreter import PayloadError, intent_payload
 from core.stores.base import StoreUnavailable, TrackerStore
-from core.stores.factory import create_lock_store, create_tracker_store
+from core.stores.factory import create_lock_store, create_tracker_store, key_store_beside
+from core.stores.keys import KeyStore
 from core.stores.locks import LockStore, LockTimeout
 from core.tracker import Verbosity
 
@@ -165,6 +166,14 @@ class BotRuntime:
     prefixes: tuple[str, ...]
     credentials: dict[str, Any] = field(default_factory=dict)
     _agent: Agent | None = None
+    _keys: KeyStore | None = None  # beside the conversations: shared by every hub process
+
+    async def first_time(self, namespace: str, key: str, ttl: float) -> bool:
+        """True only the first time any of the hub's processes sees ``key`` (within ``ttl``
+        seconds): a channel's dedupe of redelivered events and updates."""
+        if self._keys is None:
+            raise HubError(503, f"bot '{self.name}' is not started yet")
+        return await self._keys.add(f"{namespace}:{self.name}", key, ttl)
 
     @property
     def agent(self) -> Agent:
@@ -258,15 +267,19 @@ def _bot_context(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def bot_context(_app: web.Application) -> AsyncIterator[None]:
         store, lock_store = stores(runtime.path)
+        keys = key_store_beside(store)
         await store.open()
         try:
             await lock_store.open()
+            await keys.open()
             try:
                 runtime._agent = load_agent(runtime.path, store=store, lock_store=lock_store)
+                runtime._keys = keys
                 logger.info("bot '%s' ready (%s)", runtime.name, runtime.path)
                 yield
             finally:
-                runtime._agent = None
+                runtime._agent = runtime._keys = None
+                await keys.close()
                 await lock_store.close()
         finally:
             await store.close()

@@ -222,7 +222,6 @@ class SlackChannel:
     def __init__(self, runtime: BotRuntime, settings: SlackSettings) -> None:
         self.runtime = runtime
         self.settings = settings
-        self.seen = RecentIds(SEEN_EVENTS, SEEN_SECONDS)
         self.tasks: set[asyncio.Task[Any]] = set()
         client = AsyncWebClient(
             token=settings.token, base_url=settings.api_url, proxy=settings.proxy
@@ -259,7 +258,7 @@ class SlackChannel:
         redelivered = (
             body.get("type") == "event_callback"
             and isinstance(event_id, str)
-            and not self.seen.add(event_id)
+            and not await self.runtime.first_time("slack-events", event_id, SEEN_SECONDS)
         )
         if redelivered:
             logger.info("Slack redelivered event %s; already handled", event_id)

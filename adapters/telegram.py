@@ -63,6 +63,7 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PAYLOAD_KEY_PREFIX = "chinwag:"
 STORED_PAYLOADS = 10_000
 SEEN_UPDATES = 10_000
+SEEN_SECONDS = 24 * 3600.0  # Telegram keeps an unconfirmed update for 24 hours
 POLL_TIMEOUT = 10
 EXPIRED_BUTTON = "This button has expired; please type your answer."
 
@@ -216,7 +217,6 @@ class TelegramChannel:
         self.settings = settings
         self.bot = Bot(settings.access_token, base_url=settings.api_url)
         self.payloads = PayloadStore()
-        self.seen = RecentUpdates()
         self.refused: str | None = "the Telegram channel is starting"
 
     # ------------------------------------------------------------------ lifecycle
@@ -301,7 +301,9 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Handle one update (a redelivered one is ignored; errors are logged)."""
-        if not self.seen.add(update.update_id):
+        if not await self.runtime.first_time(
+            "telegram-updates", str(update.update_id), SEEN_SECONDS
+        ):
             logger.info("Telegram redelivered update %s; already handled", update.update_id)
             return
         try:

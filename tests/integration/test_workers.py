@@ -5,6 +5,7 @@ killed mid-load (and the hub replaces it)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -14,11 +15,20 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.emulators.slack import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    FakeSlackAPI,
+    sign_slack,
+    slack_event_envelope,
+    slack_message_event,
+)
 from tests.integration.conftest import (
     SERVER_ERRORS,
     Hub,
     check_conversation,
     new_hub,
+    ping_text,
     pong,
     send,
     stored_events,
@@ -109,3 +119,44 @@ async def test_a_killed_worker_loses_no_acknowledged_message(
         for s in range(SENDERS):
             mine = [k for k in sent if k % SENDERS == s]
             assert mine == sorted(mine), f"{conversation}: sender {s} out of order {mine}"
+
+
+async def test_a_slack_retry_is_answered_once_across_workers(
+    tmp_path: Path, hubs: list[Hub]
+) -> None:
+    async with FakeSlackAPI() as api:
+        bot = write_ping_bot(tmp_path / "bot")
+        (bot / "credentials.yml").write_text(
+            f"rest:\nslack:\n  slack_token: {BOT_TOKEN}\n"
+            f"  slack_signing_secret: {SIGNING_SECRET}\n  api_url: {api.base_url}\n",
+            encoding="utf-8",
+        )
+        hub = new_hub(hubs, bot, "hub", workers=2)
+        await hub.wait_ready()
+        await worker_pids(hub, 2)
+        body = json.dumps(slack_event_envelope(slack_message_event(ping_text(1)), "EvRetried"))
+
+        async def deliver(session: aiohttp.ClientSession, retry: int) -> int:
+            headers = {"Content-Type": "application/json", **sign_slack(body)}
+            if retry:  # Slack's redelivery of the same event
+                headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "timeout"}
+            async with session.post(
+                f"{hub.url}/webhooks/slack/webhook", data=body, headers=headers
+            ) as response:
+                return response.status
+
+        # a new connection per delivery: the kernel hands each to either worker
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            assert await deliver(session, 0) == 200
+            for retry in (1, 2, 3):
+                assert await deliver(session, retry) == 200
+            statuses = await asyncio.gather(*(deliver(session, 1 + n % 3) for n in range(8)))
+            assert statuses == [200] * 8
+        await api.wait_for_calls("chat.postMessage", 1, timeout=60)
+        # a clean stop lets every worker finish the replies it started
+        assert await asyncio.to_thread(hub.stop) == 0, hub.tail()
+    assert [call.body["text"] for call in api.calls_of("chat.postMessage")] == ["pong 1"]
+    stored = await stored_events(bot)
+    users = [e for _, e in stored["U222"] if e.type_name == "user"]
+    assert len(users) == 1, hub.tail()
