@@ -175,6 +175,18 @@ class BotRuntime:
             raise HubError(503, f"bot '{self.name}' is not started yet")
         return await self._keys.add(f"{namespace}:{self.name}", key, ttl)
 
+    async def remember(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        """Keep ``value`` under ``key`` for ``ttl`` seconds, for every hub process."""
+        if self._keys is None:
+            raise HubError(503, f"bot '{self.name}' is not started yet")
+        await self._keys.put(f"{namespace}:{self.name}", key, value, ttl)
+
+    async def recall(self, namespace: str, key: str) -> str | None:
+        """What any hub process kept under ``key`` (None once it expired)."""
+        if self._keys is None:
+            raise HubError(503, f"bot '{self.name}' is not started yet")
+        return await self._keys.get(f"{namespace}:{self.name}", key)
+
     @property
     def agent(self) -> Agent:
         if self._agent is None:

@@ -37,7 +37,7 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,9 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PAYLOAD_KEY_PREFIX = "chinwag:"
 STORED_PAYLOADS = 10_000
+# long payloads in the key store, for a click that reaches another hub worker
+SHARED_PAYLOADS = "telegram-payloads"
+PAYLOAD_SECONDS = 30 * 24 * 3600.0
 SEEN_UPDATES = 10_000
 SEEN_SECONDS = 24 * 3600.0  # Telegram keeps an unconfirmed update for 24 hours
 POLL_TIMEOUT = 10
@@ -314,7 +317,10 @@ class TelegramChannel:
     async def _process(self, update: Update) -> None:
         query = update.callback_query
         if query is not None:
-            payload = self.payloads.resolve(query.data or "")
+            data = query.data or ""
+            payload = self.payloads.resolve(data)
+            if payload is None:  # a key another hub worker made
+                payload = await self.runtime.recall(SHARED_PAYLOADS, data)
             await query.answer(text=EXPIRED_BUTTON if payload is None else None)
             chat = query.message.chat.id if query.message is not None else query.from_user.id
             if payload:
@@ -329,6 +335,16 @@ class TelegramChannel:
         user = message.from_user.id if message.from_user is not None else None
         await self.converse(texts, message.chat.id, update, user)
 
+    def _key_recorder(self, made: dict[str, str]) -> Callable[[str], str]:
+        """``payloads.key`` that also notes each key and payload in ``made``."""
+
+        def key(payload: str) -> str:
+            short = self.payloads.key(payload)
+            made[short] = payload
+            return short
+
+        return key
+
     async def converse(
         self, texts: list[str], chat_id: int, update: Update, user_id: int | None
     ) -> None:
@@ -342,7 +358,11 @@ class TelegramChannel:
             )
             responses = await self.runtime.handle(message)
             for response in responses:
-                for method, params in render_telegram(response, self.payloads.key):
+                made: dict[str, str] = {}
+                for method, params in render_telegram(response, self._key_recorder(made)):
+                    for key, payload in made.items():  # shared before the button is sent
+                        await self.runtime.remember(SHARED_PAYLOADS, key, payload, PAYLOAD_SECONDS)
+                    made.clear()
                     params.setdefault("chat_id", chat_id)
                     try:
                         await send_telegram(self.bot, method, params)
