@@ -391,7 +391,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _worker_count(args: argparse.Namespace, console: Console) -> int:
     """--workers (default: the machine's cores), or 1 when a bot keeps conversations or
-    locks in one process's memory (another process would not see them)."""
+    locks in one process's memory (another process would not see them) or polls Telegram."""
     import os
 
     from core.data.loader import load_bot
@@ -410,10 +410,15 @@ def _worker_count(args: argparse.Namespace, console: Console) -> int:
         if bot.problems.errors:
             raise BotDataError(bot.problems.errors)
         store, locks = create_tracker_store(bot, cache=False), create_lock_store(bot)
+        telegram = bot.credentials.get("telegram") or {}
+        why = None
         if isinstance(store, InMemoryTrackerStore) or isinstance(locks, InProcessLockStore):
+            why = "endpoints.yml keeps conversations or locks in one process's memory"
+        elif telegram.get("polling") is True:
+            why = "Telegram hands polled updates to one process only (use a webhook)"
+        if why is not None:
             console.print(
-                f"{bot.path}: endpoints.yml keeps conversations or locks in memory, which "
-                f"one process cannot share with another: running 1 worker, not {workers}",
+                f"{bot.path}: {why}: running 1 worker, not {workers}",
                 style="yellow",
                 markup=False,
             )
