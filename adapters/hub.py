@@ -42,6 +42,7 @@ import importlib
 import json
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -63,7 +64,8 @@ from core.data.problems import BotDataError, Location, Problems
 from core.events import EventError, check_parse_data
 from core.nlu.interpreter import PayloadError, intent_payload
 from core.stores.base import StoreUnavailable, TrackerStore
-from core.stores.factory import create_lock_store, create_tracker_store
+from core.stores.factory import create_lock_store, create_tracker_store, key_store_beside
+from core.stores.keys import KeyStore
 from core.stores.locks import LockStore, LockTimeout
 from core.tracker import Verbosity
 
@@ -259,6 +261,26 @@ class BotRuntime:
     prefixes: tuple[str, ...]
     credentials: dict[str, Any] = field(default_factory=dict)
     _agent: Agent | None = None
+    _keys: KeyStore | None = None  # beside the conversations: shared by every hub process
+
+    async def first_time(self, namespace: str, key: str, ttl: float) -> bool:
+        """True only the first time any of the hub's processes sees ``key`` (within ``ttl``
+        seconds): a channel's dedupe of redelivered events and updates."""
+        if self._keys is None:
+            raise HubError(503, f"bot '{self.name}' is not started yet")
+        return await self._keys.add(f"{namespace}:{self.name}", key, ttl)
+
+    async def remember(self, namespace: str, key: str, value: str, ttl: float) -> None:
+        """Keep ``value`` under ``key`` for ``ttl`` seconds, for every hub process."""
+        if self._keys is None:
+            raise HubError(503, f"bot '{self.name}' is not started yet")
+        await self._keys.put(f"{namespace}:{self.name}", key, value, ttl)
+
+    async def recall(self, namespace: str, key: str) -> str | None:
+        """What any hub process kept under ``key`` (None once it expired)."""
+        if self._keys is None:
+            raise HubError(503, f"bot '{self.name}' is not started yet")
+        return await self._keys.get(f"{namespace}:{self.name}", key)
 
     @property
     def agent(self) -> Agent:
@@ -355,15 +377,19 @@ def _bot_context(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def bot_context(_app: web.Application) -> AsyncIterator[None]:
         store, lock_store = stores(runtime.path)
+        keys = key_store_beside(store)
         await store.open()
         try:
             await lock_store.open()
+            await keys.open()
             try:
                 runtime._agent = load_agent(runtime.path, store=store, lock_store=lock_store)
+                runtime._keys = keys
                 logger.info("bot '%s' ready (%s)", runtime.name, runtime.path)
                 yield
             finally:
-                runtime._agent = None
+                runtime._agent = runtime._keys = None
+                await keys.close()
                 await lock_store.close()
         finally:
             await store.close()
@@ -837,12 +863,18 @@ def run_hub(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     limits: ConnectionLimits | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx)."""
+    """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx).
+    ``sock``: an already listening socket to accept on (a worker of ``chinwag run
+    --workers``), instead of binding ``host``:``port``."""
     app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body, body_timeout=body_timeout)
     names = ", ".join(bot_names(app))
+    worker = f" (worker {os.getpid()})" if sock is not None else ""
 
     def announce() -> None:
-        print(f"chinwag hub serving {names} on http://{host}:{port}", flush=True)
+        print(f"chinwag hub serving {names} on http://{host}:{port}{worker}", flush=True)
 
-    serve(app, host=host, port=port, limits=limits or ConnectionLimits(), announce=announce)
+    serve(
+        app, host=host, port=port, limits=limits or ConnectionLimits(), announce=announce, sock=sock
+    )

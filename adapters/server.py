@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -128,14 +129,19 @@ def serve(
     port: int,
     limits: ConnectionLimits,
     announce: Callable[[], None],
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM, then clean up (``app.cleanup_ctx`` runs)."""
+    """Serve ``app`` until SIGINT/SIGTERM, then clean up (``app.cleanup_ctx`` runs); on
+    ``sock`` (a listening socket shared by hub workers) instead of ``host``:``port`` if given."""
 
     async def run() -> None:
         runner = HubRunner(app, limits=limits, handle_signals=True, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            site = (
+                web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
+            )
+            await site.start()
             announce()
             await asyncio.Event().wait()
         finally:

@@ -10,8 +10,8 @@ actions and commands are acked first thing. Slack redelivers an event it thinks 
 (``X-Slack-Retry-Num``); retries are recognised by ``event_id`` and answered 200 without a
 second reply, while an event whose first delivery never arrived is handled normally. Any other
 signed request (a button click, a slash command) replayed with its signature within Slack's
-5-minute window is answered 200 and not handled again. Both are remembered in
-:class:`adapters.seen.RecentIds`.
+5-minute window is answered 200 and not handled again. Both are remembered for
+an hour in the bot's key store (:mod:`core.stores.keys`), shared by every hub worker.
 
 ``credentials.yml``::
 
@@ -53,7 +53,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.hub import BotRuntime, HubError, parse_json, read_body
-from adapters.seen import RecentIds
 from adapters.shapes import Required, ShapeError, check_shape
 from channel_responses.render import render_slack
 from core.agent import UserMessage
@@ -76,6 +75,9 @@ KNOWN_KEYS = {
     "api_url",
     "proxy",
 }
+# how long retried events and replayed requests are remembered: Slack's last retry comes
+# ~5 minutes after the event, and a signature is only valid for 5 minutes
+SEEN_SECONDS = 3600.0
 # Rasa's retry options: chinwag dedupes retries by event_id instead
 RASA_RETRY_KEYS = {"slack_retry_reason_header", "slack_retry_number_header", "errors_ignore_retry"}
 # message subtypes that are a person writing (others: edits, deletions, joins, bots...)
@@ -322,7 +324,6 @@ class SlackChannel:
     def __init__(self, runtime: BotRuntime, settings: SlackSettings) -> None:
         self.runtime = runtime
         self.settings = settings
-        self.seen = RecentIds()
         self.tasks: set[asyncio.Task[Any]] = set()
         client = AsyncWebClient(
             token=settings.token, base_url=settings.api_url, proxy=settings.proxy
@@ -357,7 +358,7 @@ class SlackChannel:
             logger.info("Slack request of type %r ignored", str(data.get("type"))[:40])
             return web.Response(status=200)
         key = replay_key(data, request.headers["X-Slack-Signature"])
-        if not self.seen.first_time(key):
+        if not await self.runtime.first_time("slack-requests", key, SEEN_SECONDS):
             logger.info("Slack request already handled (%s); answered 200 only", key[:40])
             return web.Response(status=200)
         try:

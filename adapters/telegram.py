@@ -40,7 +40,7 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,6 @@ from telegram.error import TelegramError
 from telegram.ext import Updater
 
 from adapters.hub import BotRuntime, HubError, read_json, same_secret
-from adapters.seen import RecentIds
 from adapters.shapes import Required, ShapeError, check_shape
 from channel_responses.render import render_telegram, send_telegram
 from core.agent import UserMessage
@@ -68,6 +67,10 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PAYLOAD_KEY_PREFIX = "chinwag:"
 STORED_PAYLOADS = 10_000
+# long payloads in the key store, for a click that reaches another hub worker
+SHARED_PAYLOADS = "telegram-payloads"
+PAYLOAD_SECONDS = 30 * 24 * 3600.0
+SEEN_SECONDS = 24 * 3600.0  # Telegram keeps an unconfirmed update for 24 hours
 POLL_TIMEOUT = 10
 EXPIRED_BUTTON = "This button has expired; please type your answer."
 
@@ -244,7 +247,6 @@ class TelegramChannel:
         self.settings = settings
         self.bot = Bot(settings.access_token, base_url=settings.api_url)
         self.payloads = PayloadStore()
-        self.seen = RecentIds()
         self.refused: str | None = "the Telegram channel is starting"
 
     # ------------------------------------------------------------------ lifecycle
@@ -333,7 +335,9 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Handle one update (a redelivered one is ignored; errors are logged)."""
-        if not self.seen.first_time(str(update.update_id)):
+        if not await self.runtime.first_time(
+            "telegram-updates", str(update.update_id), SEEN_SECONDS
+        ):
             logger.info("Telegram redelivered update %s; already handled", update.update_id)
             return
         try:
@@ -344,7 +348,10 @@ class TelegramChannel:
     async def _process(self, update: Update) -> None:
         query = update.callback_query
         if query is not None:
-            payload = self.payloads.resolve(query.data or "")
+            data = query.data or ""
+            payload = self.payloads.resolve(data)
+            if payload is None:  # a key another hub worker made
+                payload = await self.runtime.recall(SHARED_PAYLOADS, data)
             await query.answer(text=EXPIRED_BUTTON if payload is None else None)
             chat = query.message.chat.id if query.message is not None else query.from_user.id
             if payload:
@@ -359,6 +366,16 @@ class TelegramChannel:
         user = message.from_user.id if message.from_user is not None else None
         await self.converse(texts, message.chat.id, update, user)
 
+    def _key_recorder(self, made: dict[str, str]) -> Callable[[str], str]:
+        """``payloads.key`` that also notes each key and payload in ``made``."""
+
+        def key(payload: str) -> str:
+            short = self.payloads.key(payload)
+            made[short] = payload
+            return short
+
+        return key
+
     async def converse(
         self, texts: list[str], chat_id: int, update: Update, user_id: int | None
     ) -> None:
@@ -372,7 +389,11 @@ class TelegramChannel:
             )
             responses = await self.runtime.handle(message)
             for response in responses:
-                for method, params in render_telegram(response, self.payloads.key):
+                made: dict[str, str] = {}
+                for method, params in render_telegram(response, self._key_recorder(made)):
+                    for key, payload in made.items():  # shared before the button is sent
+                        await self.runtime.remember(SHARED_PAYLOADS, key, payload, PAYLOAD_SECONDS)
+                    made.clear()
                     params.setdefault("chat_id", chat_id)
                     try:
                         await send_telegram(self.bot, method, params)

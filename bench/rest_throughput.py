@@ -1,10 +1,12 @@
 """Throughput and latency of the hub's REST channel, next to a bare aiohttp echo endpoint.
 
-    .venv/bin/python bench/rest_throughput.py [--duration 10] [--out FILE.md]
+    .venv/bin/python bench/rest_throughput.py [--duration 10] [--workers 1 2] [--out FILE.md]
 
-Starts, each as its own process on 127.0.0.1: the hub (``chinwag run``) serving a copy of
-bots/restaurant with its default SQLite tracker store, and a bare aiohttp app that echoes the
-message in the REST channel's shape. A load generator, also a separate process, runs N
+Starts, each as its own process on 127.0.0.1: the hub (``chinwag run --workers N``, for each
+N given) serving a copy of bots/restaurant with its default SQLite tracker store, and a bare
+aiohttp app that echoes the message in the REST channel's shape. Each hub process samples
+its event loop's lag (how late a 10 ms timer fires) while it serves, and the table reports
+the worst p99 and maximum over the hub's workers. A load generator, also a separate process, runs N
 concurrent conversations (each one message at a time, as a user types: a whole table booking,
 then a new conversation) for a bounded time and number of messages, and reports messages per
 second and p50/p99 latency. The results go to the Markdown file with the command that made
@@ -47,6 +49,8 @@ CONVERSATION = [
 ]
 CONCURRENCY = (1, 50)
 MAX_MESSAGES = 50_000
+LAG_TICK = 0.01  # seconds between the loop-lag samples
+LAG_DIR_ENV = "CHINWAG_BENCH_LAG_DIR"
 
 
 # ---------------------------------------------------------------------------- echo server
@@ -60,6 +64,61 @@ def serve_echo(port: int) -> None:
     app = web.Application()
     app.router.add_post(WEBHOOK, echo)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# ---------------------------------------------------------------------------- hub with a lag probe
+
+
+def serve_hub(argv: list[str]) -> int:
+    """``chinwag run argv``, every hub process sampling its event loop's lag while it serves
+    and writing the samples' p50/p99/max to $CHINWAG_BENCH_LAG_DIR/<pid>.json at exit."""
+    sys.path.insert(0, str(REPO))
+    import adapters.hub
+    from core.cli import main as chinwag
+
+    lag_dir = Path(os.environ[LAG_DIR_ENV])
+    create_app = adapters.hub.create_app
+
+    async def probe(app: web.Application) -> Any:
+        lags: list[float] = []
+
+        async def sample() -> None:
+            while True:
+                began = time.perf_counter()
+                await asyncio.sleep(LAG_TICK)
+                lags.append(time.perf_counter() - began - LAG_TICK)
+
+        task = asyncio.create_task(sample())
+        yield
+        task.cancel()
+        lags.sort()
+        if lags:
+            summary = {
+                "p50_ms": 1000 * lags[len(lags) // 2],
+                "p99_ms": 1000 * lags[min(len(lags) - 1, int(0.99 * len(lags)))],
+                "max_ms": 1000 * lags[-1],
+            }
+            (lag_dir / f"{os.getpid()}.json").write_text(json.dumps(summary))
+
+    def with_probe(*args: Any, **kwargs: Any) -> web.Application:
+        app = create_app(*args, **kwargs)
+        app.cleanup_ctx.append(probe)
+        return app
+
+    adapters.hub.create_app = with_probe
+    return chinwag(["run", *argv])
+
+
+def loop_lag(lag_dir: Path) -> dict[str, float]:
+    """The worst p99 and max loop lag over the hub's processes (and how many reported)."""
+    found = [json.loads(f.read_text()) for f in lag_dir.glob("*.json")]
+    if not found:
+        return {}
+    return {
+        "lag_p99_ms": max(f["p99_ms"] for f in found),
+        "lag_max_ms": max(f["max_ms"] for f in found),
+        "processes": len(found),
+    }
 
 
 # ---------------------------------------------------------------------------- load generator
@@ -167,41 +226,50 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def benchmark(duration: float) -> dict[str, list[dict[str, Any]]]:
+def benchmark(
+    duration: float, workers: list[int]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]]]:
     results: dict[str, list[dict[str, Any]]] = {}
+    lags: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="chinwag-bench-") as tmp:
         bot = Path(tmp) / "restaurant"
         shutil.copytree(BOT, bot, ignore=shutil.ignore_patterns(".chinwag", "__pycache__"))
         env = {k: v for k, v in os.environ.items() if k != "MONGODB_URL"}
-        servers = {
-            "aiohttp echo (bare)": [sys.executable, __file__, "echo"],
-            "chinwag hub, REST, SQLite store": [
-                sys.executable,
-                "-m",
-                "core.cli",
-                "run",
-                str(bot),
-                "--host",
-                "127.0.0.1",
-            ],
-        }
+        servers = {"aiohttp echo (bare)": [sys.executable, __file__, "echo"]}
+        for n in workers:
+            servers[f"chinwag hub, REST, SQLite store, --workers {n}"] = [
+                *(sys.executable, __file__, "hub", str(bot), "--host", "127.0.0.1"),
+                *("--workers", str(n)),
+            ]
         for name, command in servers.items():
             port = free_port()
             log = Path(tmp) / f"server-{port}.log"
-            process = start([*command, "--port", str(port)], log, env)
+            lag_dir = Path(tmp) / f"lag-{port}"
+            lag_dir.mkdir()
+            process = start(
+                [*command, "--port", str(port)], log, {**env, LAG_DIR_ENV: str(lag_dir)}
+            )
             try:
                 wait_ready(port, process)
+                if "--workers" in command:  # every worker up, not just the first
+                    wanted = int(command[-1])
+                    while log.read_text().count("serving") < wanted:
+                        if process.poll() is not None:
+                            raise SystemExit(f"{name} exited:\n{log.read_text()}")
+                        time.sleep(0.1)
                 results[name] = measure(port, duration)
             finally:
                 stop(process)
+            lags[name] = loop_lag(lag_dir)
         stored = (bot / ".chinwag" / "conversations.db").is_file()
         if not stored:
             raise SystemExit("the hub did not use its SQLite store")
-    return results
+    return results, lags
 
 
 def report(
     results: dict[str, list[dict[str, Any]]],
+    lags: dict[str, dict[str, float]],
     command: str,
     duration: float,
     load: tuple[float, float],
@@ -217,7 +285,9 @@ def report(
         "virtual user holds one conversation at a time and sends its next message when the "
         f"reply arrives: {' / '.join(CONVERSATION)}, then a new conversation. The hub "
         "serves a copy of bots/restaurant (no trained model: example matching + rules/"
-        "memoization) with its default store, SQLite under the bot's .chinwag/. Load "
+        "memoization) with its default store, SQLite under the bot's .chinwag/ (record locks "
+        "on .chinwag/locks keep each conversation to one message at a time across workers). "
+        "Load "
         f"average (1 min) before / after the runs: {load[0]:.2f} / {load[1]:.2f} (other jobs "
         "on the machine slow both servers alike).",
         "",
@@ -230,6 +300,21 @@ def report(
                 f"| {name} | {row['concurrency']} | {row['messages']} | {row['errors']} | "
                 f"{row['per_second']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |"
             )
+    if lags:
+        lines += [
+            "",
+            "Event-loop lag of the hub processes over both runs (how late a 10 ms timer "
+            "fired; worst process):",
+            "",
+            "| server | processes | lag p99 ms | lag max ms |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, lag in lags.items():
+            if lag:
+                lines.append(
+                    f"| {name} | {lag['processes']:.0f} | {lag['lag_p99_ms']:.1f} | "
+                    f"{lag['lag_max_ms']:.1f} |"
+                )
     lines += [
         "",
         "Rasa's own published figure is 19.5 requests/s per node; the goal here is 1,000 "
@@ -244,24 +329,31 @@ def main() -> None:
     sub = parser.add_subparsers(dest="mode")
     echo = sub.add_parser("echo", help="serve the bare echo endpoint")
     echo.add_argument("--port", type=int, required=True)
+    hub = sub.add_parser("hub", help="chinwag run ARGS with a loop-lag probe in each process")
+    hub.add_argument("argv", nargs=argparse.REMAINDER)
     load = sub.add_parser("load", help="run the load generator once, print JSON")
     load.add_argument("url")
     load.add_argument("--concurrency", type=int, default=1)
     load.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="hub worker counts to measure"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/rest_throughput.md")
     args = parser.parse_args()
     if args.mode == "echo":
         serve_echo(args.port)
+    elif args.mode == "hub":
+        raise SystemExit(serve_hub(args.argv))
     elif args.mode == "load":
         result = asyncio.run(run_load(args.url, args.concurrency, args.duration, MAX_MESSAGES))
         print(json.dumps(result))
     else:
         load_before = os.getloadavg()[0]
-        results = benchmark(args.duration)
+        results, lags = benchmark(args.duration, args.workers)
         loadavg = (load_before, os.getloadavg()[0])
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
-        text = report(results, command.strip(), args.duration, loadavg)
+        text = report(results, lags, command.strip(), args.duration, loadavg)
         print(text)
         # hand-written notes (from the first "## " heading on) survive a re-run
         old = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""

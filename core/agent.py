@@ -342,9 +342,12 @@ class Agent:
             logger.error("%s; listening instead", exc)
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
             return True
-        scratch = tracker.copy()
-        for event in extra_events or []:
-            scratch.update(event)
+        # actions read their tracker and return events, never change it (custom ones get its
+        # JSON): a copy is needed only to show them the prediction's events before they count
+        scratch = tracker
+        if extra_events:
+            scratch = tracker.copy()
+            scratch.update_all(extra_events)
         try:
             events = await action.run(self._context(scratch, message))
         except ActionExecutionRejection as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -392,6 +392,7 @@ def _test_nlu(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import functools
     import os
 
     from adapters.hub import AUTH_TOKEN_ENV, DEFAULT_BODY_TIMEOUT, resolve_port, run_hub
@@ -407,7 +408,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
     try:
         port = resolve_port(args.port)
-        run_hub(
+        serve = functools.partial(
+            run_hub,
             args.bot_dirs,
             host=args.host,
             port=port,
@@ -419,6 +421,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
             ),
         )
+        workers = _worker_count(args, console)
+        if workers > 1:
+            return _serve_workers(serve, args.host, port, workers, console)
+        serve()
     except BotDataError as exc:
         for problem in exc.problems:
             console.print(str(problem), style="red", markup=False)
@@ -428,6 +434,149 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"error: {exc}", style="red", markup=False)
         return 1
     return 0
+
+
+def _worker_count(args: argparse.Namespace, console: Console) -> int:
+    """--workers (default: the machine's cores), or 1 when a bot keeps conversations or
+    locks in one process's memory (another process would not see them) or polls Telegram."""
+    import os
+
+    from core.data.loader import load_bot
+    from core.data.problems import BotDataError
+    from core.stores.factory import create_lock_store, create_tracker_store
+    from core.stores.locks import InProcessLockStore
+    from core.stores.memory import InMemoryTrackerStore
+
+    workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
+    if workers < 1:
+        raise ValueError(f"--workers must be 1 or more, found {workers}")
+    if workers == 1:
+        return 1
+    for bot_dir in args.bot_dirs:
+        bot = load_bot(bot_dir, tests=False)
+        if bot.problems.errors:
+            raise BotDataError(bot.problems.errors)
+        store, locks = create_tracker_store(bot, cache=False), create_lock_store(bot)
+        telegram = bot.credentials.get("telegram") or {}
+        why = None
+        if isinstance(store, InMemoryTrackerStore) or isinstance(locks, InProcessLockStore):
+            why = "endpoints.yml keeps conversations or locks in one process's memory"
+        elif telegram.get("polling") is True:
+            why = "Telegram hands polled updates to one process only (use a webhook)"
+        if why is not None:
+            console.print(
+                f"{bot.path}: {why}: running 1 worker, not {workers}",
+                style="yellow",
+                markup=False,
+            )
+            return 1
+    return workers
+
+
+def _serve_workers(
+    serve: Callable[..., None], host: str, port: int, workers: int, console: Console
+) -> int:
+    """``workers`` hub processes accepting on one listening socket, bound here before they
+    fork (the kernel hands each connection to one of them). Every worker has its own stores;
+    the lock store (record locks on ``.chinwag/locks`` by default, or MongoDB's leases)
+    keeps each conversation to one message at a time across them. A worker killed by a
+    signal is replaced; SIGTERM or SIGINT stops them all (SIGTERM to each, SIGKILL after
+    ``STOP_GRACE`` seconds), and a worker that cannot start (bad bot files) stops the hub."""
+    import contextlib
+    import os
+    import signal
+    import socket
+
+    sock = socket.create_server((host, port), backlog=1024)
+    sock.set_inheritable(True)
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid:
+            children.add(pid)
+            return
+        code = 1
+        try:  # the worker: default signal handling (aiohttp installs its own), then serve
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            _die_with_parent()
+            serve(sock=sock)
+            code = 0
+        except BaseException as exc:  # whatever it was, this worker ends here
+            console.print(f"worker {os.getpid()}: {exc!r}", style="red", markup=False)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    def signal_all(signum: int) -> None:
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        signal_all(signal.SIGTERM)
+        signal.alarm(STOP_GRACE)
+
+    def kill_all(_signum: int, _frame: object) -> None:
+        signal_all(signal.SIGKILL)
+
+    for _ in range(workers):
+        spawn()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGALRM, kill_all)
+    exit_code = 0
+    try:
+        while children:
+            pid, status = os.waitpid(-1, 0)
+            if pid not in children:
+                continue
+            children.discard(pid)
+            if stopping:
+                continue
+            if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0:
+                # killed (OOM, SIGKILL, a crash) or stopped on its own: replace it
+                console.print(
+                    f"worker {pid} ended ({_ending(status)}); starting another",
+                    style="yellow",
+                    markup=False,
+                )
+                spawn()
+            else:  # it could not start or serve (bad bot files, store down): stop the hub
+                exit_code = os.WEXITSTATUS(status)
+                stop(signal.SIGTERM, None)
+    finally:
+        sock.close()
+    return exit_code
+
+
+STOP_GRACE = 30  # seconds the workers get to finish after SIGTERM
+
+
+def _ending(status: int) -> str:
+    import os
+
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the supervising process dies (even by SIGKILL)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent
+        pass
 
 
 def _open_store(args: argparse.Namespace, console: Console) -> tuple[Bot, TrackerStore] | None:
@@ -739,6 +888,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--host", default="0.0.0.0", help="interface to bind (default: 0.0.0.0)")
     run.add_argument("--auth-token", default=None, help="token for the HTTP API")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="hub processes on the one port (default: the number of cores; 1: this process)",
+    )
     run.add_argument(
         "--max-body",
         type=int,

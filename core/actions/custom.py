@@ -22,7 +22,8 @@ import logging
 import pkgutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from core.actions.remote import ActionServerError, events_from_action_response
 from core.data.domain_reader import display_path
 from core.data.problems import BotDataError, Location, Problems
 from core.domain import Domain
-from core.events import Event, EventError
+from core.events import Event, EventError, UnreadableEvent
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,44 @@ SDK_MODULE_ALIASES = (
 )
 # modules whose Action subclasses are library bases, never a bot's actions (as rasa_sdk skips)
 _LIBRARY_PREFIXES = ("rasa_sdk", "rasa.", "rasa_core", "core.actions.sdk")
+CACHED_CONVERSATIONS = 1000
+
+
+class EventTexts:
+    """The JSON text of recent conversations' events, for the tracker an action receives.
+
+    Events never change once they are in a tracker, and a tracker (and its copies) keep the
+    same event objects from one message to the next, so each event is serialized once: a
+    call serializes only the events that are not, by identity, the ones it saw last time for
+    that conversation. At most ``max_conversations`` are kept, least recently used first out.
+    """
+
+    def __init__(self, max_conversations: int = CACHED_CONVERSATIONS) -> None:
+        self.max_conversations = max_conversations
+        self._known: OrderedDict[str, tuple[list[Event], list[str | None]]] = OrderedDict()
+
+    def json_array(self, sender_id: str, events: Sequence[Event]) -> str:
+        """``events`` as a JSON array (unreadable stored events left out, as
+        ``Tracker.current_state`` leaves them out)."""
+        known, texts = self._known.pop(sender_id, ([], []))
+        same = 0
+        for old, new in zip(known, events, strict=False):
+            if old is not new:
+                break
+            same += 1
+        del known[same:], texts[same:]
+        for event in events[same:]:
+            known.append(event)
+            texts.append(
+                None if isinstance(event, UnreadableEvent) else json.dumps(event.to_dict())
+            )
+        self._known[sender_id] = (known, texts)
+        while len(self._known) > self.max_conversations:
+            self._known.popitem(last=False)
+        return "[" + ", ".join(t for t in texts if t is not None) + "]"
+
+
+_EVENT_TEXTS = EventTexts()
 
 
 @dataclass(frozen=True)
@@ -69,22 +108,28 @@ class InProcessAction(Action):
         self._name = name
         self.impl = impl
         self._runtime = runtime
-        # the domain's JSON, made once per domain (a loaded domain does not change)
-        self._domain_text: tuple[Domain, str] | None = None
+        # the domain as JSON data, made once per domain (a loaded domain does not change)
+        self._domain_data: tuple[Domain, dict[str, Any]] | None = None
 
     def name(self) -> str:
         return self._name
 
-    def _domain_json(self, domain: Domain) -> str:
-        if self._domain_text is None or self._domain_text[0] is not domain:
-            self._domain_text = (domain, json.dumps(domain.as_dict()))
-        return self._domain_text[1]
+    def _domain_dict(self, domain: Domain) -> dict[str, Any]:
+        """The domain as an action server holds it: rasa_sdk's executor also parses the
+        domain once and hands the same dict to every action call."""
+        if self._domain_data is None or self._domain_data[0] is not domain:
+            self._domain_data = (domain, json.loads(json.dumps(domain.as_dict())))
+        return self._domain_data[1]
 
     async def run(self, ctx: ActionContext) -> list[Event]:
-        # a JSON round trip: the action sees exactly what an action server would receive and
-        # cannot change our tracker or domain through shared objects
-        state = json.loads(json.dumps(ctx.tracker.current_state("all")))
-        domain = json.loads(self._domain_json(ctx.domain))
+        # the tracker goes through JSON: the action sees exactly what an action server would
+        # receive and cannot change our tracker through shared objects; each event's JSON is
+        # made once per conversation (EventTexts), the rest of the state per call
+        rest = ctx.tracker.current_state("none")
+        del rest["events"]
+        array = _EVENT_TEXTS.json_array(ctx.tracker.sender_id, ctx.tracker.events)
+        state = json.loads(f'{{"events": {array}, {json.dumps(rest)[1:]}')
+        domain = self._domain_dict(ctx.domain)
         tracker = self._runtime.tracker_from_dict(state)
         dispatcher = self._runtime.dispatcher()
         try:

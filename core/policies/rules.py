@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -158,6 +158,38 @@ def _rule_applies(rule: tuple[State, ...], states: Sequence[State]) -> bool:
     return True
 
 
+class _LastTurnIndex:
+    """Rule keys grouped by what their last turn requires of the conversation's last state.
+
+    A rule whose last state has a previous action applies only where the conversation's last
+    state has that same action (and that intent, when the rule names one), so only the keys
+    filed under the last state's (action, intent), (action, any intent) and the keys whose
+    last state names no action need the full check: the same keys apply as when every rule
+    is checked, for a fraction of the work.
+    """
+
+    def __init__(self, keys: dict[str, str], key_states: dict[str, tuple[State, ...]]) -> None:
+        self.keys = keys
+        self.size = len(keys)
+        self.always: list[str] = []
+        self.by_turn: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        for key in keys:
+            last = key_states[key][-1] if key_states[key] else None
+            if last is None or not last.action:
+                self.always.append(key)
+            else:
+                self.by_turn[(last.action, last.intent or None)].append(key)
+
+    def candidates(self, state: State) -> list[str]:
+        if not state.action:
+            return self.always
+        return [
+            *self.by_turn.get((state.action, state.intent or None), ()),
+            *(self.by_turn.get((state.action, None), ()) if state.intent else ()),
+            *self.always,
+        ]
+
+
 def _loop_name(state: State) -> str | None:
     """Rasa's ``get_active_loop_name``: ``should_not_be_set`` is no loop."""
     return state.loop if state.loop and state.loop != SHOULD_NOT_BE_SET else None
@@ -207,6 +239,7 @@ class RulePolicy(Policy):
         self.rule_names: dict[str, list[str]] = {}  # rule key -> rules that wrote it
         self._key_states: dict[str, tuple[State, ...]] = {}
         self._has_text_rules = False
+        self._indexes: dict[int, _LastTurnIndex] = {}  # id(lookup or unhappy) -> its index
         # contradiction analysis: prediction source -> (rule, action) it was collected from
         self._sources: dict[str, list[_Source]] = defaultdict(list)
         self._reported: set[frozenset[tuple[str, str, str]]] = set()
@@ -379,8 +412,20 @@ class RulePolicy(Policy):
             ),
         )
 
-    def _possible(self, keys: Iterable[str], states: Sequence[State]) -> list[str]:
-        return [key for key in keys if _rule_applies(self._key_states[key], states)]
+    def _possible(self, keys: dict[str, str], states: Sequence[State]) -> list[str]:
+        """The rule keys in ``keys`` that apply to ``states`` (checked against the few rules
+        whose last turn can match at all, see :class:`_LastTurnIndex`)."""
+        if not states:  # every rule applies to no history
+            return list(keys)
+        index = self._indexes.get(id(keys))
+        if index is None or index.keys is not keys or index.size != len(keys):
+            index = _LastTurnIndex(keys, self._key_states)
+            self._indexes[id(keys)] = index
+        return [
+            key
+            for key in index.candidates(states[-1])
+            if key in keys and _rule_applies(self._key_states[key], states)
+        ]
 
     def _from_rules(self, inp: RuleInput, *, use_text: bool) -> RuleResult:
         """``_find_action_from_rules`` on the last user turn's text or intent."""

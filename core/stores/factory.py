@@ -7,9 +7,10 @@ selection, ``socket_timeout_ms`` for an answer);
 ``type: sql`` with ``dialect: sqlite`` and ``db`` (a path), or ``type: sqlite`` with ``db``
 (and ``synchronous: normal|full``); ``type: memory|in_memory``. Without a ``tracker_store``
 section, ``MONGODB_URL`` in the environment selects MongoDB; otherwise conversations live in
-``<bot>/.chinwag/conversations.db``. ``lock_store``: ``type: in_memory`` (the default) or
-``type: mongod`` (``url`` defaults to the tracker store's MongoDB; ``lease_seconds``,
-``wait_timeout``).
+``<bot>/.chinwag/conversations.db``. ``lock_store``: ``type: file`` (the default: POSIX record
+locks on ``<bot>/.chinwag/locks``, shared by every hub process on the machine; ``path``,
+``wait_timeout``), ``type: in_memory`` (one process only) or ``type: mongod`` (``url``
+defaults to the tracker store's MongoDB; ``lease_seconds``, ``wait_timeout``).
 
 The stores are returned unopened: call ``await store.open()`` at start, which raises
 :class:`~core.stores.base.StoreUnavailable` when the server cannot be reached or refuses
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.stores.base import StoreError, TrackerStore
 from core.stores.cache import CachedTrackerStore
-from core.stores.locks import InProcessLockStore, LockStore, MongoLockStore
+from core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
+from core.stores.locks import FileLockStore, InProcessLockStore, LockStore, MongoLockStore
 from core.stores.memory import InMemoryTrackerStore
 from core.stores.mongo import MongoTrackerStore
 from core.stores.sqlite import SQLiteTrackerStore
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from core.data.loader import Bot
 
 DEFAULT_SQLITE = Path(".chinwag") / "conversations.db"
+DEFAULT_LOCK_FILE = Path(".chinwag") / "locks"
+FILE_LOCK_TYPES = ("file",)
 MONGO_TYPES = ("mongod", "mongo")
 SQLITE_TYPES = ("sqlite", "sql")
 MEMORY_TYPES = ("memory", "in_memory")
@@ -81,6 +85,23 @@ def create_tracker_store(
     if cache and not isinstance(store, InMemoryTrackerStore):
         return CachedTrackerStore(store)
     return store
+
+
+def create_key_store(bot: Bot, *, env: Mapping[str, str] | None = None) -> KeyStore:
+    """Where the bot's channels keep what they remember between requests (unopened): beside
+    its conversations, so every hub process that shares them shares these too."""
+    return key_store_beside(create_tracker_store(bot, env=env, cache=False))
+
+
+def key_store_beside(store: TrackerStore) -> KeyStore:
+    """A key store in ``store``'s SQLite file or MongoDB database (memory for memory)."""
+    if isinstance(store, CachedTrackerStore):
+        store = store.store
+    if isinstance(store, SQLiteTrackerStore):
+        return SQLiteKeyStore(store.path)
+    if isinstance(store, MongoTrackerStore):
+        return MongoKeyStore(store.url, db=store.db_name, **store.options)
+    return MemoryKeyStore()
 
 
 def _tracker_store(root: Path, section: Mapping[str, Any]) -> TrackerStore:
@@ -144,18 +165,23 @@ def store_from_url(url: str, root: Path) -> TrackerStore:
 
 
 def create_lock_store(bot: Bot, *, env: Mapping[str, str] | None = None) -> LockStore:
-    """The bot's lock store (unopened): in-process unless endpoints.yml asks for MongoDB."""
+    """The bot's lock store (unopened): record locks on ``.chinwag/locks`` (every process of
+    this machine) unless endpoints.yml asks for in-process locks or MongoDB's leases."""
     environ = os.environ if env is None else env
-    section = bot.endpoints.get("lock_store")
-    if not section:
-        return InProcessLockStore()
-    kind = str(section.get("type") or "in_memory").lower()
+    section = bot.endpoints.get("lock_store") or {}
+    kind = str(section.get("type") or "file").lower()
+    wait_timeout = float(section.get("wait_timeout", 60))
+    if kind in FILE_LOCK_TYPES:
+        path = Path(section.get("path") or DEFAULT_LOCK_FILE)
+        return FileLockStore(
+            path if path.is_absolute() else bot.path / path, wait_timeout=wait_timeout
+        )
     if kind in MEMORY_TYPES:
-        return InProcessLockStore(wait_timeout=float(section.get("wait_timeout", 60)))
+        return InProcessLockStore(wait_timeout=wait_timeout)
     if kind not in MONGO_TYPES:
         raise StoreConfigError(
-            f"endpoints.yml: lock_store: type '{kind}' is not supported "
-            "(expected in_memory or mongod; Rasa's redis lock store maps to mongod here)"
+            f"endpoints.yml: lock_store: type '{kind}' is not supported (expected file, "
+            "in_memory or mongod; Rasa's redis lock store maps to mongod here)"
         )
     tracker = bot.endpoints.get("tracker_store") or {}
     url = section.get("url") or (

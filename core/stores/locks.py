@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import logging
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -61,6 +65,94 @@ class InProcessLockStore(LockStore):
             if not self._users[conversation_id]:  # nobody waits: forget the lock
                 del self._users[conversation_id]
                 del self._locks[conversation_id]
+
+
+# a conversation's lock is one byte of the lock file, at an offset from its id's hash: two
+# ids share a byte only by a 62-bit hash collision, which would just serialize the two
+_OFFSET_MASK = (1 << 62) - 1
+
+
+class FileLockStore(LockStore):
+    """One message at a time per conversation across the processes of one machine.
+
+    Each conversation is one byte of a lock file (``.chinwag/locks`` by default), locked
+    with POSIX record locks (``fcntl``). The kernel drops a process's locks when it exits,
+    however it exits (SIGKILL, OOM): a crashed worker never leaves a conversation locked and
+    nothing waits for a lease to run out. Within the process an asyncio lock queues the
+    conversation's messages first (FIFO), so at most one task per process and conversation
+    asks the kernel; that task tries without blocking and, while another process holds the
+    byte, retries with a short back-off (1 ms doubling to 20 ms) until ``wait_timeout``. The
+    event loop never blocks on the lock. Record locks belong to the process, not the file
+    descriptor, which is why the in-process queue is needed and why the store keeps its one
+    descriptor open until :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        wait_timeout: float = 60.0,
+        first_retry: float = 0.001,
+        longest_retry: float = 0.02,
+    ) -> None:
+        self.path = Path(path)
+        self.wait_timeout = wait_timeout
+        self.first_retry = first_retry
+        self.longest_retry = longest_retry
+        self._local = InProcessLockStore(wait_timeout=wait_timeout)
+        self._fd: int | None = None
+
+    def __repr__(self) -> str:
+        return f"FileLockStore({str(self.path)!r})"
+
+    async def open(self) -> None:
+        from core.stores.base import StoreUnavailable
+
+        if self._fd is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open the lock file {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases whatever this process still holds
+            self._fd = None
+
+    @staticmethod
+    def offset(conversation_id: str) -> int:
+        digest = hashlib.blake2b(conversation_id.encode("utf-8", "surrogatepass"), digest_size=8)
+        return int.from_bytes(digest.digest(), "big") & _OFFSET_MASK
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str) -> AsyncIterator[None]:
+        if self._fd is None:
+            await self.open()
+        fd = self._fd
+        assert fd is not None
+        deadline = time.monotonic() + self.wait_timeout
+        offset = self.offset(conversation_id)
+        async with self._local.lock(conversation_id):
+            delay = self.first_retry
+            while True:
+                try:
+                    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                    break
+                except (BlockingIOError, PermissionError):  # another process holds it
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise LockTimeout(
+                            f"conversation '{conversation_id}' stayed locked for more than "
+                            f"{self.wait_timeout:g} s (by another process)"
+                        ) from None
+                    await asyncio.sleep(min(delay, left))
+                    delay = min(delay * 2, self.longest_retry)
+            try:
+                yield
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
 
 class MongoLockStore(LockStore):

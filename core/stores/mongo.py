@@ -115,6 +115,7 @@ class MongoTrackerStore(SeqIndexedStore):
         **options: Any,
     ) -> None:
         self.url = url
+        self.options = options  # the client options, for a key store on the same server
         self._client = mongo_client(url, options)
         self.db_name = database_name(url, db)
         self._events: AsyncCollection[dict[str, Any]] = self._client[self.db_name][collection]

@@ -45,6 +45,56 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+class SQLiteThread:
+    """One SQLite connection on a thread of its own: ``run(work)`` calls ``work(connection)``
+    there, so the event loop never waits on the disk. The connection opens on first use (WAL,
+    ``synchronous``, then ``schema``); SQLite errors become :class:`StoreUnavailable` naming
+    ``what`` and the file."""
+
+    def __init__(
+        self, path: Path, *, schema: str, what: str, synchronous: str, busy_timeout: float
+    ) -> None:
+        self.path = path
+        self.schema = schema
+        self.what = what
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chinwag-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, work)
+
+    def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return work(self._connection())
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, ...
+            raise StoreUnavailable(f"{self.what} {self.path}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            except (OSError, sqlite3.Error) as exc:
+                raise StoreUnavailable(f"cannot open {self.what} {self.path}: {exc}") from exc
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute(self.schema)
+            self._db = db
+        return self._db
+
+    async def close(self) -> None:
+        def shut(db: sqlite3.Connection) -> None:
+            db.close()
+            self._db = None
+
+        if self._db is not None:
+            await self.run(shut)
+        self._executor.shutdown(wait=True)
+
+
 class SQLiteTrackerStore(SeqIndexedStore):
     """Events as rows ``(conversation_id, seq, type, timestamp, data)`` in a SQLite file."""
 
@@ -54,34 +104,17 @@ class SQLiteTrackerStore(SeqIndexedStore):
         self.path = Path(path)
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chinwag-sqlite")
-        self._db: sqlite3.Connection | None = None
+        self._thread = SQLiteThread(
+            self.path,
+            schema=SCHEMA,
+            what="SQLite store",
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+        )
+        self._run = self._thread.run
 
     def __repr__(self) -> str:
         return f"SQLiteTrackerStore({str(self.path)!r})"
-
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, work)
-
-    def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return work(self._connection())
-        except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, ...
-            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self.synchronous}")
-            db.execute(SCHEMA)
-            self._db = db
-        return self._db
 
     async def open(self) -> None:
         await self._run(lambda db: None)
@@ -134,10 +167,4 @@ class SQLiteTrackerStore(SeqIndexedStore):
         return await self._run(read)
 
     async def close(self) -> None:
-        def shut(db: sqlite3.Connection) -> None:
-            db.close()
-            self._db = None
-
-        if self._db is not None:
-            await self._run(shut)
-        self._executor.shutdown(wait=True)
+        await self._thread.close()

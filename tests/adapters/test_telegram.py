@@ -283,6 +283,13 @@ async def test_long_payload_travels_as_a_short_key(make_hub: MakeHub, tmp_path: 
     assert answers[-1].body["callback_query_id"] == "cbq-gone"
     assert "expired" in answers[-1].body["text"]
     assert len(hub.sent()) == 2
+    # keys live in the key store too: a key another hub worker made is understood here
+    runtime = hub.client.app[BOTS]["tiny"]
+    assert await runtime.recall("telegram-payloads", key) == long_payload
+    other = '/affirm{"name": "' + "y" * 80 + '"}'
+    await runtime.remember("telegram-payloads", PAYLOAD_KEY_PREFIX + "other", other, 60)
+    await hub.press(PAYLOAD_KEY_PREFIX + "other", query_id="cbq-other")
+    assert (await hub.user_texts())[-1] == other
 
 
 # ---------------------------------------------------------------------------- whole form

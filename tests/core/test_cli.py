@@ -141,3 +141,49 @@ def test_data_split_nlu_rejects_a_fraction_outside_0_1(
     assert main(args) == 2
     assert "--training-fraction must be between 0 and 1" in capsys.readouterr().out
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- run --workers
+
+
+def worker_count(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from rich.console import Console
+
+    from core.cli import _worker_count, build_parser
+
+    args = build_parser().parse_args(["run", *argv])
+    count = _worker_count(args, Console(stderr=True, soft_wrap=True))
+    return count, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "credentials", "expected", "warning"),
+    [
+        ("", "rest:\n", 3, None),
+        ("tracker_store:\n  type: memory\n", "rest:\n", 1, "one process's memory"),
+        ("lock_store:\n  type: in_memory\n", "rest:\n", 1, "one process's memory"),
+        ("", "telegram:\n  access_token: t\n  polling: true\n", 1, "polled updates"),
+    ],
+)
+def test_workers_fall_back_to_one_when_processes_could_not_share(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    endpoints: str,
+    credentials: str,
+    expected: int,
+    warning: str | None,
+) -> None:
+    bot = clean_bot(tmp_path)
+    (bot / "endpoints.yml").write_text(endpoints, encoding="utf-8")
+    (bot / "credentials.yml").write_text(credentials, encoding="utf-8")
+    count, err = worker_count([str(bot), "--workers", "3"], capsys)
+    assert count == expected
+    if warning is None:
+        assert err == ""
+    else:
+        assert warning in err and "running 1 worker, not 3" in err
+
+
+def test_workers_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="--workers must be 1 or more"):
+        worker_count([str(clean_bot(tmp_path)), "--workers", "0"], capsys)

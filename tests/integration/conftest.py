@@ -105,6 +105,7 @@ class Hub:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    workers: int = 1  # --workers
 
     @property
     def url(self) -> str:
@@ -122,6 +123,7 @@ class Hub:
                 [
                     *(sys.executable, "-m", "core.cli", "run", str(self.bot)),
                     *("--host", "127.0.0.1", "--port", str(self.port), "--auth-token", TOKEN),
+                    *("--workers", str(self.workers)),
                 ],
                 env=env,
                 stdout=log,
@@ -185,8 +187,8 @@ def hubs() -> Iterator[list[Hub]]:
             hub.kill()
 
 
-def new_hub(hubs: list[Hub], bot: Path, name: str) -> Hub:
-    hub = Hub(bot, bot.parent / f"{name}.log")
+def new_hub(hubs: list[Hub], bot: Path, name: str, workers: int = 1) -> Hub:
+    hub = Hub(bot, bot.parent / f"{name}.log", workers=workers)
     hubs.append(hub)
     hub.start()
     return hub

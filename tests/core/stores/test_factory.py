@@ -14,7 +14,7 @@ from core.stores.factory import (
     create_tracker_store,
     store_from_url,
 )
-from core.stores.locks import InProcessLockStore, MongoLockStore
+from core.stores.locks import FileLockStore, InProcessLockStore, MongoLockStore
 from core.stores.memory import InMemoryTrackerStore
 from core.stores.mongo import MongoTrackerStore
 from core.stores.sqlite import SQLiteTrackerStore
@@ -32,7 +32,16 @@ def test_default_is_sqlite_under_dot_chinwag(tmp_path: Path) -> None:
     assert isinstance(store, CachedTrackerStore)
     assert isinstance(store.store, SQLiteTrackerStore)
     assert store.store.path == tmp_path / ".chinwag" / "conversations.db"
-    assert isinstance(create_lock_store(load_bot(tmp_path), env={}), InProcessLockStore)
+    locks = create_lock_store(load_bot(tmp_path), env={})
+    assert isinstance(locks, FileLockStore)  # shared by every hub process of the machine
+    assert locks.path == tmp_path / ".chinwag" / "locks"
+
+
+def test_in_memory_lock_store_on_request(tmp_path: Path) -> None:
+    bot = load_bot(bot_with(tmp_path, "lock_store:\n  type: in_memory\n  wait_timeout: 5\n"))
+    locks = create_lock_store(bot, env={})
+    assert isinstance(locks, InProcessLockStore)
+    assert locks.wait_timeout == 5
 
 
 def test_mongodb_url_from_the_environment(tmp_path: Path) -> None:

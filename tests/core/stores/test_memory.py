@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
-from core.stores.locks import InProcessLockStore, LockTimeout
+from core.stores.locks import InProcessLockStore, LockStore, LockTimeout
 from core.stores.memory import InMemoryTrackerStore
 
 
@@ -41,6 +41,13 @@ async def test_latest_session_keeps_its_session_start_action() -> None:
 
 async def test_lock_serializes_in_arrival_order() -> None:
     locks = InProcessLockStore()
+    await assert_arrival_order(locks)
+    assert locks._locks == {}  # nothing kept once nobody waits
+
+
+async def assert_arrival_order(locks: LockStore) -> None:
+    """Messages waiting for a conversation's lock get it in arrival order; another
+    conversation is not blocked meanwhile."""
     order: list[str] = []
     release = asyncio.Event()
 
@@ -63,7 +70,6 @@ async def test_lock_serializes_in_arrival_order() -> None:
     release.set()
     await asyncio.gather(*tasks)
     assert order == ["first in", "other", "first out", "second", "third"]
-    assert locks._locks == {}  # nothing kept once nobody waits
 
 
 async def test_waiting_too_long_is_a_clear_timeout() -> None:
