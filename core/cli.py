@@ -109,6 +109,34 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return asyncio.run(talk())
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Scaffold a starter bot, train it and offer to talk to it (as ``rasa init``)."""
+    from rich.prompt import Confirm, Prompt
+
+    from core.init import PATH_QUESTION, SHELL_QUESTION, InitError, scaffold
+
+    console = Console(highlight=False, soft_wrap=True)
+    target = args.bot_dir
+    if target is None:
+        target = "." if args.no_prompt else Prompt.ask(PATH_QUESTION, default=".", console=console)
+    try:
+        made = scaffold(target, force=args.force)
+    except InitError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return 1
+    console.print(f"created a starter bot in {made.path} ({len(made.written)} files)", markup=False)
+    train_args = argparse.Namespace(bot_dir=str(made.path), out=None, force=False, data=None)
+    if cmd_train(train_args) != 0:
+        return 1
+    if args.no_prompt or not Confirm.ask(SHELL_QUESTION, default=True, console=console):
+        console.print(
+            f"talk to it with: chinwag shell {made.path}; serve it with: chinwag run {made.path}",
+            markup=False,
+        )
+        return 0
+    return cmd_shell(argparse.Namespace(bot_dir=str(made.path), sender="shell"))
+
+
 def cmd_data_visualize(args: argparse.Namespace) -> int:
     from core.data.loader import load_bot
     from core.visualize import bot_graph_page
@@ -591,6 +619,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--retrain", action="store_true", help="train a new model after Export & Quit, unasked"
     )
     interactive.set_defaults(func=cmd_interactive)
+
+    init = sub.add_parser(
+        "init",
+        help="create a starter bot, train it and offer to talk to it (as rasa init)",
+        description="Write a small bot (domain, NLU data, stories, rules, test stories, "
+        "config.yml, commented credentials.yml and endpoints.yml, actions.py) into DIR, train "
+        "it, and offer a chinwag shell with it. A non-empty DIR is refused without --force.",
+    )
+    init.add_argument(
+        "bot_dir", nargs="?", default=None, metavar="DIR", help="where to create it (default: .)"
+    )
+    init.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="ask nothing: DIR defaults to the current folder, no shell afterwards",
+    )
+    init.add_argument(
+        "--force", action="store_true", help="write into a non-empty DIR (same names replaced)"
+    )
+    init.set_defaults(func=cmd_init)
 
     shell = sub.add_parser(
         "shell",
