@@ -391,11 +391,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         DEFAULT_MAX_CONNECTIONS,
         ConnectionLimits,
     )
+    from core import logs
     from core.data.problems import BotDataError
     from core.stores.base import StoreError
 
     console = Console(highlight=False, soft_wrap=True, stderr=True)
     token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
+    logs.configure(
+        log_format=args.log_format,
+        level="debug" if args.verbose else args.log_level,
+        log_messages=args.log_messages,
+        secrets=[token or ""],
+    )
     try:
         port = resolve_port(args.port)
         run_hub(
@@ -409,6 +416,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 keepalive_timeout=args.keepalive_timeout or DEFAULT_KEEPALIVE_TIMEOUT,
                 max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
             ),
+            metrics_port=args.metrics_port,
         )
     except BotDataError as exc:
         for problem in exc.problems:
@@ -746,6 +754,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="connections open at once; more are closed on arrival (default: 1000)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve GET /metrics on this port without a token (default: on the hub's port, "
+        "behind --auth-token)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, or json: one object per line with time, level, logger, message, "
+        "bot, channel, conversation_id, event, latency_ms (default: text)",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="least severe level logged (default: warning; info adds one line per message)",
+    )
+    run.add_argument(
+        "--log-messages",
+        action="store_true",
+        help="allow message texts in the log (kept out at info and above by default)",
     )
     run.set_defaults(func=cmd_run)
 
