@@ -77,12 +77,11 @@ def credential_secrets(credentials: dict[str, object]) -> list[str]:
 @contextmanager
 def handling(bot: str, channel: str, conversation_id: str, text: str | None) -> Iterator[None]:
     """Mark the records logged inside as about this message; log one INFO ``message`` event
-    with its latency at the end."""
+    with its latency when it was handled (a failure logs its own error)."""
     token = MESSAGE.set(MessageContext(bot, channel, conversation_id, text or ""))
     started = time.perf_counter()
     try:
         yield
-    finally:
         if logger.isEnabledFor(logging.INFO):
             extra: dict[str, object] = {
                 "event": "message",
@@ -91,6 +90,7 @@ def handling(bot: str, channel: str, conversation_id: str, text: str | None) -> 
             if SETTINGS.log_messages:
                 extra["text"] = text
             logger.info("message handled", extra=extra)
+    finally:
         MESSAGE.reset(token)
 
 

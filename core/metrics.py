@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -103,14 +104,10 @@ class BotMetrics:
         self._seen: OrderedDict[str, float] = OrderedDict()  # conversation -> last message
         self._channels: dict[str, tuple[Counter, Counter]] = {}
 
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        """Observe the time spent in the block as ``stage``'s latency (even when it raises)."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._latency[stage].observe(time.perf_counter() - started)
+    def timed(self, stage: str) -> _Timed:
+        """Observe the time spent in the ``with`` block as ``stage``'s latency (even when it
+        raises)."""
+        return _Timed(self._latency[stage])
 
     @asynccontextmanager
     async def locked(self, locks: LockStore, conversation_id: str) -> AsyncIterator[None]:
@@ -163,3 +160,25 @@ class BotMetrics:
                 break
             del seen[oldest]
         self._active.set(len(seen))
+
+
+class _Timed:
+    """A ``with`` block's duration into a histogram (a plain class: half the cost of a
+    generator-based context manager on the per-message path)."""
+
+    __slots__ = ("_histogram", "_started")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self._histogram.observe(time.perf_counter() - self._started)
