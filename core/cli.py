@@ -116,9 +116,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     from core.init import PATH_QUESTION, SHELL_QUESTION, InitError, scaffold
 
     console = Console(highlight=False, soft_wrap=True)
+    ask = not args.no_prompt and sys.stdin.isatty()  # no terminal: as --no-prompt
     target = args.bot_dir
     if target is None:
-        target = "." if args.no_prompt else Prompt.ask(PATH_QUESTION, default=".", console=console)
+        target = Prompt.ask(PATH_QUESTION, default=".", console=console) if ask else "."
     try:
         made = scaffold(target, force=args.force)
     except InitError as exc:
@@ -128,7 +129,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     train_args = argparse.Namespace(bot_dir=str(made.path), out=None, force=False, data=None)
     if cmd_train(train_args) != 0:
         return 1
-    if args.no_prompt or not Confirm.ask(SHELL_QUESTION, default=True, console=console):
+    if not ask or not Confirm.ask(SHELL_QUESTION, default=True, console=console):
         console.print(
             f"talk to it with: chinwag shell {made.path}; serve it with: chinwag run {made.path}",
             markup=False,
@@ -641,7 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--no-prompt",
         action="store_true",
-        help="ask nothing: DIR defaults to the current folder, no shell afterwards",
+        help="ask nothing (as when stdin is no terminal): DIR defaults to the current folder, "
+        "no shell afterwards",
     )
     init.add_argument(
         "--force", action="store_true", help="write into a non-empty DIR (same names replaced)"

@@ -15,7 +15,12 @@ CHINWAG = Path(sys.executable).parent / "chinwag"
 
 def chinwag(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CHINWAG), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+        [str(CHINWAG), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -54,6 +59,13 @@ def test_init_then_train_test_and_validate_pass(tmp_path: Path) -> None:
 def test_init_without_dir_and_no_prompt_uses_the_current_folder(tmp_path: Path) -> None:
     made = chinwag("init", "--no-prompt", cwd=tmp_path)
     assert made.returncode == 0, made.stdout + made.stderr
+    assert (tmp_path / "domain.yml").is_file()
+
+
+def test_init_without_a_terminal_asks_nothing(tmp_path: Path) -> None:
+    made = chinwag("init", cwd=tmp_path)  # stdin is /dev/null
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert SHELL_QUESTION not in made.stdout and PATH_QUESTION not in made.stdout
     assert (tmp_path / "domain.yml").is_file()
 
 
