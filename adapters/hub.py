@@ -62,6 +62,8 @@ from core.data.config import read_credentials
 from core.data.loader import load_bot
 from core.data.problems import BotDataError, Location, Problems
 from core.events import EventError, check_parse_data
+from core.logs import add_secrets, announce, credential_secrets
+from core.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from core.nlu.interpreter import PayloadError, intent_payload
 from core.stores.base import StoreUnavailable, TrackerStore
 from core.stores.factory import create_lock_store, create_tracker_store, key_store_beside
@@ -299,13 +301,18 @@ class BotRuntime:
 
     async def handle(self, message: UserMessage) -> list[dict[str, Any]]:
         """Run the bot on one message (LockTimeout becomes 503 in the error middleware)."""
-        return await self.agent.handle(message)
+        agent = self.agent
+        agent.metrics.received(message.input_channel)
+        responses = await agent.handle(message)
+        agent.metrics.sent(message.input_channel, len(responses))
+        return responses
 
 
 BOTS = web.AppKey("bots", dict[str, BotRuntime])
 AUTH_TOKEN = web.AppKey("auth_token", str)  # "" when the HTTP API is switched off
 MAX_BODY = web.AppKey("max_body", int)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
+METRICS = web.AppKey("metrics", HubMetrics)
 
 
 def default_stores(bot_dir: Path) -> tuple[TrackerStore, LockStore]:
@@ -327,6 +334,7 @@ def _read_bot_credentials(path: Path) -> dict[str, Any]:
     credentials = read_credentials(file, path, problems)
     if problems.errors:
         raise BotDataError(problems.errors)
+    add_secrets(credential_secrets(credentials))
     return credentials
 
 
@@ -337,8 +345,13 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     stores: StoreFactory = default_stores,
+    metrics_port: int | None = None,
+    metrics_host: str = "0.0.0.0",
 ) -> web.Application:
     """The hub for ``bot_dirs``; bots load (and stores open) when the app starts.
+
+    ``GET /metrics`` (Prometheus) needs the HTTP API token; with ``metrics_port`` it is served
+    on that port instead, without a token (for a port only the monitoring network reaches).
 
     Raises BotDataError for an unreadable credentials.yml and ValueError for two bots with
     the same folder name.
@@ -349,6 +362,7 @@ def create_app(
     app[AUTH_TOKEN] = auth_token or ""
     app[MAX_BODY] = max_body
     app[BODY_TIMEOUT] = body_timeout
+    app[METRICS] = HubMetrics()
     runtimes: dict[str, BotRuntime] = {}
     single = len(bot_dirs) == 1
     for bot_dir in bot_dirs:
@@ -363,6 +377,10 @@ def create_app(
     app.router.add_get("/health", health)
     app.router.add_get("/version", version_info)
     app.router.add_get("/openapi.json", openapi)
+    if metrics_port is None:
+        app.router.add_get("/metrics", metrics_with_token)
+    else:
+        app.cleanup_ctx.append(_metrics_site(app[METRICS], metrics_host, metrics_port))
     if not single:
         app.router.add_get("/", bot_index)
     for runtime in runtimes.values():
@@ -375,7 +393,7 @@ def create_app(
 def _bot_context(
     runtime: BotRuntime, stores: StoreFactory
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def bot_context(_app: web.Application) -> AsyncIterator[None]:
+    async def bot_context(app: web.Application) -> AsyncIterator[None]:
         store, lock_store = stores(runtime.path)
         keys = key_store_beside(store)
         await store.open()
@@ -383,7 +401,12 @@ def _bot_context(
             await lock_store.open()
             await keys.open()
             try:
-                runtime._agent = load_agent(runtime.path, store=store, lock_store=lock_store)
+                runtime._agent = load_agent(
+                    runtime.path,
+                    store=store,
+                    lock_store=lock_store,
+                    metrics=app[METRICS].for_bot(runtime.name),
+                )
                 runtime._keys = keys
                 logger.info("bot '%s' ready (%s)", runtime.name, runtime.path)
                 yield
@@ -441,6 +464,41 @@ async def health(request: web.Request) -> web.Response:
         },
         status=200 if ready else 503,
     )
+
+
+def metrics_response(metrics: HubMetrics) -> web.Response:
+    response = web.Response(body=metrics.exposition())
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def metrics_with_token(request: web.Request) -> web.Response:
+    """Prometheus metrics on the hub's own port: the HTTP API token is needed."""
+    check_token(request)
+    return metrics_response(request.app[METRICS])
+
+
+def _metrics_site(
+    metrics: HubMetrics, host: str, port: int
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Serve ``GET /metrics`` alone on ``host:port``, without a token, while the hub runs."""
+
+    async def serve_metrics(_request: web.Request) -> web.Response:
+        return metrics_response(metrics)
+
+    async def metrics_site(_app: web.Application) -> AsyncIterator[None]:
+        app = web.Application(middlewares=[error_middleware])
+        app.router.add_get("/metrics", serve_metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            # every worker of `chinwag run --workers` binds it: each scrape reads one worker's
+            await web.TCPSite(runner, host, port, reuse_port=True).start()
+            yield
+        finally:
+            await runner.cleanup()
+
+    return metrics_site
 
 
 async def version_info(request: web.Request) -> web.Response:
@@ -766,6 +824,20 @@ HUB_PATHS: dict[str, Any] = {
     "/openapi.json": {
         "get": {"summary": "This document", "responses": {"200": _ok("OpenAPI 3.1")}}
     },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text format); on --metrics-port without a token",
+            "security": SECURED,
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "401": {"$ref": "#/components/responses/Error"},
+                "403": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    },
 }
 
 
@@ -864,17 +936,25 @@ def run_hub(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     limits: ConnectionLimits | None = None,
     sock: socket.socket | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx).
     ``sock``: an already listening socket to accept on (a worker of ``chinwag run
     --workers``), instead of binding ``host``:``port``."""
-    app = create_app(bot_dirs, auth_token=auth_token, max_body=max_body, body_timeout=body_timeout)
+    app = create_app(
+        bot_dirs,
+        auth_token=auth_token,
+        max_body=max_body,
+        body_timeout=body_timeout,
+        metrics_port=metrics_port,
+        metrics_host=host,
+    )
     names = ", ".join(bot_names(app))
     worker = f" (worker {os.getpid()})" if sock is not None else ""
 
-    def announce() -> None:
-        print(f"chinwag hub serving {names} on http://{host}:{port}{worker}", flush=True)
+    def serving() -> None:
+        announce(f"chinwag hub serving {names} on http://{host}:{port}{worker}", event="serving")
 
     serve(
-        app, host=host, port=port, limits=limits or ConnectionLimits(), announce=announce, sock=sock
+        app, host=host, port=port, limits=limits or ConnectionLimits(), announce=serving, sock=sock
     )

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from channel_responses.variations import ResponseGenerator
+from core import logs
 from core.actions.base import Action, ActionContext, ActionExecutionRejection
 from core.actions.custom import InProcessAction, load_actions_module
-from core.actions.default import load_intent_prompts
+from core.actions.default import NLU_FALLBACK_INTENT, load_intent_prompts
 from core.actions.forms import PLAN_METADATA_KEY, form_actions
 from core.actions.registry import ActionRegistry, UnknownActionError
 from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
@@ -47,6 +48,7 @@ from core.events import (
     UserUttered,
     check_parse_data,
 )
+from core.metrics import BotMetrics
 from core.model import Fingerprints, ModelError, latest_archive
 from core.nlu.fallback import FallbackClassifier
 from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
@@ -119,6 +121,7 @@ class Agent:
         rng: random.Random | None = None,
         fallback: FallbackClassifier | None = None,
         nlu_max_chars: int = DEFAULT_MAX_CHARS,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.domain = domain
         self.policies = policies
@@ -133,12 +136,17 @@ class Agent:
         self.max_predictions = max_predictions
         self.fallback = fallback
         self.nlu_max_chars = nlu_max_chars
+        self.metrics = metrics or BotMetrics(None, "bot")
 
     # ------------------------------------------------------------------ public
 
     async def handle(self, message: UserMessage) -> list[dict[str, Any]]:
         """Process one user message; return what the bot says, in order."""
-        _, new = await self._locked(message, predict=True)
+        with (
+            logs.handling(self.metrics.bot, message.input_channel, message.sender_id, message.text),
+            self.metrics.timed("message"),
+        ):
+            _, new = await self._locked(message, predict=True)
         return [response_dict(e) for e in new if isinstance(e, BotUttered)]
 
     async def log_message(
@@ -166,16 +174,20 @@ class Agent:
             metadata=scrub(message.metadata),
             message_id=scrub(message.message_id),
         )
-        async with self.lock_store.lock(message.sender_id):
-            tracker = await self.trackers.load(self.store, message.sender_id, self.domain)
+        metrics = self.metrics
+        async with metrics.locked(self.lock_store, message.sender_id):
+            with metrics.timed("store"):
+                tracker = await self.trackers.load(self.store, message.sender_id, self.domain)
             stored = len(tracker.events)
             try:
                 now = self.clock()
+                metrics.conversation_seen(message.sender_id, now)
                 await self._log_user_message(message, tracker, now, parse_data)
                 if predict:
                     await self._predict_and_run(tracker, message, now)
             finally:
-                await self.store.append(message.sender_id, tracker.events[stored:], stored)
+                with metrics.timed("store"):
+                    await self.store.append(message.sender_id, tracker.events[stored:], stored)
             # kept only when everything went through: the tracker is what the store holds
             self.trackers.put(tracker)
             return tracker, tracker.events[stored:]
@@ -204,9 +216,15 @@ class Agent:
                 len(text),
                 len(view),
             )
-        parsed = await self.interpreter.parse(view)
+        with self.metrics.timed("nlu"):
+            parsed = await self.interpreter.parse(view)
         parsed["text"] = text  # entity offsets hold in the whole text: the view is its start
-        return self.fallback.apply(parsed) if self.fallback else parsed
+        if self.fallback is None:
+            return parsed
+        parsed = self.fallback.apply(parsed)
+        if (parsed.get("intent") or {}).get("name") == NLU_FALLBACK_INTENT:
+            self.metrics.fallback()
+        return parsed
 
     async def close(self) -> None:
         self.trackers.clear()
@@ -292,7 +310,8 @@ class Agent:
                     )
                     return
             else:
-                name, prediction = self.policies.predict(tracker, self.domain)
+                with self.metrics.timed("policy"):
+                    name, prediction = self.policies.predict(tracker, self.domain)
                 listen_next = await self._run(
                     name,
                     tracker,
@@ -349,7 +368,8 @@ class Agent:
             scratch = tracker.copy()
             scratch.update_all(extra_events)
         try:
-            events = await action.run(self._context(scratch, message))
+            with self.metrics.timed("action"):
+                events = await action.run(self._context(scratch, message))
         except ActionExecutionRejection as exc:
             logger.debug("action %s rejected: %s", name, exc.message)
             tracker.update(ActionExecutionRejected(name, policy, confidence, timestamp=now))
@@ -357,6 +377,7 @@ class Agent:
         except ActionServerError as exc:
             # the action failed on the bot's side: keep what we have, tell the log, listen
             logger.error("action %s failed: %s", name, exc)
+            self.metrics.error("action")
             tracker.update(_executed(name, action, policy, confidence, now))
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
             return True
@@ -480,6 +501,7 @@ def load_agent(
     rng: random.Random | None = None,
     model_archive: Path | None = None,
     endpoints: Path | None = None,
+    metrics: BotMetrics | None = None,
 ) -> Agent:
     """Read a bot folder and make it ready to talk; raise BotDataError on errors in it.
 
@@ -523,4 +545,5 @@ def load_agent(
         clock=clock,
         rng=rng,
         nlu_max_chars=bot.config.nlu_max_chars,
+        metrics=metrics,
     )

@@ -139,6 +139,35 @@ def cmd_data_split_nlu(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Scaffold a starter bot, train it and offer to talk to it (as ``rasa init``)."""
+    from rich.prompt import Confirm, Prompt
+
+    from core.init import PATH_QUESTION, SHELL_QUESTION, InitError, scaffold
+
+    console = Console(highlight=False, soft_wrap=True)
+    ask = not args.no_prompt and sys.stdin.isatty()  # no terminal: as --no-prompt
+    target = args.bot_dir
+    if target is None:
+        target = Prompt.ask(PATH_QUESTION, default=".", console=console) if ask else "."
+    try:
+        made = scaffold(target, force=args.force)
+    except InitError as exc:
+        console.print(f"error: {exc}", style="red", markup=False)
+        return 1
+    console.print(f"created a starter bot in {made.path} ({len(made.written)} files)", markup=False)
+    train_args = argparse.Namespace(bot_dir=str(made.path), out=None, force=False, data=None)
+    if cmd_train(train_args) != 0:
+        return 1
+    if not ask or not Confirm.ask(SHELL_QUESTION, default=True, console=console):
+        console.print(
+            f"talk to it with: chinwag shell {made.path}; serve it with: chinwag run {made.path}",
+            markup=False,
+        )
+        return 0
+    return cmd_shell(argparse.Namespace(bot_dir=str(made.path), sender="shell"))
+
+
 def cmd_data_visualize(args: argparse.Namespace) -> int:
     from core.data.loader import load_bot
     from core.visualize import bot_graph_page
@@ -401,11 +430,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         DEFAULT_MAX_CONNECTIONS,
         ConnectionLimits,
     )
+    from core import logs
     from core.data.problems import BotDataError
     from core.stores.base import StoreError
 
     console = Console(highlight=False, soft_wrap=True, stderr=True)
     token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
+    logs.configure(
+        log_format=args.log_format,
+        level="debug" if args.verbose else args.log_level,
+        log_messages=args.log_messages,
+        secrets=[token or ""],
+    )
     try:
         port = resolve_port(args.port)
         serve = functools.partial(
@@ -420,6 +456,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 keepalive_timeout=args.keepalive_timeout or DEFAULT_KEEPALIVE_TIMEOUT,
                 max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
             ),
+            metrics_port=args.metrics_port,
         )
         workers = _worker_count(args, console)
         if workers > 1:
@@ -806,6 +843,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     interactive.set_defaults(func=cmd_interactive)
 
+    init = sub.add_parser(
+        "init",
+        help="create a starter bot, train it and offer to talk to it (as rasa init)",
+        description="Write a small bot (domain, NLU data, stories, rules, test stories, "
+        "config.yml, commented credentials.yml and endpoints.yml, actions.py) into DIR, train "
+        "it, and offer a chinwag shell with it. A non-empty DIR is refused without --force.",
+    )
+    init.add_argument(
+        "bot_dir", nargs="?", default=None, metavar="DIR", help="where to create it (default: .)"
+    )
+    init.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="ask nothing (as when stdin is no terminal): DIR defaults to the current folder, "
+        "no shell afterwards",
+    )
+    init.add_argument(
+        "--force", action="store_true", help="write into a non-empty DIR (same names replaced)"
+    )
+    init.set_defaults(func=cmd_init)
+
     shell = sub.add_parser(
         "shell",
         help="talk to a bot in the terminal",
@@ -919,6 +977,32 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="connections open at once; more are closed on arrival (default: 1000)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve GET /metrics on this port without a token (default: on the hub's port, "
+        "behind --auth-token)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, or json: one object per line with time, level, logger, message, "
+        "bot, channel, conversation_id, event, latency_ms (default: text)",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="least severe level logged (default: warning; info adds one line per message)",
+    )
+    run.add_argument(
+        "--log-messages",
+        action="store_true",
+        help="allow message texts in the log (kept out at info and above by default)",
     )
     run.set_defaults(func=cmd_run)
 

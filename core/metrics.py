@@ -1,0 +1,184 @@
+"""Prometheus metrics of a hub (``GET /metrics``), one :class:`HubMetrics` per hub.
+
+Each hub keeps its own :class:`prometheus_client.CollectorRegistry` (never the global one),
+so tests and several hubs in one process do not clash. Labels are few and bounded: the bot's
+folder name, the channel (rest, slack, telegram, shell...) and, for errors, a fixed kind.
+The core binds a :class:`BotMetrics` once per bot (the children of each metric for its
+``bot`` label), so measuring a message costs a few counter increments and histogram
+observations, nothing per conversation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from core.stores.base import StoreError
+from core.stores.locks import LockStore, LockTimeout
+
+__all__ = ["ACTIVE_MINUTES", "CONTENT_TYPE_LATEST", "BotMetrics", "HubMetrics"]
+
+ACTIVE_MINUTES = 15  # a conversation is active when it had a message in the last 15 minutes
+# seconds: a message handled in 1 ms up to one that waited on a slow action server or store
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STAGES = ("message", "nlu", "policy", "action", "store")
+
+
+class HubMetrics:
+    """The hub's metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages_in = Counter(
+            "chinwag_messages_received", "User messages received", ["bot", "channel"], registry=r
+        )
+        self.messages_out = Counter(
+            "chinwag_messages_sent", "Bot messages sent", ["bot", "channel"], registry=r
+        )
+        self.latency = Histogram(
+            "chinwag_latency_seconds",
+            "Time spent per message (stage=message) and in its NLU, policy, action and store steps",
+            ["bot", "stage"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "chinwag_fallbacks", "Messages NLU was unsure of (nlu_fallback)", ["bot"], registry=r
+        )
+        self.errors = Counter(
+            "chinwag_errors",
+            "Failures: kind=action (an action failed), store (a load or append failed), "
+            "lock_timeout (a message waited too long for its conversation)",
+            ["bot", "kind"],
+            registry=r,
+        )
+        self.lock_waits = Histogram(
+            "chinwag_lock_wait_seconds",
+            "Time a message waited for its conversation's lock",
+            ["bot"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.active = Gauge(
+            "chinwag_active_conversations",
+            f"Conversations with a message in the last {ACTIVE_MINUTES} minutes",
+            ["bot"],
+            registry=r,
+        )
+
+    def for_bot(self, bot: str) -> BotMetrics:
+        return BotMetrics(self, bot)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
+
+
+class BotMetrics:
+    """One bot's children of the hub's metrics; what the agent calls on its steps."""
+
+    def __init__(self, hub: HubMetrics | None, bot: str) -> None:
+        hub = hub or HubMetrics()  # a bot outside a hub measures into a registry of its own
+        self.hub = hub
+        self.bot = bot
+        self._latency = {stage: hub.latency.labels(bot, stage) for stage in STAGES}
+        self._fallbacks = hub.fallbacks.labels(bot)
+        self._lock_waits = hub.lock_waits.labels(bot)
+        self._errors = {
+            kind: hub.errors.labels(bot, kind) for kind in ("action", "store", "lock_timeout")
+        }
+        self._active = hub.active.labels(bot)
+        self._seen: OrderedDict[str, float] = OrderedDict()  # conversation -> last message
+        self._channels: dict[str, tuple[Counter, Counter]] = {}
+
+    def timed(self, stage: str) -> _Timed:
+        """Observe the time spent in the ``with`` block as ``stage``'s latency (even when it
+        raises)."""
+        return _Timed(self._latency[stage])
+
+    @asynccontextmanager
+    async def locked(self, locks: LockStore, conversation_id: str) -> AsyncIterator[None]:
+        """``locks.lock(conversation_id)``, observing the wait and counting lock timeouts and
+        store errors raised inside."""
+        started = time.perf_counter()
+        try:
+            async with locks.lock(conversation_id):
+                self._lock_waits.observe(time.perf_counter() - started)
+                yield
+        except LockTimeout:
+            self._errors["lock_timeout"].inc()
+            raise
+        except StoreError:
+            self._errors["store"].inc()
+            raise
+
+    def error(self, kind: str) -> None:
+        self._errors[kind].inc()
+
+    def fallback(self) -> None:
+        self._fallbacks.inc()
+
+    def _channel(self, name: str) -> tuple[Counter, Counter]:
+        children = self._channels.get(name)
+        if children is None:
+            children = self._channels[name] = (
+                self.hub.messages_in.labels(self.bot, name),
+                self.hub.messages_out.labels(self.bot, name),
+            )
+        return children
+
+    def received(self, channel: str) -> None:
+        """A user message came in on ``channel`` (an adapter's name: rest, slack...)."""
+        self._channel(channel)[0].inc()
+
+    def sent(self, channel: str, count: int) -> None:
+        """``count`` bot messages went out on ``channel``."""
+        self._channel(channel)[1].inc(count)
+
+    def conversation_seen(self, conversation_id: str, now: float) -> None:
+        """Count ``conversation_id`` as active; forget those quiet for ACTIVE_MINUTES."""
+        seen = self._seen
+        seen[conversation_id] = now
+        seen.move_to_end(conversation_id)
+        horizon = now - ACTIVE_MINUTES * 60
+        while seen:
+            oldest, last = next(iter(seen.items()))
+            if last >= horizon:
+                break
+            del seen[oldest]
+        self._active.set(len(seen))
+
+
+class _Timed:
+    """A ``with`` block's duration into a histogram (a plain class: half the cost of a
+    generator-based context manager on the per-message path)."""
+
+    __slots__ = ("_histogram", "_started")
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self._histogram.observe(time.perf_counter() - self._started)
