@@ -169,14 +169,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_data_visualize(args: argparse.Namespace) -> int:
-    from core.data.loader import load_bot
     from core.visualize import bot_graph_page
 
     console = Console(highlight=False, soft_wrap=True)
-    bot = load_bot(args.bot_dir)
-    if bot.problems.errors:
-        _print_problems(console, bot.problems, show_warnings=False)
-        console.print(f"{args.bot_dir}: not drawn (fix the errors first)", style="bold red")
+    bot = _bot_without_errors(args.bot_dir, console, "drawn")
+    if bot is None:
         return 1
     page, graph = bot_graph_page(bot)
     out = Path(args.out)
