@@ -32,6 +32,7 @@ def run_hub(tmp_path: Path, *options: str) -> tuple[list[dict[str, Any]], list[s
             [
                 *(sys.executable, "-m", "core.cli", "run", str(bot), "--host", "127.0.0.1"),
                 *("--port", str(port), "--auth-token", TOKEN, "--log-format", "json"),
+                *("--workers", "1"),  # what is logged, not how many processes log it
                 *options,
             ],
             stdout=stdout,
@@ -44,7 +45,7 @@ def run_hub(tmp_path: Path, *options: str) -> tuple[list[dict[str, Any]], list[s
                 assert process.poll() is None, err.read_text()
                 assert time.monotonic() < deadline, "hub not ready"
                 try:
-                    if requests.get(f"{url}/health", timeout=5).status_code == 200:
+                    if requests.get(f"{url}/health", timeout=30).status_code == 200:
                         break
                 except requests.ConnectionError:
                     time.sleep(0.1)
@@ -54,7 +55,7 @@ def run_hub(tmp_path: Path, *options: str) -> tuple[list[dict[str, Any]], list[s
                 timeout=30,
             ).json()
             # the HTTP API with the token in the query: the token must stay out of the log too
-            assert requests.get(f"{url}/metrics", params={"token": TOKEN}, timeout=5).ok
+            assert requests.get(f"{url}/metrics", params={"token": TOKEN}, timeout=30).ok
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)

@@ -158,5 +158,5 @@ async def test_a_slack_retry_is_answered_once_across_workers(
         assert await asyncio.to_thread(hub.stop) == 0, hub.tail()
     assert [call.body["text"] for call in api.calls_of("chat.postMessage")] == ["pong 1"]
     stored = await stored_events(bot)
-    users = [e for _, e in stored["U222"] if e.type_name == "user"]
+    users = [e for _, e in stored["slack:U222"] if e.type_name == "user"]
     assert len(users) == 1, hub.tail()
