@@ -561,6 +561,20 @@ CHITCHAT_STORY = """\
 """
 
 
+def scripted_session(bot: Path, prompts: Scripted, out: io.StringIO) -> Session:
+    """Run an interactive session on ``bot`` with scripted answers until they run out."""
+
+    async def run() -> Session:
+        agent = load_agent(bot)
+        session = Session(agent, load_bot(bot), prompts=prompts, console=Console(file=out))
+        with contextlib.suppress(EOFError):
+            await session.run()
+        await agent.close()
+        return session
+
+    return asyncio.run(run())
+
+
 def test_a_form_validation_answer_against_a_story_names_the_story(tmp_path: Path) -> None:
     bot = make_bot(tmp_path / "bot", stories=STORIES + CHITCHAT_STORY)
     out = io.StringIO()
@@ -572,15 +586,7 @@ def test_a_form_validation_answer_against_a_story_names_the_story(tmp_path: Path
         ]
     )
 
-    async def run() -> Session:
-        agent = load_agent(bot)
-        session = Session(agent, load_bot(bot), prompts=prompts, console=Console(file=out))
-        with contextlib.suppress(EOFError):
-            await session.run()
-        await agent.close()
-        return session
-
-    session = asyncio.run(run())
+    session = scripted_session(bot, prompts, out)
     validate = "Should 'booking_form' validate user input to fill the slot 'cuisine'?"
     assert validate in prompts.asked
     text = " ".join(out.getvalue().split())
@@ -627,15 +633,7 @@ def test_a_new_intent_and_response_are_used_at_once_and_exported(tmp_path: Path)
         ]
     )
 
-    async def run() -> Session:
-        agent = load_agent(bot)
-        session = Session(agent, load_bot(bot), prompts=prompts, console=Console(file=out))
-        with contextlib.suppress(EOFError):
-            await session.run()
-        await agent.close()
-        return session
-
-    session = asyncio.run(run())
+    session = scripted_session(bot, prompts, out)
     assert "Howdy partner!" in out.getvalue()  # the new response ran in this session
     notes = Exporter(session.bot, session.learned, session.tracker.events).write(
         bot / "data/stories.yml", bot / "data/nlu.yml", bot / "domain.yml"
