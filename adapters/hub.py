@@ -53,23 +53,23 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from adapters.server import ConnectionLimits, error_response, serve
-from channel_responses.render import render_rest
-from core.agent import Agent, UserMessage, load_agent
-from core.conversation_ids import MAX_LENGTH as MAX_ID_LENGTH
-from core.conversation_ids import QUALIFIED_CHANNELS, InvalidConversationId, check
-from core.data.config import read_credentials
-from core.data.loader import load_bot
-from core.data.problems import BotDataError, Location, Problems
-from core.events import EventError, check_parse_data
-from core.logs import add_secrets, announce, credential_secrets
-from core.metrics import CONTENT_TYPE_LATEST, HubMetrics
-from core.nlu.interpreter import PayloadError, intent_payload
-from core.stores.base import StoreUnavailable, TrackerStore
-from core.stores.factory import create_lock_store, create_tracker_store, key_store_beside
-from core.stores.keys import KeyStore
-from core.stores.locks import LockStore, LockTimeout
-from core.tracker import Verbosity
+from chinwag.adapters.server import ConnectionLimits, error_response, serve
+from chinwag.channel_responses.render import render_rest
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.conversation_ids import MAX_LENGTH as MAX_ID_LENGTH
+from chinwag.core.conversation_ids import QUALIFIED_CHANNELS, InvalidConversationId, check
+from chinwag.core.data.config import read_credentials
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import BotDataError, Location, Problems
+from chinwag.core.events import EventError, check_parse_data
+from chinwag.core.logs import add_secrets, announce, credential_secrets
+from chinwag.core.metrics import CONTENT_TYPE_LATEST, HubMetrics
+from chinwag.core.nlu.interpreter import PayloadError, intent_payload
+from chinwag.core.stores.base import StoreUnavailable, TrackerStore
+from chinwag.core.stores.factory import create_lock_store, create_tracker_store, key_store_beside
+from chinwag.core.stores.keys import KeyStore
+from chinwag.core.stores.locks import LockStore, LockTimeout
+from chinwag.core.tracker import Verbosity
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,11 @@ ChannelSetup = Callable[[web.Application, "BotRuntime", dict[str, Any]], None]
 StoreFactory = Callable[[Path], tuple[TrackerStore, LockStore]]
 
 # credentials.yml section -> module with ``setup`` (imported only when a bot uses it)
-CHANNELS = {"rest": "adapters.rest", "slack": "adapters.slack", "telegram": "adapters.telegram"}
+CHANNELS = {
+    "rest": "chinwag.adapters.rest",
+    "slack": "chinwag.adapters.slack",
+    "telegram": "chinwag.adapters.telegram",
+}
 
 
 def hub_version() -> str:

@@ -17,10 +17,15 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.hub import BotRuntime, HubError, read_json, required_text
-from channel_responses.render import render_rest
-from core.agent import UserMessage
-from core.conversation_ids import QUALIFIED_CHANNELS, InvalidConversationId, check, check_sender
+from chinwag.adapters.hub import BotRuntime, HubError, read_json, required_text
+from chinwag.channel_responses.render import render_rest
+from chinwag.core.agent import UserMessage
+from chinwag.core.conversation_ids import (
+    QUALIFIED_CHANNELS,
+    InvalidConversationId,
+    check,
+    check_sender,
+)
 
 CHANNEL = "rest"
 

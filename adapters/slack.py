@@ -52,12 +52,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.hub import BotRuntime, HubError, parse_json, read_body
-from adapters.shapes import Required, ShapeError, check_shape
-from channel_responses.render import render_slack
-from core.agent import UserMessage
-from core.conversation_ids import InvalidConversationId, qualify
-from core.data.problems import BotDataError, Location, Problems
+from chinwag.adapters.hub import BotRuntime, HubError, parse_json, read_body
+from chinwag.adapters.shapes import Required, ShapeError, check_shape
+from chinwag.channel_responses.render import render_slack
+from chinwag.core.agent import UserMessage
+from chinwag.core.conversation_ids import InvalidConversationId, qualify
+from chinwag.core.data.problems import BotDataError, Location, Problems
 
 logger = logging.getLogger(__name__)
 

@@ -49,12 +49,12 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Updater
 
-from adapters.hub import BotRuntime, HubError, read_json, same_secret
-from adapters.shapes import Required, ShapeError, check_shape
-from channel_responses.render import render_telegram, send_telegram
-from core.agent import UserMessage
-from core.conversation_ids import qualify
-from core.data.problems import BotDataError, Location, Problems
+from chinwag.adapters.hub import BotRuntime, HubError, read_json, same_secret
+from chinwag.adapters.shapes import Required, ShapeError, check_shape
+from chinwag.channel_responses.render import render_telegram, send_telegram
+from chinwag.core.agent import UserMessage
+from chinwag.core.conversation_ids import qualify
+from chinwag.core.data.problems import BotDataError, Location, Problems
 
 logger = logging.getLogger(__name__)
 

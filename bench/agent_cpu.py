@@ -28,9 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.rest_throughput import BOT, CONVERSATION  # noqa: E402
-from core.agent import Agent, UserMessage, load_agent  # noqa: E402
-from core.data.loader import load_bot  # noqa: E402
-from core.stores.factory import create_lock_store, create_tracker_store  # noqa: E402
+from chinwag.core.agent import Agent, UserMessage, load_agent  # noqa: E402
+from chinwag.core.data.loader import load_bot  # noqa: E402
+from chinwag.core.stores.factory import create_lock_store, create_tracker_store  # noqa: E402
 
 
 async def play(agent: Agent, conversations: int, tag: str) -> int:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from core.nlu.classifier import KINDS, IntentClassifier
-from core.nlu.featurizers import FeaturizerConfig
+from chinwag.core.nlu.classifier import KINDS, IntentClassifier
+from chinwag.core.nlu.featurizers import FeaturizerConfig
 
 THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 OOS = "oos"

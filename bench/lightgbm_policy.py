@@ -21,13 +21,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.data.loader import load_bot  # noqa: E402
-from core.data.problems import Problems  # noqa: E402
-from core.data.story_graph import expand  # noqa: E402
-from core.events import ActionExecuted  # noqa: E402
-from core.policies.lightgbm import LightGBMPolicy  # noqa: E402
-from core.policies.states import conversation_states, conversation_tracker  # noqa: E402
-from core.tracker import Tracker  # noqa: E402
+from chinwag.core.data.loader import load_bot  # noqa: E402
+from chinwag.core.data.problems import Problems  # noqa: E402
+from chinwag.core.data.story_graph import expand  # noqa: E402
+from chinwag.core.events import ActionExecuted  # noqa: E402
+from chinwag.core.policies.lightgbm import LightGBMPolicy  # noqa: E402
+from chinwag.core.policies.states import conversation_states, conversation_tracker  # noqa: E402
+from chinwag.core.tracker import Tracker  # noqa: E402
 
 SHARED = Path(os.environ.get("CHINWAG_SHARED", REPO.parent / "shared"))
 DEFAULT_BOTS = ["financial-demo", "carbon-bot"]

@@ -19,8 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.data.loader import load_bot  # noqa: E402
-from core.data.validate import validate_bot  # noqa: E402
+from chinwag.core.data.loader import load_bot  # noqa: E402
+from chinwag.core.data.validate import validate_bot  # noqa: E402
 
 SHARED = Path(os.environ.get("CHINWAG_SHARED", REPO.parent / "shared"))
 DEFAULT_BOTS = ["financial-demo", "carbon-bot", "helpdesk-assistant"]

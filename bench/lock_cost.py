@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.stores.locks import FileLockStore, InProcessLockStore, LockStore  # noqa: E402
+from chinwag.core.stores.locks import FileLockStore, InProcessLockStore, LockStore  # noqa: E402
 
 CONVERSATIONS = 50
 

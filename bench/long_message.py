@@ -31,9 +31,9 @@ TICK = 0.005
 
 
 async def measure(bot: Path, chars: int) -> dict[str, Any]:
-    from adapters.hub import create_app
-    from core.stores.locks import InProcessLockStore
-    from core.stores.memory import InMemoryTrackerStore
+    from chinwag.adapters.hub import create_app
+    from chinwag.core.stores.locks import InProcessLockStore
+    from chinwag.core.stores.memory import InMemoryTrackerStore
 
     def stores(_bot: Path) -> Any:
         return InMemoryTrackerStore(), InProcessLockStore()
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=32_000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    from core.train import train_bot
+    from chinwag.core.train import train_bot
 
     with tempfile.TemporaryDirectory() as tmp:
         bot = Path(tmp) / "restaurant"

@@ -39,23 +39,23 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.data.loader import Bot, load_bot, read_data_file  # noqa: E402
-from core.data.problems import Problems  # noqa: E402
-from core.data.story_graph import Conversation  # noqa: E402
-from core.domain import Domain  # noqa: E402
-from core.evaluate import evaluate_stories  # noqa: E402
-from core.policies.base import Policy, PolicyPrediction  # noqa: E402
-from core.policies.ensemble import PolicyEnsemble, train_policies  # noqa: E402
-from core.policies.lightgbm import LightGBMPolicy  # noqa: E402
-from core.policies.memoization import MemoizationPolicy  # noqa: E402
-from core.policies.rules import RulePolicy  # noqa: E402
-from core.policies.states import (  # noqa: E402
+from chinwag.core.data.loader import Bot, load_bot, read_data_file  # noqa: E402
+from chinwag.core.data.problems import Problems  # noqa: E402
+from chinwag.core.data.story_graph import Conversation  # noqa: E402
+from chinwag.core.domain import Domain  # noqa: E402
+from chinwag.core.evaluate import evaluate_stories  # noqa: E402
+from chinwag.core.policies.base import Policy, PolicyPrediction  # noqa: E402
+from chinwag.core.policies.ensemble import PolicyEnsemble, train_policies  # noqa: E402
+from chinwag.core.policies.lightgbm import LightGBMPolicy  # noqa: E402
+from chinwag.core.policies.memoization import MemoizationPolicy  # noqa: E402
+from chinwag.core.policies.rules import RulePolicy  # noqa: E402
+from chinwag.core.policies.states import (  # noqa: E402
     ACTION_LISTEN,
     State,
     conversation_states,
     tracker_states,
 )
-from core.tracker import Tracker  # noqa: E402
+from chinwag.core.tracker import Tracker  # noqa: E402
 
 SHARED = Path(os.environ.get("CHINWAG_SHARED", REPO.parent / "shared"))
 DEFAULT_BENCH = SHARED / "bench" / "multiwoz-dev"
@@ -337,7 +337,7 @@ def run_cli(bench: Path, names: Sequence[str]) -> list[Figures]:
     """The same figures through ``chinwag train`` and ``chinwag test`` on a scratch bot
     folder linking the set (domain.yml, data/, validation/ as tests/) with a config.yml
     holding one variant. Works once ``chinwag train`` accepts contradicting stories."""
-    chinwag = [sys.executable, "-m", "core.cli"]
+    chinwag = [sys.executable, "-m", "chinwag"]
     rows: list[Figures] = []
     for name in names:
         with tempfile.TemporaryDirectory(prefix="chinwag-multiwoz-") as tmp:

@@ -49,14 +49,14 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from snips import read_queries
 from snips import run as run_snips
 
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.data.training import Entity, Message
-from core.evaluate import folds
-from core.nlu.classifier import KINDS, IntentClassifier
-from core.nlu.crf import CRFConfig, CRFEntityExtractor
-from core.nlu.featurizers import FeaturizerConfig
-from core.nlu.pipeline import DEFAULT_INTENT, NLUPipeline
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.training import Entity, Message
+from chinwag.core.evaluate import folds
+from chinwag.core.nlu.classifier import KINDS, IntentClassifier
+from chinwag.core.nlu.crf import CRFConfig, CRFEntityExtractor
+from chinwag.core.nlu.featurizers import FeaturizerConfig
+from chinwag.core.nlu.pipeline import DEFAULT_INTENT, NLUPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 Pairs = list[tuple[str, str]]

@@ -73,11 +73,11 @@ def serve_hub(argv: list[str]) -> int:
     """``chinwag run argv``, every hub process sampling its event loop's lag while it serves
     and writing the samples' p50/p99/max to $CHINWAG_BENCH_LAG_DIR/<pid>.json at exit."""
     sys.path.insert(0, str(REPO))
-    import adapters.hub
-    from core.cli import main as chinwag
+    import chinwag.adapters.hub
+    from chinwag.core.cli import main as chinwag_main
 
     lag_dir = Path(os.environ[LAG_DIR_ENV])
-    create_app = adapters.hub.create_app
+    create_app = chinwag.adapters.hub.create_app
 
     async def probe(app: web.Application) -> Any:
         lags: list[float] = []
@@ -105,8 +105,8 @@ def serve_hub(argv: list[str]) -> int:
         app.cleanup_ctx.append(probe)
         return app
 
-    adapters.hub.create_app = with_probe
-    return chinwag(["run", *argv])
+    chinwag.adapters.hub.create_app = with_probe
+    return chinwag_main(["run", *argv])
 
 
 def loop_lag(lag_dir: Path) -> dict[str, float]:

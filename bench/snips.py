@@ -27,8 +27,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.data.training import Entity, Message
-from core.nlu.crf import CRFConfig, CRFEntityExtractor
+from chinwag.core.data.training import Entity, Message
+from chinwag.core.nlu.crf import CRFConfig, CRFEntityExtractor
 
 PROVIDERS = {"Snips": "Snips", "API.ai": "api.ai", "LUIS": "Luis", "Wit": "Wit", "Alexa": "Alexa"}
 SEEDS = (0, 1, 2)

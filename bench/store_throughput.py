@@ -22,11 +22,11 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
-from core.stores.base import TrackerStore
-from core.stores.cache import CachedTrackerStore
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+from chinwag.core.stores.base import TrackerStore
+from chinwag.core.stores.cache import CachedTrackerStore
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 
 
 def turn(n: int) -> list[Event]:

@@ -19,10 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.data.loader import load_bot  # noqa: E402
-from core.data.problems import Problems  # noqa: E402
-from core.evaluate import evaluate_stories, make_parser  # noqa: E402
-from core.train import model_for  # noqa: E402
+from chinwag.core.data.loader import load_bot  # noqa: E402
+from chinwag.core.data.problems import Problems  # noqa: E402
+from chinwag.core.evaluate import evaluate_stories, make_parser  # noqa: E402
+from chinwag.core.train import model_for  # noqa: E402
 
 SHARED = Path(os.environ.get("CHINWAG_SHARED", REPO.parent / "shared"))
 BOTS = [

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from core.train import train_bot  # noqa: E402
+from chinwag.core.train import train_bot  # noqa: E402
 
 SHARED = Path(os.environ.get("CHINWAG_SHARED", REPO.parent / "shared"))
 DEFAULT_BOTS = ["financial-demo", "carbon-bot"]

@@ -29,8 +29,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.domain import Domain
-from core.tracker import Tracker
+from chinwag.core.domain import Domain
+from chinwag.core.tracker import Tracker
 
 # the keys Rasa interpolates (RESPONSE_KEYS_TO_INTERPOLATE); nested strings are filled too
 FILLED_KEYS = ("text", "image", "custom", "buttons", "attachment", "quick_replies")

@@ -26,20 +26,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from channel_responses.variations import ResponseGenerator
-from core import logs
-from core.actions.base import Action, ActionContext, ActionExecutionRejection
-from core.actions.custom import InProcessAction, load_actions_module
-from core.actions.default import NLU_FALLBACK_INTENT, load_intent_prompts
-from core.actions.forms import PLAN_METADATA_KEY, form_actions
-from core.actions.registry import ActionRegistry, UnknownActionError
-from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
-from core.actions.utter import EndToEndAction
-from core.data.config import read_endpoints
-from core.data.loader import Bot, load_bot
-from core.data.problems import BotDataError, Location, Problems
-from core.domain import Domain
-from core.events import (
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core import logs
+from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
+from chinwag.core.actions.custom import InProcessAction, load_actions_module
+from chinwag.core.actions.default import NLU_FALLBACK_INTENT, load_intent_prompts
+from chinwag.core.actions.forms import PLAN_METADATA_KEY, form_actions
+from chinwag.core.actions.registry import ActionRegistry, UnknownActionError
+from chinwag.core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
+from chinwag.core.actions.utter import EndToEndAction
+from chinwag.core.data.config import read_endpoints
+from chinwag.core.data.loader import Bot, load_bot
+from chinwag.core.data.problems import BotDataError, Location, Problems
+from chinwag.core.domain import Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     BotUttered,
@@ -48,20 +48,25 @@ from core.events import (
     UserUttered,
     check_parse_data,
 )
-from core.metrics import BotMetrics
-from core.model import Fingerprints, ModelError, latest_archive
-from core.nlu.fallback import FallbackClassifier
-from core.nlu.interpreter import ExampleInterpreter, Interpreter, PayloadError, parse_payload
-from core.nlu.text import DEFAULT_MAX_CHARS, nlu_view, scrub
-from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
-from core.stores.base import TrackerStore, UnstorableEvent, storable
-from core.stores.cache import RecentTrackers
-from core.stores.locks import InProcessLockStore, LockStore
-from core.stores.memory import InMemoryTrackerStore
-from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
+from chinwag.core.metrics import BotMetrics
+from chinwag.core.model import Fingerprints, ModelError, latest_archive
+from chinwag.core.nlu.fallback import FallbackClassifier
+from chinwag.core.nlu.interpreter import (
+    ExampleInterpreter,
+    Interpreter,
+    PayloadError,
+    parse_payload,
+)
+from chinwag.core.nlu.text import DEFAULT_MAX_CHARS, nlu_view, scrub
+from chinwag.core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
+from chinwag.core.stores.base import TrackerStore, UnstorableEvent, storable
+from chinwag.core.stores.cache import RecentTrackers
+from chinwag.core.stores.locks import InProcessLockStore, LockStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
 
 if TYPE_CHECKING:
-    from core.train import LoadedModel
+    from chinwag.core.train import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -469,7 +474,9 @@ def _latest_model(bot: Bot) -> LoadedModel | None:
     archive = latest_archive(bot.path)
     if archive is None:
         return None
-    from core.train import load_model  # the trained pipeline's libraries load only when used
+    from chinwag.core.train import (
+        load_model,
+    )  # the trained pipeline's libraries load only when used
 
     try:
         model = load_model(archive)
@@ -483,7 +490,7 @@ def _latest_model(bot: Bot) -> LoadedModel | None:
 
 def _model_at(archive: Path, problems: Problems) -> LoadedModel | None:
     """The model archive the caller named; an error when it cannot be read."""
-    from core.train import load_model
+    from chinwag.core.train import load_model
 
     try:
         return load_model(archive)

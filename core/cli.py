@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from core.data.problems import Problems
+from chinwag.core.data.problems import Problems
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from core.data.loader import Bot
-    from core.data.training import NLUData
-    from core.evaluate import Parser
-    from core.stores.base import TrackerStore
-    from core.train import LoadedModel
+    from chinwag.core.data.loader import Bot
+    from chinwag.core.data.training import NLUData
+    from chinwag.core.evaluate import Parser
+    from chinwag.core.stores.base import TrackerStore
+    from chinwag.core.train import LoadedModel
 
 
 def _version() -> str:
@@ -40,7 +40,7 @@ def _print_problems(console: Console, problems: Problems, *, show_warnings: bool
 
 
 def cmd_data_validate(args: argparse.Namespace) -> int:
-    from core.data.validate import validate_path
+    from chinwag.core.data.validate import validate_path
 
     console = Console(highlight=False, soft_wrap=True)
     failed = 0
@@ -64,7 +64,7 @@ def cmd_data_validate(args: argparse.Namespace) -> int:
 
 def _bot_without_errors(bot_dir: str, console: Console, verb: str) -> Bot | None:
     """The loaded bot, or None after printing its errors and "BOT_DIR: not <verb>"."""
-    from core.data.loader import load_bot
+    from chinwag.core.data.loader import load_bot
 
     bot = load_bot(bot_dir)
     if not bot.problems.errors:
@@ -75,7 +75,7 @@ def _bot_without_errors(bot_dir: str, console: Console, verb: str) -> Bot | None
 
 
 def cmd_data_convert(args: argparse.Namespace) -> int:
-    from core.data.convert import ConvertError, convert_bot
+    from chinwag.core.data.convert import ConvertError, convert_bot
 
     console = Console(highlight=False, soft_wrap=True)
     bot = _bot_without_errors(args.bot_dir, console, "converted")
@@ -96,9 +96,9 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
 def cmd_shell(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.agent import load_agent
-    from core.data.problems import BotDataError
-    from core.shell import run_shell
+    from chinwag.core.agent import load_agent
+    from chinwag.core.data.problems import BotDataError
+    from chinwag.core.shell import run_shell
 
     console = Console(highlight=False, soft_wrap=True)
     try:
@@ -119,7 +119,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_data_split_nlu(args: argparse.Namespace) -> int:
-    from core.data.split import split_nlu, write_split
+    from chinwag.core.data.split import split_nlu, write_split
 
     console = Console(highlight=False, soft_wrap=True)
     bot = _bot_without_errors(args.bot_dir, console, "split")
@@ -143,7 +143,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     """Scaffold a starter bot, train it and offer to talk to it (as ``rasa init``)."""
     from rich.prompt import Confirm, Prompt
 
-    from core.init import PATH_QUESTION, SHELL_QUESTION, InitError, scaffold
+    from chinwag.core.init import PATH_QUESTION, SHELL_QUESTION, InitError, scaffold
 
     console = Console(highlight=False, soft_wrap=True)
     ask = not args.no_prompt and sys.stdin.isatty()  # no terminal: as --no-prompt
@@ -169,7 +169,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_data_visualize(args: argparse.Namespace) -> int:
-    from core.visualize import bot_graph_page
+    from chinwag.core.visualize import bot_graph_page
 
     console = Console(highlight=False, soft_wrap=True)
     bot = _bot_without_errors(args.bot_dir, console, "drawn")
@@ -193,7 +193,7 @@ def cmd_data_visualize(args: argparse.Namespace) -> int:
 def cmd_interactive(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.interactive import interactive
+    from chinwag.core.interactive import interactive
 
     console = Console(highlight=False, soft_wrap=True)
     for option, value in (("--model", args.model), ("--endpoints", args.endpoints)):
@@ -219,7 +219,7 @@ def cmd_interactive(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.train import train_bot
+    from chinwag.core.train import train_bot
 
     console = Console(highlight=False, soft_wrap=True, stderr=True)
     result = train_bot(
@@ -264,10 +264,10 @@ def _test_model(
 ) -> tuple[Bot, LoadedModel] | None:
     """The loaded bot and its model (--model, the latest archive, or trained in memory);
     None on errors, and when ``need_stories`` and there is no test story to run."""
-    from core.data.loader import load_bot
-    from core.data.problems import Problems
-    from core.model import ModelError
-    from core.train import load_model, model_for
+    from chinwag.core.data.loader import load_bot
+    from chinwag.core.data.problems import Problems
+    from chinwag.core.model import ModelError
+    from chinwag.core.train import load_model, model_for
 
     stories = getattr(args, "stories", None)
     bot = load_bot(args.bot_dir, tests=[stories] if stories else True)
@@ -310,7 +310,7 @@ def _report_table(title: str, report: dict[str, Any]) -> Table:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from core.evaluate import evaluate_stories, make_parser
+    from chinwag.core.evaluate import evaluate_stories, make_parser
 
     console = Console(highlight=False, soft_wrap=True)
     target = list(args.target)
@@ -371,10 +371,10 @@ def _test_nlu(
     args: argparse.Namespace, console: Console, bot: Bot, parse: Parser, out_dir: Path
 ) -> int:
 
-    from core.data.loader import Bot
-    from core.data.problems import Problems
-    from core.evaluate import evaluate_nlu, make_parser
-    from core.train import train_nlu
+    from chinwag.core.data.loader import Bot
+    from chinwag.core.data.problems import Problems
+    from chinwag.core.evaluate import evaluate_nlu, make_parser
+    from chinwag.core.train import train_nlu
 
     problems = Problems()
 
@@ -421,15 +421,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     import functools
     import os
 
-    from adapters.hub import AUTH_TOKEN_ENV, DEFAULT_BODY_TIMEOUT, resolve_port, run_hub
-    from adapters.server import (
+    from chinwag.adapters.hub import AUTH_TOKEN_ENV, DEFAULT_BODY_TIMEOUT, resolve_port, run_hub
+    from chinwag.adapters.server import (
         DEFAULT_KEEPALIVE_TIMEOUT,
         DEFAULT_MAX_CONNECTIONS,
         ConnectionLimits,
     )
-    from core import logs
-    from core.data.problems import BotDataError
-    from core.stores.base import StoreError
+    from chinwag.core import logs
+    from chinwag.core.data.problems import BotDataError
+    from chinwag.core.stores.base import StoreError
 
     console = Console(highlight=False, soft_wrap=True, stderr=True)
     token = args.auth_token or os.environ.get(AUTH_TOKEN_ENV) or None
@@ -475,11 +475,11 @@ def _worker_count(args: argparse.Namespace, console: Console) -> int:
     locks in one process's memory (another process would not see them) or polls Telegram."""
     import os
 
-    from core.data.loader import load_bot
-    from core.data.problems import BotDataError
-    from core.stores.factory import create_lock_store, create_tracker_store
-    from core.stores.locks import InProcessLockStore
-    from core.stores.memory import InMemoryTrackerStore
+    from chinwag.core.data.loader import load_bot
+    from chinwag.core.data.problems import BotDataError
+    from chinwag.core.stores.factory import create_lock_store, create_tracker_store
+    from chinwag.core.stores.locks import InProcessLockStore
+    from chinwag.core.stores.memory import InMemoryTrackerStore
 
     workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
     if workers < 1:
@@ -615,8 +615,8 @@ def _die_with_parent() -> None:
 
 def _open_store(args: argparse.Namespace, console: Console) -> tuple[Bot, TrackerStore] | None:
     """The bot and the store named by --store (default: the bot's endpoints.yml)."""
-    from core.data.loader import load_bot
-    from core.stores.factory import StoreConfigError, create_tracker_store, store_from_url
+    from chinwag.core.data.loader import load_bot
+    from chinwag.core.stores.factory import StoreConfigError, create_tracker_store, store_from_url
 
     bot = load_bot(args.bot_dir)
     if bot.problems.errors:
@@ -635,8 +635,8 @@ def _open_store(args: argparse.Namespace, console: Console) -> tuple[Bot, Tracke
 def cmd_export(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.export import ExportError, export_conversations, parse_since
-    from core.stores.base import StoreError
+    from chinwag.core.export import ExportError, export_conversations, parse_since
+    from chinwag.core.stores.base import StoreError
 
     console = Console(highlight=False, soft_wrap=True)
     opened = _open_store(args, console)
@@ -670,8 +670,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import asyncio
 
-    from core.export import import_conversations
-    from core.stores.base import StoreError
+    from chinwag.core.export import import_conversations
+    from chinwag.core.stores.base import StoreError
 
     console = Console(highlight=False, soft_wrap=True)
     opened = _open_store(args, console)
@@ -701,7 +701,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _conversation_id(value: str) -> str:
-    from core.conversation_ids import InvalidConversationId, check
+    from chinwag.core.conversation_ids import InvalidConversationId, check
 
     try:
         return check(value)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.data.problems import Location
-from core.slots import Slot
+from chinwag.core.data.problems import Location
+from chinwag.core.slots import Slot
 
 DEFAULT_INTENTS = ("restart", "back", "out_of_scope", "session_start", "nlu_fallback")
 DEFAULT_ACTIONS = (
@@ -115,7 +115,7 @@ class Domain:
 
     def as_dict(self) -> dict[str, Any]:
         """Rasa 3.x's domain dict, as the action server protocol sends it."""
-        from core.data.domain_reader import domain_as_dict
+        from chinwag.core.data.domain_reader import domain_as_dict
 
         return domain_as_dict(self)
 

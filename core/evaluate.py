@@ -41,23 +41,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.data.loader import Bot, read_data_file
-from core.data.problems import Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import ActionStep, LoopStep, Message, NLUData, SlotStep, UserStep
-from core.domain import DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
-from core.events import (
+from chinwag.core.data.loader import Bot, read_data_file
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import ActionStep, LoopStep, Message, NLUData, SlotStep, UserStep
+from chinwag.core.domain import DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActiveLoop,
     SlotSet,
     UserUttered,
 )
-from core.nlu.fallback import FALLBACK_INTENT, FallbackClassifier
-from core.nlu.interpreter import parse_payload
-from core.policies.ensemble import PolicyEnsemble
-from core.policies.states import ACTION_LISTEN, conversation_events
-from core.tracker import Tracker
+from chinwag.core.nlu.fallback import FALLBACK_INTENT, FallbackClassifier
+from chinwag.core.nlu.interpreter import parse_payload
+from chinwag.core.policies.ensemble import PolicyEnsemble
+from chinwag.core.policies.states import ACTION_LISTEN, conversation_events
+from chinwag.core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

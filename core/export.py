@@ -18,13 +18,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.conversation_ids import InvalidConversationId, check
-from core.data.problems import Location, Problems
-from core.data.training import ActionStep, Entity, LoopStep, SlotStep, Step, Story, StoryData
-from core.data.training import UserStep as StoryUserStep
-from core.data.yaml_writer import dump_stories_yaml
-from core.domain import Domain
-from core.events import (
+from chinwag.core.conversation_ids import InvalidConversationId, check
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import (
+    ActionStep,
+    Entity,
+    LoopStep,
+    SlotStep,
+    Step,
+    Story,
+    StoryData,
+)
+from chinwag.core.data.training import UserStep as StoryUserStep
+from chinwag.core.data.yaml_writer import dump_stories_yaml
+from chinwag.core.domain import Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActiveLoop,
     Event,
@@ -35,8 +43,8 @@ from core.events import (
     UserUttered,
     event_from_dict,
 )
-from core.stores.base import StoreError, TrackerStore
-from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
+from chinwag.core.stores.base import StoreError, TrackerStore
+from chinwag.core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 YAML_SUFFIXES = (".yml", ".yaml")

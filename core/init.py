@@ -58,7 +58,7 @@ def scaffold(target: Path | str, *, force: bool = False) -> Scaffold:
         )
     result = Scaffold(path)
     try:
-        for parts, source in _template_files(files("core").joinpath(TEMPLATE_FOLDER)):
+        for parts, source in _template_files(files("chinwag.core").joinpath(TEMPLATE_FOLDER)):
             dest = path.joinpath(*parts)
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(source.read_bytes())

@@ -48,17 +48,17 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bin
 from rich.console import Console
 from rich.table import Table
 
-from core.agent import Agent, UserMessage, load_agent
-from core.data.domain_reader import dump_domain_yaml, read_domain
-from core.data.loader import Bot, load_bot
-from core.data.nlu_text import annotate, parse_annotated
-from core.data.problems import BotDataError, Location, Problems
-from core.data.story_graph import expand
-from core.data.training import Entity, Message, NLUData, SlotStep, Story, StoryData
-from core.data.training import UserStep as StoryUserStep
-from core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
-from core.domain import REQUESTED_SLOT, ActionDef, Domain, EntityDef, Intent
-from core.events import (
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.data.domain_reader import dump_domain_yaml, read_domain
+from chinwag.core.data.loader import Bot, load_bot
+from chinwag.core.data.nlu_text import annotate, parse_annotated
+from chinwag.core.data.problems import BotDataError, Location, Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.data.training import Entity, Message, NLUData, SlotStep, Story, StoryData
+from chinwag.core.data.training import UserStep as StoryUserStep
+from chinwag.core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
+from chinwag.core.domain import REQUESTED_SLOT, ActionDef, Domain, EntityDef, Intent
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     BotUttered,
@@ -68,12 +68,12 @@ from core.events import (
     UserUttered,
     events_from_list,
 )
-from core.export import story_steps
-from core.nlu.interpreter import PayloadError, parse_payload
-from core.policies.memoization import MemoizationPolicy
-from core.policies.states import conversation_states, tracker_states
-from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
-from core.visualize import (
+from chinwag.core.export import story_steps
+from chinwag.core.nlu.interpreter import PayloadError, parse_payload
+from chinwag.core.policies.memoization import MemoizationPolicy
+from chinwag.core.policies.states import conversation_states, tracker_states
+from chinwag.core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, Tracker
+from chinwag.core.visualize import (
     GraphFeed,
     build_graph,
     event_path,
@@ -637,7 +637,7 @@ class Session:
         if retrain is None:
             retrain = await self.prompts.confirm("Train a new model from the exported data?")
         if retrain:
-            from core.train import train_bot
+            from chinwag.core.train import train_bot
 
             result = await asyncio.to_thread(train_bot, root, console=self.console)
             if not result.ok:

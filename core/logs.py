@@ -32,7 +32,7 @@ TOKEN_SHAPES = re.compile(
     r"\bxox[abposr]-[A-Za-z0-9-]{10,}|\bxapp-[A-Za-z0-9-]{10,}|\b\d{5,}:[\w-]{30,}"
 )
 
-logger = logging.getLogger("core.messages")
+logger = logging.getLogger("chinwag.messages")
 
 
 @dataclass(frozen=True, slots=True)

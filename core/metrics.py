@@ -25,8 +25,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from core.stores.base import StoreError
-from core.stores.locks import LockStore, LockTimeout
+from chinwag.core.stores.base import StoreError
+from chinwag.core.stores.locks import LockStore, LockTimeout
 
 __all__ = ["ACTIVE_MINUTES", "CONTENT_TYPE_LATEST", "BotMetrics", "HubMetrics"]
 

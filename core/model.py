@@ -28,7 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from core.data.loader import Bot
+from chinwag.core.data.loader import Bot
 
 MODELS_DIR = "models"
 ARCHIVE_SUFFIX = ".tar.gz"

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from core.agent import Agent, UserMessage
+from chinwag.core.agent import Agent, UserMessage
 
 PROMPT = "Your input -> "
 STOP = "/stop"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.data.problems import Location
+from chinwag.core.data.problems import Location
 
 SLOT_TYPES = ("text", "bool", "categorical", "float", "list", "any")
 MAPPING_TYPES = ("from_entity", "from_intent", "from_trigger_intent", "from_text", "custom")

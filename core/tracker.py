@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
-from core.domain import REQUESTED_SLOT, Domain
-from core.events import (
+from chinwag.core.domain import REQUESTED_SLOT, Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActionReverted,
@@ -38,7 +38,7 @@ from core.events import (
     UserUttered,
     events_from_list,
 )
-from core.slots import Slot
+from chinwag.core.slots import Slot
 
 logger = logging.getLogger(__name__)
 

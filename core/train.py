@@ -23,10 +23,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from core.data.loader import Bot, load_bot
-from core.data.problems import Location, Problems
-from core.data.validate import validate_bot
-from core.model import (
+from chinwag.core.data.loader import Bot, load_bot
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.validate import validate_bot
+from chinwag.core.model import (
     DOMAIN_FILE,
     METADATA_FILE,
     NLU_DIR,
@@ -41,10 +41,10 @@ from core.model import (
     write_archive,
     write_json,
 )
-from core.nlu.pipeline import NLUPipeline
-from core.nlu.tokenizer import MissingExtra
-from core.policies.base import TrainingError
-from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
+from chinwag.core.nlu.pipeline import NLUPipeline
+from chinwag.core.nlu.tokenizer import MissingExtra
+from chinwag.core.policies.base import TrainingError
+from chinwag.core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from typing import Any, Literal
 import networkx as nx
 from aiohttp import web
 
-from core.data.loader import Bot
-from core.data.problems import Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import ActionStep, UserStep
-from core.events import ActionExecuted, Event, Restarted, UserUttered
-from core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from chinwag.core.data.loader import Bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import ActionStep, UserStep
+from chinwag.core.events import ActionExecuted, Event, Restarted, UserUttered
+from chinwag.core.tracker import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 
 START, END = "START", "END"
 # Rasa visualize's default max_history: labels before a step that make it a distinct node
@@ -179,7 +179,7 @@ _MARKER = re.compile(r"/\*@(DAGRE|GRAPH_JS|DATA|LIVE)@\*/")
 
 
 def _asset(name: str) -> str:
-    return (resources.files("core") / _ASSETS / name).read_text(encoding="utf-8")
+    return (resources.files("chinwag.core") / _ASSETS / name).read_text(encoding="utf-8")
 
 
 def render_page(data: dict[str, Any] | None, *, title: str, live: bool) -> str:

@@ -12,12 +12,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.domain import Domain
-from core.events import Event
-from core.tracker import Tracker
+from chinwag.core.domain import Domain
+from chinwag.core.events import Event
+from chinwag.core.tracker import Tracker
 
 if TYPE_CHECKING:
-    from channel_responses.variations import ResponseGenerator
+    from chinwag.channel_responses.variations import ResponseGenerator
 
 
 class ActionExecutionRejection(Exception):

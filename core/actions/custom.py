@@ -30,13 +30,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from core.actions import sdk
-from core.actions.base import Action, ActionContext, ActionExecutionRejection
-from core.actions.remote import ActionServerError, events_from_action_response
-from core.data.domain_reader import display_path
-from core.data.problems import BotDataError, Location, Problems
-from core.domain import Domain
-from core.events import Event, EventError, UnreadableEvent
+from chinwag.core.actions import sdk
+from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
+from chinwag.core.actions.remote import ActionServerError, events_from_action_response
+from chinwag.core.data.domain_reader import display_path
+from chinwag.core.data.problems import BotDataError, Location, Problems
+from chinwag.core.domain import Domain
+from chinwag.core.events import Event, EventError, UnreadableEvent
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ SDK_MODULE_ALIASES = (
     "rasa_sdk.types",
 )
 # modules whose Action subclasses are library bases, never a bot's actions (as rasa_sdk skips)
-_LIBRARY_PREFIXES = ("rasa_sdk", "rasa.", "rasa_core", "core.actions.sdk")
+_LIBRARY_PREFIXES = ("rasa_sdk", "rasa.", "rasa_core", "chinwag.core.actions.sdk")
 CACHED_CONVERSATIONS = 1000
 
 

@@ -23,12 +23,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.actions.base import Action, ActionContext
-from core.actions.utter import bot_utterance, utter
-from core.data.config import TwoStageFallbackSettings
-from core.data.problems import Location, Problems
-from core.domain import DEFAULT_SLOTS, REQUESTED_SLOT, Domain
-from core.events import (
+from chinwag.core.actions.base import Action, ActionContext
+from chinwag.core.actions.utter import bot_utterance, utter
+from chinwag.core.data.config import TwoStageFallbackSettings
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.domain import DEFAULT_SLOTS, REQUESTED_SLOT, Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActiveLoop,
     BotUttered,
@@ -39,8 +39,8 @@ from core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from core.slots import Slot, SlotMapping
-from core.tracker import ACTION_LISTEN_NAME, SESSION_STARTED_METADATA_SLOT, Tracker
+from chinwag.core.slots import Slot, SlotMapping
+from chinwag.core.tracker import ACTION_LISTEN_NAME, SESSION_STARTED_METADATA_SLOT, Tracker
 
 logger = logging.getLogger(__name__)
 

@@ -71,12 +71,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.actions.base import Action, ActionContext, ActionExecutionRejection
-from core.actions.default import ACTION_EXTRACT_SLOTS, Lookup, LoopAction
-from core.actions.utter import utter
-from core.data.problems import Problems
-from core.domain import REQUESTED_SLOT, Domain, Form
-from core.events import (
+from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
+from chinwag.core.actions.default import ACTION_EXTRACT_SLOTS, Lookup, LoopAction
+from chinwag.core.actions.utter import utter
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import REQUESTED_SLOT, Domain, Form
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActiveLoop,
@@ -85,7 +85,7 @@ from core.events import (
     SlotSet,
     UserUttered,
 )
-from core.tracker import ACTION_LISTEN_NAME, Tracker
+from chinwag.core.tracker import ACTION_LISTEN_NAME, Tracker
 
 logger = logging.getLogger(__name__)
 

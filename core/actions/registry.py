@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.actions.base import Action
-from core.actions.default import default_actions
-from core.actions.utter import UTTER_PREFIX, EndToEndAction, RetrievalAction, UtterAction
-from core.data.config import TwoStageFallbackSettings
-from core.domain import Domain
+from chinwag.core.actions.base import Action
+from chinwag.core.actions.default import default_actions
+from chinwag.core.actions.utter import UTTER_PREFIX, EndToEndAction, RetrievalAction, UtterAction
+from chinwag.core.data.config import TwoStageFallbackSettings
+from chinwag.core.domain import Domain
 
 
 class UnknownActionError(LookupError):

@@ -23,10 +23,10 @@ from typing import Any, NoReturn
 
 import aiohttp
 
-from core.actions.base import Action, ActionContext, ActionExecutionRejection
-from core.domain import Domain
-from core.events import BotUttered, Event, EventError, events_from_list
-from core.tracker import Tracker
+from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
+from chinwag.core.domain import Domain
+from chinwag.core.events import BotUttered, Event, EventError, events_from_list
+from chinwag.core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

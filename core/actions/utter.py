@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.actions.base import Action, ActionContext
-from core.events import BotUttered, Event
-from core.tracker import Tracker
+from chinwag.core.actions.base import Action, ActionContext
+from chinwag.core.events import BotUttered, Event
+from chinwag.core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.data.domain_reader import describe, display_path, plain
-from core.data.problems import Location, Problems
-from core.data.training import ActionStep, LoopStep, Story, UserStep
-from core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, loc_of
-from core.domain import Domain
-from core.nlu.text import DEFAULT_MAX_CHARS
+from chinwag.core.data.domain_reader import describe, display_path, plain
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import ActionStep, LoopStep, Story, UserStep
+from chinwag.core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, loc_of
+from chinwag.core.domain import Domain
+from chinwag.core.nlu.text import DEFAULT_MAX_CHARS
 
 DEFAULT_RECIPE = "default.v1"
 DEFAULT_LANGUAGE = "en"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from core.data.domain_reader import dump_domain_yaml
-from core.data.loader import Bot
-from core.data.training import NLUData, StoryData
-from core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
+from chinwag.core.data.domain_reader import dump_domain_yaml
+from chinwag.core.data.loader import Bot
+from chinwag.core.data.training import NLUData, StoryData
+from chinwag.core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
 
 COPIED = ("config.yml", "endpoints.yml", "credentials.yml", "actions.py", "actions")
 

@@ -23,10 +23,25 @@ from typing import Any, TypeVar
 
 import yaml
 
-from core.data.problems import Location, Problems
-from core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, load_yaml_text, loc_of
-from core.domain import FORM_PLAN_KEYS, ActionDef, Domain, EntityDef, Form, Intent, SessionConfig
-from core.slots import MAPPING_TYPES, SLOT_TYPES, MappingCondition, Slot, SlotMapping
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.yaml_io import (
+    YamlError,
+    YamlList,
+    YamlMap,
+    load_yaml,
+    load_yaml_text,
+    loc_of,
+)
+from chinwag.core.domain import (
+    FORM_PLAN_KEYS,
+    ActionDef,
+    Domain,
+    EntityDef,
+    Form,
+    Intent,
+    SessionConfig,
+)
+from chinwag.core.slots import MAPPING_TYPES, SLOT_TYPES, MappingCondition, Slot, SlotMapping
 
 LATEST_VERSION = "3.1"
 DOMAIN_KEYS = (

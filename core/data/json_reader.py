@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.data.nlu_text import add_synonym, add_synonyms_from_entities
-from core.data.problems import Location, Problems
-from core.data.training import Entity, Message, NLUData, Regex
-from core.data.yaml_io import YamlError, load_json_text
-from core.data.yaml_reader import find_data_file, read_lookup_file
+from chinwag.core.data.nlu_text import add_synonym, add_synonyms_from_entities
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import Entity, Message, NLUData, Regex
+from chinwag.core.data.yaml_io import YamlError, load_json_text
+from chinwag.core.data.yaml_reader import find_data_file, read_lookup_file
 
 SECTIONS = ("common_examples", "regex_features", "lookup_tables", "entity_synonyms")
 _EXAMPLE_KEYS = {"text", "intent", "entities", "metadata"}

@@ -18,26 +18,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.data.config import (
+from chinwag.core.data.config import (
     BotConfig,
     migrate_config,
     read_config,
     read_credentials,
     read_endpoints,
 )
-from core.data.domain_reader import mark_retrieval_intents, read_domain
-from core.data.json_reader import read_nlu_json
-from core.data.markdown_reader import (
+from chinwag.core.data.domain_reader import mark_retrieval_intents, read_domain
+from chinwag.core.data.json_reader import read_nlu_json
+from chinwag.core.data.markdown_reader import (
     is_markdown_nlu,
     is_markdown_stories,
     read_markdown_nlu,
     read_markdown_stories,
 )
-from core.data.problems import Location, Problems
-from core.data.training import ActionStep, NLUData, Story, StoryData
-from core.data.yaml_io import YamlError, YamlMap, load_yaml
-from core.data.yaml_reader import detect_yaml_content, read_training_yaml
-from core.domain import Domain
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import ActionStep, NLUData, Story, StoryData
+from chinwag.core.data.yaml_io import YamlError, YamlMap, load_yaml
+from chinwag.core.data.yaml_reader import detect_yaml_content, read_training_yaml
+from chinwag.core.domain import Domain
 
 DATA_DIR = "data"
 TEST_DIRS = ("tests", "test_stories")

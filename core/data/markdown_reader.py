@@ -13,14 +13,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.data.nlu_text import (
+from chinwag.core.data.nlu_text import (
     add_synonym,
     add_synonyms_from_entities,
     entities_from_mapping,
     parse_annotated,
 )
-from core.data.problems import Location, Problems
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import (
     RULE_SNIPPET_ACTION,
     ActionStep,
     CheckpointStep,
@@ -36,8 +36,8 @@ from core.data.training import (
     StoryKind,
     UserStep,
 )
-from core.data.yaml_io import json_problem
-from core.data.yaml_reader import find_data_file, read_lookup_file
+from chinwag.core.data.yaml_io import json_problem
+from chinwag.core.data.yaml_reader import find_data_file, read_lookup_file
 
 NLU_SECTIONS = ("intent", "synonym", "regex", "lookup")
 _NLU_MARKERS = tuple(f"## {section}:" for section in NLU_SECTIONS)

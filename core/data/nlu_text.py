@@ -11,9 +11,9 @@ import json
 import re
 from typing import Any
 
-from core.data.problems import Location, Problems
-from core.data.training import Entity
-from core.data.yaml_io import json_problem
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import Entity
+from chinwag.core.data.yaml_io import json_problem
 
 # Rasa's ENTITY_REGEX: `[entity_text]((entity_type(:entity_synonym)?)|{entity_dict})`
 ENTITY_REGEX = re.compile(

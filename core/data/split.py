@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data.training import Message, NLUData
-from core.data.yaml_writer import dump_nlu_yaml
+from chinwag.core.data.training import Message, NLUData
+from chinwag.core.data.yaml_writer import dump_nlu_yaml
 
 TRAIN_FILE = "training_data.yml"
 TEST_FILE = "test_data.yml"

@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.data.problems import Location, Problems
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import (
     ActionStep,
     CheckpointStep,
     LoopStep,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.data.problems import Location
+from chinwag.core.data.problems import Location
 
 # Rasa's value for a `slot_was_set` entry written without a value (DEFAULT_VALUE_TEXT_SLOTS).
 FILLED = "filled"

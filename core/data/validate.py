@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.actions.forms import check_plans
-from core.data.config import ENDPOINT_SECTIONS, read_config, read_endpoints
-from core.data.domain_reader import read_domain
-from core.data.loader import (
+from chinwag.core.actions.forms import check_plans
+from chinwag.core.data.config import ENDPOINT_SECTIONS, read_config, read_endpoints
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.loader import (
     DATA_SUFFIXES,
     YAML_SUFFIXES,
     Bot,
@@ -27,9 +27,9 @@ from core.data.loader import (
     read_data_file,
     rel,
 )
-from core.data.problems import Location, Problems
-from core.data.story_graph import expand
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.data.training import (
     ActionStep,
     LoopStep,
     OrStep,
@@ -37,10 +37,10 @@ from core.data.training import (
     Story,
     UserStep,
 )
-from core.data.yaml_io import YamlError, YamlMap, load_json_text, load_yaml
-from core.data.yaml_reader import is_test_stories_file
-from core.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
-from core.policies.conflicts import conflicts_by_kind, find_incomplete_rules
+from chinwag.core.data.yaml_io import YamlError, YamlMap, load_json_text, load_yaml
+from chinwag.core.data.yaml_reader import is_test_stories_file
+from chinwag.core.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS, DEFAULT_SLOTS, Domain
+from chinwag.core.policies.conflicts import conflicts_by_kind, find_incomplete_rules
 
 # loops Rasa knows without a form declaration
 BUILTIN_LOOPS = ("action_two_stage_fallback",)

@@ -25,7 +25,7 @@ from yaml.constructor import ConstructorError
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from core.data.problems import Location
+from chinwag.core.data.problems import Location
 
 # Rasa files nest about 8 deep (stories -> steps -> entities -> values); the parser and the
 # constructor recurse once per level, so this also keeps far from Python's recursion limit

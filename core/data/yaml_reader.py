@@ -13,14 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.data.nlu_text import (
+from chinwag.core.data.nlu_text import (
     add_synonym,
     add_synonyms_from_entities,
     parse_annotated,
     parse_intent_payload,
 )
-from core.data.problems import Location, Problems
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import (
     FILLED,
     ActionStep,
     CheckpointStep,
@@ -37,7 +37,7 @@ from core.data.training import (
     StoryKind,
     UserStep,
 )
-from core.data.yaml_io import YamlList, YamlMap, loc_of
+from chinwag.core.data.yaml_io import YamlList, YamlMap, loc_of
 
 TRAINING_KEYS = ("nlu", "responses", "stories", "rules")
 # Rasa's TEST_STORIES_FILE_PREFIX

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from core.data.nlu_text import annotate
-from core.data.training import (
+from chinwag.core.data.nlu_text import annotate
+from chinwag.core.data.training import (
     FILLED,
     ActionStep,
     CheckpointStep,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.nlu import builtin_languages
+from chinwag.core.nlu import builtin_languages
 
 DIMENSIONS = (
     "number",

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from core.nlu.text import scrub
-from core.nlu.tokenizer import tokenize
+from chinwag.core.nlu.text import scrub
+from chinwag.core.nlu.tokenizer import tokenize
 
 LANGUAGES = ("de", "fr", "es", "it", "pt", "nl")
 MAX_CANDIDATES = 10

@@ -20,8 +20,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.svm import LinearSVC
 
-from core.nlu.featurizers import FeaturizerConfig, SentenceFeaturizer
-from core.nlu.patterns import Pattern
+from chinwag.core.nlu.featurizers import FeaturizerConfig, SentenceFeaturizer
+from chinwag.core.nlu.patterns import Pattern
 
 RANKING_LENGTH = 10
 KINDS = ("auto", "logreg", "linear_svc", "sgd")

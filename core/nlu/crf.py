@@ -24,10 +24,10 @@ from typing import Any
 
 import pycrfsuite
 
-from core.data.training import Entity, Message
-from core.nlu.builtin import BuiltinExtractor
-from core.nlu.patterns import Pattern, compile_patterns
-from core.nlu.tokenizer import Token, Tokenizer
+from chinwag.core.data.training import Entity, Message
+from chinwag.core.nlu.builtin import BuiltinExtractor
+from chinwag.core.nlu.patterns import Pattern, compile_patterns
+from chinwag.core.nlu.tokenizer import Token, Tokenizer
 
 NO_TAG = "O"
 LAYERS = ("entity", "role", "group")

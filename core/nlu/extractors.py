@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.nlu.patterns import Pattern, compile_patterns
-from core.nlu.tokenizer import Tokenizer
+from chinwag.core.nlu.patterns import Pattern, compile_patterns
+from chinwag.core.nlu.tokenizer import Tokenizer
 
 SYNONYM_MAPPER = "EntitySynonymMapper"
 

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from core.nlu.patterns import Pattern, compile_patterns
+from chinwag.core.nlu.patterns import Pattern, compile_patterns
 
 WORD_PATTERN = r"\d+(?:[.,:/]\d+)*|\w+(?:['\u2019\-]\w+)*"
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.data.training import Entity, Message, NLUData
+from chinwag.core.data.training import Entity, Message, NLUData
 
 PAYLOAD = re.compile(
     r"^/(?P<intent>[^{@\s]+)(?:@(?P<confidence>[0-9.]+))?(?P<entities>\{.*\})?\s*$"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.data.training import NLUData
+from chinwag.core.data.training import NLUData
 
 
 @dataclass(frozen=True)

@@ -46,22 +46,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from core.data.problems import Location, Problems
-from core.data.training import NLUData
-from core.domain import Domain
-from core.nlu.builtin import DIMENSIONS, BuiltinExtractor
-from core.nlu.builtin_languages import LANGUAGES as BUILTIN_LANGUAGES
-from core.nlu.classifier import IntentClassifier
-from core.nlu.crf import LAYERS, CRFConfig, CRFEntityExtractor
-from core.nlu.duckling import DEFAULT_TIMEOUT, DucklingHTTPExtractor
-from core.nlu.extractors import RegexEntityExtractor, map_synonyms
-from core.nlu.fallback import FallbackClassifier
-from core.nlu.featurizers import FeaturizerConfig
-from core.nlu.interpreter import parse_payload
-from core.nlu.patterns import Pattern, collect_patterns
-from core.nlu.response_selector import DEFAULT_KEY, ResponseSelector
-from core.nlu.text import scrub
-from core.nlu.tokenizer import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import NLUData
+from chinwag.core.domain import Domain
+from chinwag.core.nlu.builtin import DIMENSIONS, BuiltinExtractor
+from chinwag.core.nlu.builtin_languages import LANGUAGES as BUILTIN_LANGUAGES
+from chinwag.core.nlu.classifier import IntentClassifier
+from chinwag.core.nlu.crf import LAYERS, CRFConfig, CRFEntityExtractor
+from chinwag.core.nlu.duckling import DEFAULT_TIMEOUT, DucklingHTTPExtractor
+from chinwag.core.nlu.extractors import RegexEntityExtractor, map_synonyms
+from chinwag.core.nlu.fallback import FallbackClassifier
+from chinwag.core.nlu.featurizers import FeaturizerConfig
+from chinwag.core.nlu.interpreter import parse_payload
+from chinwag.core.nlu.patterns import Pattern, collect_patterns
+from chinwag.core.nlu.response_selector import DEFAULT_KEY, ResponseSelector
+from chinwag.core.nlu.text import scrub
+from chinwag.core.nlu.tokenizer import (
     SEGMENTED_LANGUAGES,
     WHITESPACE,
     JiebaTokenizer,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.data.training import Message
-from core.nlu.classifier import IntentClassifier
-from core.nlu.featurizers import FeaturizerConfig
+from chinwag.core.data.training import Message
+from chinwag.core.nlu.classifier import IntentClassifier
+from chinwag.core.nlu.featurizers import FeaturizerConfig
 
 DEFAULT_KEY = "default"
 

@@ -11,11 +11,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.data.problems import Problem
-from core.data.story_graph import Conversation
-from core.domain import Domain
-from core.events import Event
-from core.tracker import Tracker
+from chinwag.core.data.problems import Problem
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.domain import Domain
+from chinwag.core.events import Event
+from chinwag.core.tracker import Tracker
 
 
 class TrainingError(Exception):

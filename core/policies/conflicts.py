@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from core.data.problems import Problem
-from core.data.story_graph import Conversation
-from core.domain import Domain
-from core.policies.rules import RulePolicy, find_incomplete_rules, unique_trackers
-from core.policies.states import ACTION_LISTEN, State, Turn, conversation_states
+from chinwag.core.data.problems import Problem
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.domain import Domain
+from chinwag.core.policies.rules import RulePolicy, find_incomplete_rules, unique_trackers
+from chinwag.core.policies.states import ACTION_LISTEN, State, Turn, conversation_states
 
 __all__ = ["conflicts_by_kind", "find_conflicts", "find_incomplete_rules"]
 

@@ -16,22 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.data.loader import Bot
-from core.data.problems import Location, Problems
-from core.data.story_graph import expand
-from core.domain import Domain
-from core.events import (
+from chinwag.core.data.loader import Bot
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.domain import Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     DefinePrevUserUtteredFeaturization,
     Event,
 )
-from core.policies.base import Policy, PolicyPrediction
-from core.policies.lightgbm import LightGBMPolicy
-from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
-from core.policies.rules import RulePolicy
-from core.policies.states import ACTION_LISTEN, shared_states
-from core.tracker import Tracker
+from chinwag.core.policies.base import Policy, PolicyPrediction
+from chinwag.core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
+from chinwag.core.policies.rules import RulePolicy
+from chinwag.core.policies.states import ACTION_LISTEN, shared_states
+from chinwag.core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

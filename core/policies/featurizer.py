@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from core.domain import Domain
-from core.policies.states import ENTITY_LABEL_SEPARATOR, State, TurnContext, turn_context
-from core.tracker import slot_definitions
+from chinwag.core.domain import Domain
+from chinwag.core.policies.states import ENTITY_LABEL_SEPARATOR, State, TurnContext, turn_context
+from chinwag.core.tracker import slot_definitions
 
 # hashed buckets for end-to-end user text and bot text (when the stories have any)
 DEFAULT_TEXT_BUCKETS = 128

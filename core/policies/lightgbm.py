@@ -41,11 +41,11 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from core.data.story_graph import Conversation
-from core.domain import Domain
-from core.policies.base import Policy, PolicyPrediction
-from core.policies.featurizer import DEFAULT_TEXT_BUCKETS, StateFeaturizer
-from core.policies.states import (
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.domain import Domain
+from chinwag.core.policies.base import Policy, PolicyPrediction
+from chinwag.core.policies.featurizer import DEFAULT_TEXT_BUCKETS, StateFeaturizer
+from chinwag.core.policies.states import (
     ACTION_LISTEN,
     State,
     TurnContext,
@@ -53,7 +53,7 @@ from core.policies.states import (
     tracker_states,
     turn_contexts,
 )
-from core.tracker import Tracker
+from chinwag.core.tracker import Tracker
 
 # histories whose scores are remembered (live conversations repeat the same few)
 MAX_REMEMBERED_SCORES = 10_000

@@ -16,12 +16,12 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from core.data.story_graph import Conversation
-from core.domain import Domain
-from core.events import ActionExecuted, Event
-from core.policies.base import Policy, PolicyPrediction
-from core.policies.states import State, conversation_states, state_key, tracker_states
-from core.tracker import Tracker
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActionExecuted, Event
+from chinwag.core.policies.base import Policy, PolicyPrediction
+from chinwag.core.policies.states import State, conversation_states, state_key, tracker_states
+from chinwag.core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core.data.problems import Location, Problem
-from core.data.story_graph import Conversation
-from core.data.training import RULE_SNIPPET_ACTION, UserStep
-from core.domain import Domain
-from core.events import ActiveLoop, LoopInterrupted, SlotSet
-from core.policies.base import Policy, PolicyPrediction, TrainingError
-from core.policies.states import (
+from chinwag.core.data.problems import Location, Problem
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.data.training import RULE_SNIPPET_ACTION, UserStep
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActiveLoop, LoopInterrupted, SlotSet
+from chinwag.core.policies.base import Policy, PolicyPrediction, TrainingError
+from chinwag.core.policies.states import (
     ACTION_LISTEN,
     SHOULD_NOT_BE_SET,
     State,
@@ -43,7 +43,7 @@ from core.policies.states import (
     state_key,
     tracker_states,
 )
-from core.tracker import Tracker
+from chinwag.core.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from core.data.problems import Location
-from core.data.story_graph import Conversation
-from core.data.training import (
+from chinwag.core.data.problems import Location
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.data.training import (
     RULE_SNIPPET_ACTION,
     ActionStep,
     Entity,
@@ -46,8 +46,8 @@ from core.data.training import (
     Story,
     UserStep,
 )
-from core.domain import Domain
-from core.events import (
+from chinwag.core.domain import Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActiveLoop,
     AllSlotsReset,
@@ -55,7 +55,7 @@ from core.events import (
     SlotSet,
     UserUttered,
 )
-from core.tracker import Tracker
+from chinwag.core.tracker import Tracker
 
 ACTION_LISTEN = "action_listen"
 # Rasa's SHOULD_NOT_BE_SET: a rule's `slot_was_set: {x: null}` / `active_loop: null`

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.events import Event, EventError, SessionStarted, UnreadableEvent, event_from_dict
+from chinwag.core.events import Event, EventError, SessionStarted, UnreadableEvent, event_from_dict
 
 logger = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from core.domain import Domain
-from core.events import Event
-from core.stores.base import TrackerStore
-from core.tracker import Tracker
+from chinwag.core.domain import Domain
+from chinwag.core.events import Event
+from chinwag.core.stores.base import TrackerStore
+from chinwag.core.tracker import Tracker
 
 DEFAULT_CACHED_CONVERSATIONS = 1000
 

@@ -24,16 +24,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.stores.base import StoreError, TrackerStore
-from core.stores.cache import CachedTrackerStore
-from core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
-from core.stores.locks import FileLockStore, InProcessLockStore, LockStore, MongoLockStore
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.stores.base import StoreError, TrackerStore
+from chinwag.core.stores.cache import CachedTrackerStore
+from chinwag.core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
+from chinwag.core.stores.locks import FileLockStore, InProcessLockStore, LockStore, MongoLockStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 
 if TYPE_CHECKING:
-    from core.data.loader import Bot
+    from chinwag.core.data.loader import Bot
 
 DEFAULT_SQLITE = Path(".chinwag") / "conversations.db"
 DEFAULT_LOCK_FILE = Path(".chinwag") / "locks"

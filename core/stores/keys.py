@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core.stores.sqlite import SQLiteThread
+from chinwag.core.stores.sqlite import SQLiteThread
 
 T = TypeVar("T")
 PURGE_EVERY = 1000  # writes between deletions of expired SQLite rows
@@ -168,7 +168,7 @@ class MongoKeyStore(KeyStore):
     def __init__(
         self, url: str, *, db: str | None = None, collection: str = "channel_keys", **options: Any
     ) -> None:
-        from core.stores.mongo import database_name, mongo_client
+        from chinwag.core.stores.mongo import database_name, mongo_client
 
         self.url = url
         self._client = mongo_client(url, options)
@@ -181,7 +181,7 @@ class MongoKeyStore(KeyStore):
     async def open(self) -> None:
         from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from chinwag.core.stores.mongo import mongo_error
 
         try:
             await self._client.admin.command("ping")
@@ -195,7 +195,7 @@ class MongoKeyStore(KeyStore):
     async def add(self, namespace: str, key: str, ttl: float, value: str = "") -> bool:
         from pymongo.errors import DuplicateKeyError, PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from chinwag.core.stores.mongo import mongo_error
 
         now = datetime.now(UTC)
         document = {"value": value, "expires_at": now + timedelta(seconds=ttl)}
@@ -215,7 +215,7 @@ class MongoKeyStore(KeyStore):
     async def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from chinwag.core.stores.mongo import mongo_error
 
         expires = datetime.now(UTC) + timedelta(seconds=ttl)
         try:
@@ -230,7 +230,7 @@ class MongoKeyStore(KeyStore):
     async def get(self, namespace: str, key: str) -> str | None:
         from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from chinwag.core.stores.mongo import mongo_error
 
         try:
             document = await self._keys.find_one(

@@ -106,7 +106,7 @@ class FileLockStore(LockStore):
         return f"FileLockStore({str(self.path)!r})"
 
     async def open(self) -> None:
-        from core.stores.base import StoreUnavailable
+        from chinwag.core.stores.base import StoreUnavailable
 
         if self._fd is not None:
             return
@@ -192,7 +192,7 @@ class MongoLockStore(LockStore):
         poll_interval: float = 0.05,
         **options: Any,
     ) -> None:
-        from core.stores.mongo import database_name, mongo_client
+        from chinwag.core.stores.mongo import database_name, mongo_client
 
         self.url = url
         self.lease_seconds = lease_seconds
@@ -210,7 +210,7 @@ class MongoLockStore(LockStore):
         from pymongo import ASCENDING
         from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from chinwag.core.stores.mongo import mongo_error
 
         try:
             await self._client.admin.command("ping")
@@ -235,7 +235,7 @@ class MongoLockStore(LockStore):
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
         from pymongo.errors import PyMongoError
 
-        from core.stores.mongo import mongo_error
+        from chinwag.core.stores.mongo import mongo_error
 
         deadline = time.monotonic() + self.wait_timeout
         async with self._local.lock(conversation_id):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.events import Event
-from core.stores.base import SequenceGap, TrackerStore, storable
+from chinwag.core.events import Event
+from chinwag.core.stores.base import SequenceGap, TrackerStore, storable
 
 
 class InMemoryTrackerStore(TrackerStore):

@@ -36,8 +36,8 @@ from pymongo.errors import (
 )
 from pymongo.uri_parser import parse_uri
 
-from core.events import Event
-from core.stores.base import (
+from chinwag.core.events import Event
+from chinwag.core.stores.base import (
     SeqIndexedStore,
     SequenceGap,
     StoreError,

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from core.events import Event
-from core.stores.base import (
+from chinwag.core.events import Event
+from chinwag.core.stores.base import (
     SeqIndexedStore,
     SequenceGap,
     StoreUnavailable,

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.hub import create_app
-from adapters.server import ConnectionLimits, HubRunner
-from core.stores.base import TrackerStore
-from core.stores.locks import InProcessLockStore, LockStore
-from core.stores.memory import InMemoryTrackerStore
+from chinwag.adapters.hub import create_app
+from chinwag.adapters.server import ConnectionLimits, HubRunner
+from chinwag.core.stores.base import TrackerStore
+from chinwag.core.stores.locks import InProcessLockStore, LockStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
 
 REPO = Path(__file__).resolve().parents[2]
 RESTAURANT = REPO / "bots" / "restaurant"

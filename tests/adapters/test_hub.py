@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.hub import BOTS, CHANNELS, BotRuntime, create_app, resolve_port
-from core.data.problems import BotDataError
-from core.stores.base import TrackerStore
-from core.stores.locks import InProcessLockStore, LockStore
-from core.stores.memory import InMemoryTrackerStore
+from chinwag.adapters.hub import BOTS, CHANNELS, BotRuntime, create_app, resolve_port
+from chinwag.core.data.problems import BotDataError
+from chinwag.core.stores.base import TrackerStore
+from chinwag.core.stores.locks import InProcessLockStore, LockStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
 from tests.adapters.conftest import TOKEN, MakeClient, free_port, write_bot
 
 API = "/conversations/c1/tracker"
@@ -295,7 +295,7 @@ async def test_channel_setup_contract(
         app.cleanup_ctx.append(client_ctx)
 
     def _message(text: str) -> Any:
-        from core.agent import UserMessage
+        from chinwag.core.agent import UserMessage
 
         return UserMessage(text, "fake-user", input_channel="fake")
 
@@ -319,7 +319,7 @@ async def test_unknown_channel_is_a_warning(
     make_client: MakeClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = write_bot(tmp_path / "delta", "Hi!", "rest:\nfacebook:\n  verify: x\n")
-    with caplog.at_level(logging.WARNING, logger="adapters.hub"):
+    with caplog.at_level(logging.WARNING, logger="chinwag.adapters.hub"):
         client = await make_client([bot])
     assert "credentials.yml names channel 'facebook'" in caplog.text
     assert (await client.get("/webhooks/rest/")).status == 200
@@ -370,7 +370,7 @@ async def test_chinwag_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "PORT": str(port), "CHINWAG_AUTH_TOKEN": TOKEN}
     env.pop("MONGODB_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "run", str(bot), "--host", "127.0.0.1"],
+        [sys.executable, "-m", "chinwag", "run", str(bot), "--host", "127.0.0.1"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

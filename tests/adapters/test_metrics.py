@@ -7,9 +7,9 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.hub import default_stores
-from core.init import scaffold
-from core.metrics import STAGES
+from chinwag.adapters.hub import default_stores
+from chinwag.core.init import scaffold
+from chinwag.core.metrics import STAGES
 from tests.adapters.conftest import TOKEN, MakeClient, free_port
 
 REST = "/webhooks/rest/webhook"

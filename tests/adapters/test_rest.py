@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.hub import BOTS
+from chinwag.adapters.hub import BOTS
 from tests.adapters.conftest import RESTAURANT, MakeClient
 
 WEBHOOK = "/webhooks/rest/webhook"

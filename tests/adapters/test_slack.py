@@ -18,9 +18,9 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from adapters.hub import BOTS, create_app
-from adapters.slack import action_text, conversation_id, read_settings, sanitize
-from core.data.problems import BotDataError, Location
+from chinwag.adapters.hub import BOTS, create_app
+from chinwag.adapters.slack import action_text, conversation_id, read_settings, sanitize
+from chinwag.core.data.problems import BotDataError, Location
 from tests.adapters.conftest import RESTAURANT, HubTestServer, memory_stores, write_bot
 from tests.emulators import clear_platform_env
 from tests.emulators.slack import (

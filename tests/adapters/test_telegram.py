@@ -16,15 +16,15 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from adapters.hub import BOTS, create_app
-from adapters.telegram import (
+from chinwag.adapters.hub import BOTS, create_app
+from chinwag.adapters.telegram import (
     PAYLOAD_KEY_PREFIX,
     PayloadStore,
     command_text,
     derived_secret,
     read_settings,
 )
-from core.data.problems import BotDataError, Location
+from chinwag.core.data.problems import BotDataError, Location
 from tests.adapters.conftest import RESTAURANT, HubTestServer, memory_stores, write_bot
 from tests.emulators import clear_platform_env
 from tests.emulators.telegram import (

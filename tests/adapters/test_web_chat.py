@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from adapters.hub import create_app
+from chinwag.adapters.hub import create_app
 from tests.adapters.conftest import RESTAURANT, memory_stores
 
 CHROMIUM = Path("/usr/bin/chromium")

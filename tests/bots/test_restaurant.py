@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from core.agent import Agent, UserMessage, load_agent
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.data.training import ActionStep, Story, UserStep
-from core.data.validate import validate_bot
-from core.events import ActionExecuted, UserUttered
-from core.nlu.pipeline import NLUPipeline
-from core.policies.ensemble import build_policies
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.training import ActionStep, Story, UserStep
+from chinwag.core.data.validate import validate_bot
+from chinwag.core.events import ActionExecuted, UserUttered
+from chinwag.core.nlu.pipeline import NLUPipeline
+from chinwag.core.policies.ensemble import build_policies
 
 BOT = Path(__file__).resolve().parents[2] / "bots" / "restaurant"
 

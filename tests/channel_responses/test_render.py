@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
 
-from channel_responses.render import (
+from chinwag.channel_responses.render import (
     TELEGRAM_BUTTONS_TEXT,
     callback_data,
     render_rest,
@@ -19,9 +19,9 @@ from channel_responses.render import (
     send_telegram,
     split_text,
 )
-from channel_responses.variations import fill_response
-from core.data.domain_reader import read_domain
-from core.data.problems import Problems
+from chinwag.channel_responses.variations import fill_response
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.problems import Problems
 from tests.emulators.slack import BOT_TOKEN as SLACK_TOKEN
 from tests.emulators.slack import FakeSlackAPI, block_errors
 from tests.emulators.telegram import BOT_TOKEN as TELEGRAM_TOKEN
@@ -221,7 +221,7 @@ def test_slack_limits_drop_long_payloads_and_shorten_titles(
             {"title": "T" * 80, "payload": "/c"},
         ],
     }
-    with caplog.at_level(logging.WARNING, logger="channel_responses.render"):
+    with caplog.at_level(logging.WARNING, logger="chinwag.channel_responses.render"):
         [message] = render_slack(response)
     elements = action_elements(message)
     assert [e["value"] for e in elements] == ["/a", "/c"]

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from telegram import Bot
 
-from channel_responses.render import (
+from chinwag.channel_responses.render import (
     TELEGRAM_MAX_CALLBACK_DATA,
     TELEGRAM_MAX_TEXT,
     render_rest,
@@ -19,7 +19,7 @@ from channel_responses.render import (
     render_telegram,
     send_telegram,
 )
-from channel_responses.variations import fill_response
+from chinwag.channel_responses.variations import fill_response
 from tests.channel_responses.test_render import PayloadStore, action_elements
 from tests.emulators.slack import BOT_TOKEN as SLACK_TOKEN
 from tests.emulators.slack import FakeSlackAPI, block_errors

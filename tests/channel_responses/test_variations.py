@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from channel_responses.variations import ResponseGenerator, fill_text, suitable_variations
-from core.data.domain_reader import read_domain
-from core.data.problems import Problems
-from core.domain import Domain
-from core.events import SlotSet
-from core.slots import Slot
-from core.tracker import Tracker
+from chinwag.channel_responses.variations import ResponseGenerator, fill_text, suitable_variations
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import Domain
+from chinwag.core.events import SlotSet
+from chinwag.core.slots import Slot
+from chinwag.core.tracker import Tracker
 
 SLOTS = {"cuisine": Slot("cuisine", type="text"), "vip": Slot("vip", type="bool")}
 

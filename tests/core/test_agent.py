@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.agent import Agent, UserMessage, load_agent
-from core.events import (
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.events import (
     ActionExecuted,
     BotUttered,
     Event,
@@ -16,7 +16,7 @@ from core.events import (
     SlotSet,
     UserUttered,
 )
-from core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
 from tests.core.data.test_loader import write
 
 DOMAIN = """\

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.loader import load_bot
-from core.data.training import Story
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.training import Story
 from tests.core.data.test_loader import BOT, write
 from tests.core.data.test_validate import DOMAIN, NLU, STORIES
 
@@ -105,8 +105,8 @@ def test_data_split_nlu_is_stratified_repeatable_and_readable(
 ) -> None:
     from collections import Counter
 
-    from core.data.loader import read_data_file
-    from core.data.problems import Problems
+    from chinwag.core.data.loader import read_data_file
+    from chinwag.core.data.problems import Problems
     from tests.core.test_train import make_bot
 
     bot = make_bot(tmp_path / "bot")  # 3 intents x 6 examples
@@ -149,7 +149,7 @@ def test_data_split_nlu_rejects_a_fraction_outside_0_1(
 def worker_count(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     from rich.console import Console
 
-    from core.cli import _worker_count, build_parser
+    from chinwag.core.cli import _worker_count, build_parser
 
     args = build_parser().parse_args(["run", *argv])
     count = _worker_count(args, Console(stderr=True, soft_wrap=True))

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.loader import load_bot, read_data_file
-from core.data.problems import Problems
-from core.data.training import Message
-from core.evaluate import evaluate_nlu, folds, story_entity_set, suggest_threshold
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot, read_data_file
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.training import Message
+from chinwag.core.evaluate import evaluate_nlu, folds, story_entity_set, suggest_threshold
 from tests.core.test_train import make_bot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -157,7 +157,7 @@ def test_entity_report_counts_type_and_value(bot: Path) -> None:
             "entities": [{"entity": "city", "value": "Paris"}],
         }
 
-    from core.data.training import Entity
+    from chinwag.core.data.training import Entity
 
     loaded.nlu.examples[0].entities = [Entity("city", "Paris", 7, 12)]
     evaluation = evaluate_nlu(loaded, None, parse=parse)

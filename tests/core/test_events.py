@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.events import (
+from chinwag.core.events import (
     EVENT_TYPES,
     ActionExecuted,
     ActionExecutionRejected,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.problems import Problems
-from core.data.yaml_io import load_yaml
-from core.data.yaml_reader import read_training_yaml
-from core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
-from core.export import ExportError, export_conversations, import_conversations, parse_since
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.cli import main
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.yaml_io import load_yaml
+from chinwag.core.data.yaml_reader import read_training_yaml
+from chinwag.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
+from chinwag.core.export import ExportError, export_conversations, import_conversations, parse_since
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 
 
 def conversation(t: float) -> list[Event]:

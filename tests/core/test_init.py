@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pexpect
 
-from core.init import PATH_QUESTION, SHELL_QUESTION
+from chinwag.core.init import PATH_QUESTION, SHELL_QUESTION
 
 CHINWAG = Path(sys.executable).parent / "chinwag"
 

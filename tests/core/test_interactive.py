@@ -18,12 +18,12 @@ import pytest
 import yaml
 from rich.console import Console
 
-from core.agent import UserMessage, load_agent
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.data.story_graph import expand
-from core.data.validate import validate_path
-from core.events import (
+from chinwag.core.agent import UserMessage, load_agent
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.data.validate import validate_path
+from chinwag.core.events import (
     ActionExecuted,
     ActiveLoop,
     Event,
@@ -32,7 +32,7 @@ from core.events import (
     UserUttered,
     events_from_list,
 )
-from core.interactive import (
+from chinwag.core.interactive import (
     NEW_ACTION,
     NEW_INTENT,
     Exporter,
@@ -42,8 +42,8 @@ from core.interactive import (
     Session,
     session_stories,
 )
-from core.policies.states import conversation_events
-from core.tracker import ACTION_SESSION_START_NAME, Tracker
+from chinwag.core.policies.states import conversation_events
+from chinwag.core.tracker import ACTION_SESSION_START_NAME, Tracker
 from tests.core.actions.conftest import ActionServer, action_server  # noqa: F401
 
 CHINWAG = Path(sys.executable).parent / "chinwag"
@@ -612,7 +612,7 @@ def test_an_export_that_cannot_be_done_changes_no_file(tmp_path: Path) -> None:
 def test_a_missing_model_or_endpoints_file_is_named(
     bot: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from core.cli import main
+    from chinwag.core.cli import main
 
     assert main(["interactive", str(bot), "--model", str(bot / "nope.tar.gz")]) == 1
     assert "--model" in capsys.readouterr().out

@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from core.actions.custom import SDK_MODULE_ALIASES
-from core.agent import Agent, UserMessage, load_agent
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.data.story_graph import expand
-from core.data.validate import validate_bot
-from core.events import SlotSet
-from core.policies.ensemble import build_policies
-from core.policies.lightgbm import LightGBMPolicy
-from core.policies.rules import RulePolicy
-from core.policies.states import conversation_events
-from core.train import train_bot
+from chinwag.core.actions.custom import SDK_MODULE_ALIASES
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.data.validate import validate_bot
+from chinwag.core.events import SlotSet
+from chinwag.core.policies.ensemble import build_policies
+from chinwag.core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.policies.rules import RulePolicy
+from chinwag.core.policies.states import conversation_events
+from chinwag.core.train import train_bot
 from tests.core.data.test_loader import write
 
 MOOD_DOMAIN_1X = """\

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from core.init import scaffold
+from chinwag.core.init import scaffold
 from tests.adapters.conftest import free_port
 
 TOKEN = "log-test-token-4d1c"
@@ -30,7 +30,7 @@ def run_hub(tmp_path: Path, *options: str) -> tuple[list[dict[str, Any]], list[s
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "core.cli", "run", str(bot), "--host", "127.0.0.1"),
+                *(sys.executable, "-m", "chinwag", "run", str(bot), "--host", "127.0.0.1"),
                 *("--port", str(port), "--auth-token", TOKEN, "--log-format", "json"),
                 *("--workers", "1"),  # what is logged, not how many processes log it
                 *options,
@@ -95,7 +95,7 @@ def test_log_messages_lets_the_text_in(tmp_path: Path) -> None:
 def test_redaction_of_secrets_and_the_current_text() -> None:
     import logging
 
-    from core import logs
+    from chinwag.core import logs
 
     record = logging.LogRecord(
         "x", logging.ERROR, "", 0, "failed for %s with xoxb-1234567890-abcdef", (TEXT,), None
@@ -110,7 +110,7 @@ def test_redaction_of_secrets_and_the_current_text() -> None:
 
 @pytest.fixture(autouse=True)
 def _no_leftover_settings() -> Any:
-    from core import logs
+    from chinwag.core import logs
 
     saved = (logs.SETTINGS.log_messages, logs.SETTINGS.secrets)
     yield

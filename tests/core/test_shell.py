@@ -8,7 +8,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from core.shell import pick, render
+from chinwag.core.shell import pick, render
 
 REPO = Path(__file__).resolve().parents[2]
 CHINWAG = Path(sys.executable).parent / "chinwag"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.domain import ActionDef, Domain, Form
-from core.events import (
+from chinwag.core.domain import ActionDef, Domain, Form
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActionReverted,
@@ -32,8 +32,8 @@ from core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from core.slots import Slot
-from core.tracker import Tracker, TrackerActiveLoop
+from chinwag.core.slots import Slot
+from chinwag.core.tracker import Tracker, TrackerActiveLoop
 
 FORM = "restaurant_form"
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.events import (
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActionReverted,
@@ -23,13 +23,13 @@ from core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from core.tracker import Tracker
+from chinwag.core.tracker import Tracker
 from tests.core.test_tracker import FORM, event_strategy, make_domain
 
 
 def reference_applied_events(events: list[Event]) -> list[Event]:
     """Rasa's ``applied_events()`` written out plainly, over all events at once."""
-    from core.tracker import (
+    from chinwag.core.tracker import (
         _first_loop_execution_or_unhappy_path,
         _undo_till_previous,
         _undo_till_previous_loop_execution,

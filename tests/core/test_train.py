@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.agent import UserMessage, load_agent
-from core.cli import main
-from core.model import latest_archive, read_metadata
-from core.train import load_model, train_bot
+from chinwag.core.agent import UserMessage, load_agent
+from chinwag.core.cli import main
+from chinwag.core.model import latest_archive, read_metadata
+from chinwag.core.train import load_model, train_bot
 
 DOMAIN = """\
 version: "3.1"

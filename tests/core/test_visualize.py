@@ -13,10 +13,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from core.cli import main
-from core.data.loader import load_bot
-from core.events import ActionExecuted, Restarted, UserUttered
-from core.visualize import (
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot
+from chinwag.core.events import ActionExecuted, Restarted, UserUttered
+from chinwag.core.visualize import (
     END,
     START,
     GraphFeed,

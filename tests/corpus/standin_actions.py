@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.actions.sdk import (
+from chinwag.core.actions.sdk import (
     Action,
     ActionExecuted,
     AllSlotsReset,

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from channel_responses.variations import ResponseGenerator
-from core.actions.base import ActionContext
-from core.actions.registry import ActionRegistry
-from core.data.domain_reader import read_domain
-from core.data.problems import Problems
-from core.domain import Domain
-from core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
-from core.tracker import Tracker
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core.actions.base import ActionContext
+from chinwag.core.actions.registry import ActionRegistry
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from chinwag.core.tracker import Tracker
 
 pytestmark = pytest.mark.corpus
 

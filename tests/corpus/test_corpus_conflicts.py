@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from core.data.loader import Bot, load_bot
-from core.data.problems import Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import RULE_SNIPPET_ACTION, ActionStep, Story, UserStep
-from core.events import ActionExecutionRejected, ActiveLoop, SlotSet, UserUttered
-from core.policies.conflicts import find_conflicts, find_incomplete_rules
-from core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
-from core.policies.rules import RulePolicy
-from core.policies.states import (
+from chinwag.core.data.loader import Bot, load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import RULE_SNIPPET_ACTION, ActionStep, Story, UserStep
+from chinwag.core.events import ActionExecutionRejected, ActiveLoop, SlotSet, UserUttered
+from chinwag.core.policies.conflicts import find_conflicts, find_incomplete_rules
+from chinwag.core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
+from chinwag.core.policies.rules import RulePolicy
+from chinwag.core.policies.states import (
     SHOULD_NOT_BE_SET,
     StoryAction,
     conversation_events,
@@ -22,7 +22,7 @@ from core.policies.states import (
     conversation_tracker,
     tracker_states,
 )
-from core.tracker import Tracker
+from chinwag.core.tracker import Tracker
 from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from core.agent import Agent, UserMessage, load_agent
-from core.data.loader import load_bot
-from core.data.training import ActionStep, LoopStep, OrStep, SlotStep, Story, UserStep
-from core.events import ActionExecuted, ActionExecutionRejected, UserUttered
-from core.nlu.interpreter import ExampleInterpreter
-from core.tracker import ACTION_LISTEN_NAME
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.training import ActionStep, LoopStep, OrStep, SlotStep, Story, UserStep
+from chinwag.core.events import ActionExecuted, ActionExecutionRejected, UserUttered
+from chinwag.core.nlu.interpreter import ExampleInterpreter
+from chinwag.core.tracker import ACTION_LISTEN_NAME
 from tests.corpus.standin_actions import STANDINS, actions_source
 
 pytestmark = pytest.mark.corpus

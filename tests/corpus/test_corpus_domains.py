@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core.data.config import read_config, read_endpoints
-from core.data.domain_reader import read_domain
-from core.data.problems import Problems
-from core.domain import Domain
-from core.slots import MappingCondition, SlotMapping
+from chinwag.core.data.config import read_config, read_endpoints
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import Domain
+from chinwag.core.slots import MappingCondition, SlotMapping
 from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus

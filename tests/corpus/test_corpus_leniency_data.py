@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from chinwag.core.cli import main
 
 pytestmark = pytest.mark.benchmark
 

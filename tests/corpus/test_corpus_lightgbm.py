@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.data.story_graph import expand
-from core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.policies.lightgbm import LightGBMPolicy
 from tests.core.policies.test_lightgbm import story_accuracy
 
 pytestmark = pytest.mark.corpus

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.nlu.pipeline import NLUPipeline
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.nlu.pipeline import NLUPipeline
 
 pytestmark = pytest.mark.corpus
 

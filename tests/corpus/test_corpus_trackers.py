@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from core.domain import Domain
-from core.events import ActionExecuted, UserUttered
-from core.slots import Slot
-from core.tracker import Tracker
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActionExecuted, UserUttered
+from chinwag.core.slots import Slot
+from chinwag.core.tracker import Tracker
 
 pytestmark = pytest.mark.corpus
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.loader import load_bot
-from core.model import read_metadata
-from core.train import train_bot
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot
+from chinwag.core.model import read_metadata
+from chinwag.core.train import train_bot
 from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus

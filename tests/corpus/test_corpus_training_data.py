@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from core.data.json_reader import read_nlu_json
-from core.data.problems import Location, Problems
-from core.data.training import NLUData, StoryData, UserStep
-from core.data.yaml_io import YamlError, load_yaml
-from core.data.yaml_reader import detect_yaml_content, is_test_stories_file, read_training_yaml
-from core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
+from chinwag.core.data.json_reader import read_nlu_json
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import NLUData, StoryData, UserStep
+from chinwag.core.data.yaml_io import YamlError, load_yaml
+from chinwag.core.data.yaml_reader import (
+    detect_yaml_content,
+    is_test_stories_file,
+    read_training_yaml,
+)
+from chinwag.core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
 from tests.core.data.test_yaml_writer import read_back, without_locations
 from tests.corpus.bots import CORPUS_BOTS
 

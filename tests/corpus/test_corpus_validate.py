@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.loader import load_bot
-from core.data.validate import validate_bot, validate_path
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.validate import validate_bot, validate_path
 from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus

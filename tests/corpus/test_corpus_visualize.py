@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.loader import load_bot
-from core.visualize import END, START, training_paths
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot
+from chinwag.core.visualize import END, START, training_paths
 from tests.corpus.bots import CORPUS_BOTS
 
 pytestmark = pytest.mark.corpus

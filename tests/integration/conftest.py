@@ -25,9 +25,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from core.data.loader import load_bot
-from core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
-from core.stores.factory import create_tracker_store
+from chinwag.core.data.loader import load_bot
+from chinwag.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from chinwag.core.stores.factory import create_tracker_store
 
 TOKEN = "integration-token"
 WEBHOOK = "/webhooks/rest/webhook"
@@ -121,7 +128,7 @@ class Hub:
             log.flush()
             self.process = subprocess.Popen(
                 [
-                    *(sys.executable, "-m", "core.cli", "run", str(self.bot)),
+                    *(sys.executable, "-m", "chinwag", "run", str(self.bot)),
                     *("--host", "127.0.0.1", "--port", str(self.port), "--auth-token", TOKEN),
                     *("--workers", str(self.workers)),
                 ],

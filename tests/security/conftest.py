@@ -19,8 +19,8 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from adapters.hub import BOTS, create_app
-from adapters.server import ConnectionLimits
+from chinwag.adapters.hub import BOTS, create_app
+from chinwag.adapters.server import ConnectionLimits
 from tests.adapters.conftest import (  # make_client: the adapters' hub fixture, shared
     RESTAURANT,
     TOKEN,

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.agent import Agent, load_agent
-from core.events import UserUttered, check_parse_data
-from core.nlu.builtin import DIMENSIONS, BuiltinExtractor
-from core.nlu.interpreter import PayloadError, parse_payload
-from core.nlu.pipeline import NLUPipeline
-from core.nlu.text import scrub
-from core.stores.base import storable
+from chinwag.core.agent import Agent, load_agent
+from chinwag.core.events import UserUttered, check_parse_data
+from chinwag.core.nlu.builtin import DIMENSIONS, BuiltinExtractor
+from chinwag.core.nlu.interpreter import PayloadError, parse_payload
+from chinwag.core.nlu.pipeline import NLUPipeline
+from chinwag.core.nlu.text import scrub
+from chinwag.core.stores.base import storable
 from tests.security.test_long_message import trained_restaurant as trained_restaurant  # fixture
 
 HOSTILE = [

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from adapters.hub import MAX_JSON_DEPTH
-from adapters.server import ConnectionLimits
-from core.cli import build_parser
+from chinwag.adapters.hub import MAX_JSON_DEPTH
+from chinwag.adapters.server import ConnectionLimits
+from chinwag.core.cli import build_parser
 from tests.adapters.conftest import TOKEN, MakeClient, write_bot
 from tests.emulators.slack import (
     slack_block_action_payload,

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import build_parser
-from core.conversation_ids import (
+from chinwag.core.cli import build_parser
+from chinwag.core.conversation_ids import (
     MAX_LENGTH,
     InvalidConversationId,
     check,
     check_sender,
     qualify,
 )
-from core.data.problems import Problems
-from core.export import export_conversations, import_conversations
-from core.stores.memory import InMemoryTrackerStore
+from chinwag.core.data.problems import Problems
+from chinwag.core.export import export_conversations, import_conversations
+from chinwag.core.stores.memory import InMemoryTrackerStore
 from tests.adapters.conftest import TOKEN
 from tests.emulators.slack import slack_event_envelope, slack_message_event
 from tests.emulators.telegram import telegram_message_update

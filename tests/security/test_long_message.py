@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from adapters.hub import BOTS
-from core.agent import load_agent
-from core.data.problems import BotDataError
-from core.events import UserUttered
-from core.nlu.pipeline import NLUPipeline
-from core.nlu.text import DEFAULT_MAX_CHARS
-from core.train import train_bot
+from chinwag.adapters.hub import BOTS
+from chinwag.core.agent import load_agent
+from chinwag.core.data.problems import BotDataError
+from chinwag.core.events import UserUttered
+from chinwag.core.nlu.pipeline import NLUPipeline
+from chinwag.core.nlu.text import DEFAULT_MAX_CHARS
+from chinwag.core.train import train_bot
 from tests.adapters.conftest import RESTAURANT, TOKEN, MakeClient, write_bot
 from tests.adapters.conftest import make_client as make_client  # the hub fixture, for pytest
 
@@ -64,7 +64,7 @@ async def test_a_32_kb_message_is_answered_while_health_answers(
         return result
 
     monkeypatch.setattr(pipeline, "parse_sync", parse_until_health_answered)
-    caplog.set_level(logging.WARNING, logger="core.agent")
+    caplog.set_level(logging.WARNING, logger="chinwag.core.agent")
     message = asyncio.ensure_future(client.post(WEBHOOK, json={"sender": "long", "message": LONG}))
     await asyncio.wait_for(nlu_started.wait(), WAIT)
     health = await client.get("/health")
@@ -90,7 +90,7 @@ async def test_a_short_message_is_not_cut_and_long_ones_keep_their_entities(
     make_client: MakeClient, trained_restaurant: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await make_client([trained_restaurant], auth_token=TOKEN)
-    caplog.set_level(logging.WARNING, logger="core.agent")
+    caplog.set_level(logging.WARNING, logger="chinwag.core.agent")
     text = "a table for 4 people " + "please " * 2000
     response = await client.post("/model/parse", json={"text": text}, params={"token": TOKEN})
     assert response.status == 200

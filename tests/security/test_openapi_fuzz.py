@@ -22,7 +22,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from adapters.hub import openapi_document
+from chinwag.adapters.hub import openapi_document
 from tests.adapters.conftest import RESTAURANT
 from tests.integration.conftest import TOKEN, Hub
 from tests.security.conftest import record_stats

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from adapters.hub import BOTS
-from core.events import UnreadableEvent
-from core.stores.base import TrackerStore
-from core.stores.locks import InProcessLockStore, LockStore
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.adapters.hub import BOTS
+from chinwag.core.events import UnreadableEvent
+from chinwag.core.stores.base import TrackerStore
+from chinwag.core.stores.locks import InProcessLockStore, LockStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 from tests.adapters.conftest import TOKEN, MakeClient
 from tests.adapters.conftest import bot_a as bot_a  # the bot fixture, for pytest
 from tests.adapters.conftest import make_client as make_client  # the hub fixture, for pytest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data.yaml_io import MAX_ALIAS_EXPANSION, MAX_DEPTH, load_yaml_text
+from chinwag.core.data.yaml_io import MAX_ALIAS_EXPANSION, MAX_DEPTH, load_yaml_text
 from tests.adapters.conftest import free_port, write_bot
 
 CHINWAG = Path(sys.executable).with_name("chinwag")

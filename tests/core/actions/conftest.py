@@ -18,12 +18,12 @@ from typing import Any, cast
 
 import pytest
 
-from core.actions.base import ActionContext
-from core.data.domain_reader import read_domain
-from core.data.problems import Problems
-from core.domain import Domain
-from core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
-from core.tracker import Tracker
+from chinwag.core.actions.base import ActionContext
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from chinwag.core.tracker import Tracker
 
 REPO = Path(__file__).resolve().parents[3]
 STARTUP_TIMEOUT = 90.0  # seconds; rasa_sdk imports sanic, pydantic and opentelemetry

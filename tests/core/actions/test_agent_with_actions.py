@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.agent import UserMessage, load_agent
-from core.events import Event
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.agent import UserMessage, load_agent
+from chinwag.core.events import Event
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 from tests.core.actions.conftest import ActionServer
 from tests.core.data.test_loader import write
 

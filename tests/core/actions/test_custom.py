@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from core.actions import sdk
-from core.actions.base import ActionContext, ActionExecutionRejection
-from core.actions.custom import (
+from chinwag.core.actions import sdk
+from chinwag.core.actions.base import ActionContext, ActionExecutionRejection
+from chinwag.core.actions.custom import (
     SDK_MODULE_ALIASES,
     InProcessAction,
     isolated_module_name,
     load_actions_module,
 )
-from core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
-from core.data.problems import BotDataError, Problems
-from core.events import Event, SlotSet
-from core.tracker import Tracker
+from chinwag.core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
+from chinwag.core.data.problems import BotDataError, Problems
+from chinwag.core.events import Event, SlotSet
+from chinwag.core.tracker import Tracker
 from tests.core.actions.conftest import ActionServer
 
 MakeCtx = Callable[[Tracker], ActionContext]
@@ -157,7 +157,7 @@ def test_package_with_submodules_and_absolute_imports(tmp_path: Path) -> None:
         """
         from actions.helpers import GREETING
         from .base import Base
-        from core.actions.sdk import SlotSet
+        from chinwag.core.actions.sdk import SlotSet
 
 
         class ActionHello(Base):
@@ -172,7 +172,7 @@ def test_package_with_submodules_and_absolute_imports(tmp_path: Path) -> None:
     write(
         bot / "actions" / "base.py",
         """
-        from core.actions.sdk import Action
+        from chinwag.core.actions.sdk import Action
 
 
         class Base(Action):

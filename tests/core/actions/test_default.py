@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from channel_responses.variations import ResponseGenerator
-from core.actions.base import Action, ActionContext
-from core.actions.default import (
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core.actions.base import Action, ActionContext
+from chinwag.core.actions.default import (
     DEFAULT_REPHRASE_TEXT,
     ActionExtractSlots,
     default_actions,
     load_intent_prompts,
 )
-from core.actions.registry import ActionRegistry
-from core.data.problems import Problems
-from core.domain import DEFAULT_ACTIONS, Domain, EntityDef, Form, Intent, SessionConfig
-from core.events import (
+from chinwag.core.actions.registry import ActionRegistry
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import DEFAULT_ACTIONS, Domain, EntityDef, Form, Intent, SessionConfig
+from chinwag.core.events import (
     ActionExecuted,
     ActiveLoop,
     BotUttered,
@@ -33,8 +33,8 @@ from core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from core.slots import MappingCondition, Slot, SlotMapping
-from core.tracker import Tracker
+from chinwag.core.slots import MappingCondition, Slot, SlotMapping
+from chinwag.core.tracker import Tracker
 
 FORM = "restaurant_form"
 
@@ -578,7 +578,7 @@ async def test_conditions_active_loop_requested_slot_and_no_loop() -> None:
 
 
 async def test_a_rejected_form_does_not_fill_its_requested_slot_by_condition() -> None:
-    from core.events import ActionExecutionRejected
+    from chinwag.core.events import ActionExecutionRejected
 
     domain = extraction_domain(
         slot("feedback", SlotMapping("from_text", conditions=in_form("feedback"))),

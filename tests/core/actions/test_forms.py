@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from channel_responses.variations import ResponseGenerator
-from core.actions.base import Action, ActionContext, ActionExecutionRejection
-from core.actions.custom import load_actions_module
-from core.actions.forms import FormAction, check_plans, form_actions
-from core.actions.registry import ActionRegistry
-from core.data.domain_reader import read_domain
-from core.data.problems import Problems
-from core.domain import Domain
-from core.events import (
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
+from chinwag.core.actions.custom import load_actions_module
+from chinwag.core.actions.forms import FormAction, check_plans, form_actions
+from chinwag.core.actions.registry import ActionRegistry
+from chinwag.core.data.domain_reader import read_domain
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import Domain
+from chinwag.core.events import (
     ActionExecuted,
     ActionExecutionRejected,
     ActiveLoop,
@@ -29,7 +29,7 @@ from core.events import (
     SlotSet,
     UserUttered,
 )
-from core.tracker import Tracker
+from chinwag.core.tracker import Tracker
 
 TRIP_DOMAIN = """
 version: "3.1"

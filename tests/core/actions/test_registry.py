@@ -6,14 +6,14 @@ import random
 
 import pytest
 
-from channel_responses.variations import ResponseGenerator
-from core.actions.base import Action, ActionContext
-from core.actions.default import ActionDefaultFallback, ActionListen, TwoStageFallbackAction
-from core.actions.registry import ActionRegistry, UnknownActionError
-from core.actions.utter import EndToEndAction, RetrievalAction, UtterAction
-from core.domain import ActionDef, Domain, Form
-from core.events import ActionExecuted, BotUttered, Event, UserUttered
-from core.tracker import Tracker
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core.actions.base import Action, ActionContext
+from chinwag.core.actions.default import ActionDefaultFallback, ActionListen, TwoStageFallbackAction
+from chinwag.core.actions.registry import ActionRegistry, UnknownActionError
+from chinwag.core.actions.utter import EndToEndAction, RetrievalAction, UtterAction
+from chinwag.core.domain import ActionDef, Domain, Form
+from chinwag.core.events import ActionExecuted, BotUttered, Event, UserUttered
+from chinwag.core.tracker import Tracker
 
 
 class Named(Action):

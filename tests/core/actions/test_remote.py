@@ -12,18 +12,18 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from channel_responses.variations import ResponseGenerator
-from core.actions.base import ActionContext, ActionExecutionRejection
-from core.actions.remote import (
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core.actions.base import ActionContext, ActionExecutionRejection
+from chinwag.core.actions.remote import (
     RASA_PROTOCOL_VERSION,
     ActionEndpoint,
     ActionServerError,
     RemoteAction,
     events_from_action_response,
 )
-from core.domain import Domain
-from core.events import BotUttered, Event, SlotSet
-from core.tracker import Tracker
+from chinwag.core.domain import Domain
+from chinwag.core.events import BotUttered, Event, SlotSet
+from chinwag.core.tracker import Tracker
 from tests.core.actions.conftest import ActionServer, free_port
 
 MakeCtx = Callable[[Tracker], ActionContext]

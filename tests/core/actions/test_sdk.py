@@ -12,8 +12,8 @@ import rasa_sdk
 import rasa_sdk.events
 import rasa_sdk.executor
 
-from core.actions import sdk
-from core.tracker import Tracker
+from chinwag.core.actions import sdk
+from chinwag.core.tracker import Tracker
 
 EVENT_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     (

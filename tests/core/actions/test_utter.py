@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from channel_responses.variations import ResponseGenerator
-from core.actions.base import ActionContext
-from core.actions.utter import EndToEndAction, RetrievalAction, UtterAction
-from core.domain import Domain
-from core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
-from core.slots import Slot
-from core.tracker import Tracker
+from chinwag.channel_responses.variations import ResponseGenerator
+from chinwag.core.actions.base import ActionContext
+from chinwag.core.actions.utter import EndToEndAction, RetrievalAction, UtterAction
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+from chinwag.core.slots import Slot
+from chinwag.core.tracker import Tracker
 
 RESPONSES: dict[str, list[dict[str, Any]]] = {
     "utter_greet": [

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.data.config import (
+from chinwag.core.data.config import (
     BotConfig,
     migrate_config,
     read_config,
     read_credentials,
     read_endpoints,
 )
-from core.data.problems import Location, Problems
-from core.domain import Domain
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.domain import Domain
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.data.domain_reader import (
+from chinwag.core.data.domain_reader import (
     domain_as_dict,
     dump_domain_yaml,
     mark_retrieval_intents,
     read_domain,
 )
-from core.data.problems import Location, Problems
-from core.domain import Domain
-from core.slots import MappingCondition, SlotMapping
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.domain import Domain
+from chinwag.core.slots import MappingCondition, SlotMapping
 
 
 def read(tmp_path: Path, text: str, name: str = "domain.yml") -> tuple[Domain, Problems]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.data.json_reader import read_nlu_json
-from core.data.problems import Location, Problems
-from core.data.training import Entity
+from chinwag.core.data.json_reader import read_nlu_json
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import Entity
 
 DOC = {
     "rasa_nlu_data": {

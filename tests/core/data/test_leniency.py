@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.agent import UserMessage, load_agent
-from core.cli import main
-from core.data.loader import load_bot
+from chinwag.core.agent import UserMessage, load_agent
+from chinwag.core.cli import main
+from chinwag.core.data.loader import load_bot
 from tests.core.data.test_loader import write
 
 DOMAIN = """\

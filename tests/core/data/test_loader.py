@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from core.data.loader import is_bot_dir, load_bot
-from core.data.training import ActionStep, UserStep
+from chinwag.core.data.loader import is_bot_dir, load_bot
+from chinwag.core.data.training import ActionStep, UserStep
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

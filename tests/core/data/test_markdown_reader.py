@@ -5,14 +5,14 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from core.data.markdown_reader import (
+from chinwag.core.data.markdown_reader import (
     is_markdown_nlu,
     is_markdown_stories,
     read_markdown_nlu,
     read_markdown_stories,
 )
-from core.data.problems import Location, Problems
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import (
     ActionStep,
     CheckpointStep,
     Entity,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.data.nlu_text import (
+from chinwag.core.data.nlu_text import (
     add_synonyms_from_entities,
     annotate,
     parse_annotated,
     parse_intent_payload,
 )
-from core.data.problems import Location, Problems
-from core.data.training import Entity
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import Entity
 
 LOC = Location("data/nlu.yml", 7)
 

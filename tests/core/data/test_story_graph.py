@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.data.problems import Location, Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import (
     ActionStep,
     CheckpointStep,
     OrStep,

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from core.data.loader import load_bot
-from core.data.validate import validate_bot, validate_path
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.validate import validate_bot, validate_path
 from tests.core.data.test_loader import write
 
 DOMAIN = """\

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, load_yaml_text
+from chinwag.core.data.yaml_io import YamlError, YamlList, YamlMap, load_yaml, load_yaml_text
 
 
 def test_yaml_12_scalars_stay_strings() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.data.problems import Location, Problems
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import (
     FILLED,
     ActionStep,
     CheckpointStep,
@@ -21,8 +21,12 @@ from core.data.training import (
     StoryData,
     UserStep,
 )
-from core.data.yaml_io import load_yaml_text
-from core.data.yaml_reader import detect_yaml_content, is_test_stories_file, read_training_yaml
+from chinwag.core.data.yaml_io import load_yaml_text
+from chinwag.core.data.yaml_reader import (
+    detect_yaml_content,
+    is_test_stories_file,
+    read_training_yaml,
+)
 
 
 def read(

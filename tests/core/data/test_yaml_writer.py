@@ -6,9 +6,9 @@ import dataclasses
 import textwrap
 from typing import Any
 
-from core.data.markdown_reader import read_markdown_stories
-from core.data.problems import Problems
-from core.data.training import (
+from chinwag.core.data.markdown_reader import read_markdown_stories
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.training import (
     FILLED,
     ActionStep,
     CheckpointStep,
@@ -23,9 +23,9 @@ from core.data.training import (
     StoryData,
     UserStep,
 )
-from core.data.yaml_io import load_yaml_text
-from core.data.yaml_reader import read_training_yaml
-from core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
+from chinwag.core.data.yaml_io import load_yaml_text
+from chinwag.core.data.yaml_reader import read_training_yaml
+from chinwag.core.data.yaml_writer import dump_nlu_yaml, dump_stories_yaml
 
 
 def without_locations(value: Any) -> Any:

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.nlu.builtin import BuiltinExtractor, words_to_number
+from chinwag.core.nlu.builtin import BuiltinExtractor, words_to_number
 
 NOW = datetime(2024, 3, 10, 9, 0, tzinfo=UTC)  # a Sunday
 # Wednesday 14 February 2024, noon in Los Angeles (-08:00, before daylight saving time)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from core.nlu.classifier import IntentClassifier
+from chinwag.core.nlu.classifier import IntentClassifier
 
 TEXTS = ["hello", "hi there", "good morning", "bye", "goodbye now", "see you later"] * 2
 LABELS = ["greet", "greet", "greet", "bye", "bye", "bye"] * 2
@@ -59,7 +59,7 @@ def test_sgd_binary_confidences_are_sigmoid() -> None:
 def test_auto_is_logistic_regression_on_small_data_and_sgd_on_large(monkeypatch) -> None:
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-    import core.nlu.classifier as classifier
+    import chinwag.core.nlu.classifier as classifier
 
     clf = IntentClassifier(kind="auto")
     clf.train(TEXTS, LABELS)

@@ -1,8 +1,8 @@
 import pytest
 
-from core.data.training import Entity, Message
-from core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans, _swap_values
-from core.nlu.tokenizer import tokenize
+from chinwag.core.data.training import Entity, Message
+from chinwag.core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans, _swap_values
+from chinwag.core.nlu.tokenizer import tokenize
 
 
 def _flight(src: str, dst: str) -> Message:
@@ -118,7 +118,7 @@ def test_word_value_features_leave_own_values_out() -> None:
 
 
 def test_auto_training_plan_follows_the_problem_size() -> None:
-    from core.nlu.crf import PERCEPTRON_EPOCHS, plan_training, problem_size
+    from chinwag.core.nlu.crf import PERCEPTRON_EPOCHS, plan_training, problem_size
 
     data = [_flight("berlin", "paris"), _flight("rome", "oslo")]
     assert problem_size(data) == (10, 1)  # 10 tokens, 1 entity type
@@ -137,7 +137,7 @@ def test_auto_training_plan_follows_the_problem_size() -> None:
 def test_io_tagging_learns_entities_and_roles(
     monkeypatch: pytest.MonkeyPatch, algorithm: str
 ) -> None:
-    import core.nlu.crf as crf_module
+    import chinwag.core.nlu.crf as crf_module
 
     monkeypatch.setattr(crf_module, "LBFGS_BUDGET", 0)  # every problem is "large"
     if algorithm == "lbfgs":

@@ -14,14 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.agent import UserMessage, load_agent
-from core.cli import main
-from core.data.problems import Problems
-from core.domain import Domain
-from core.nlu.builtin import BuiltinExtractor
-from core.nlu.duckling import DucklingHTTPExtractor
-from core.nlu.pipeline import BUILTIN_EXTRACTOR as BUILTIN
-from core.nlu.pipeline import NLUPipeline
+from chinwag.core.agent import UserMessage, load_agent
+from chinwag.core.cli import main
+from chinwag.core.data.problems import Problems
+from chinwag.core.domain import Domain
+from chinwag.core.nlu.builtin import BuiltinExtractor
+from chinwag.core.nlu.duckling import DucklingHTTPExtractor
+from chinwag.core.nlu.pipeline import BUILTIN_EXTRACTOR as BUILTIN
+from chinwag.core.nlu.pipeline import NLUPipeline
 from tests.core.data.test_loader import write
 from tests.emulators.duckling import FakeDuckling, serve_in_thread
 from tests.security.test_extractors_total import HOSTILE, TEXTS, assert_storable_entities
@@ -134,7 +134,7 @@ def test_duckling_down_is_logged_once_and_not_fatal(caplog: pytest.LogCaptureFix
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     extractor = DucklingHTTPExtractor(f"http://127.0.0.1:{port}", timeout=1)
-    with caplog.at_level(logging.ERROR, logger="core.nlu.duckling"):
+    with caplog.at_level(logging.ERROR, logger="chinwag.core.nlu.duckling"):
         assert extractor.extract("tomorrow") == []
         assert extractor.extract("tomorrow") == []
     assert len([r for r in caplog.records if "did not answer" in r.message]) == 1
@@ -150,7 +150,7 @@ def test_duckling_failing_stands_down_and_the_builtins_answer(
             locale="xx_XX",  # Duckling refuses an unknown locale: 422
             fallback=BuiltinExtractor(["number"]),
         )
-        with caplog.at_level(logging.ERROR, logger="core.nlu.duckling"):
+        with caplog.at_level(logging.ERROR, logger="chinwag.core.nlu.duckling"):
             first = extractor.extract("twenty two people")
             second = extractor.extract("three people")
     assert [(e["entity"], e["value"]) for e in first + second] == [("number", 22), ("number", 3)]

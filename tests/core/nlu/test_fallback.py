@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from core.nlu.fallback import FallbackClassifier
+from chinwag.core.nlu.fallback import FallbackClassifier
 
 
 def parsed(*ranking: tuple[str, float]) -> dict[str, Any]:

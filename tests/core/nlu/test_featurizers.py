@@ -1,6 +1,6 @@
-from core.data.training import NLUData, Regex
-from core.nlu.featurizers import FeaturizerConfig, SentenceFeaturizer
-from core.nlu.patterns import collect_patterns, compile_patterns
+from chinwag.core.data.training import NLUData, Regex
+from chinwag.core.nlu.featurizers import FeaturizerConfig, SentenceFeaturizer
+from chinwag.core.nlu.patterns import collect_patterns, compile_patterns
 
 
 def test_shapes_and_pattern_columns() -> None:

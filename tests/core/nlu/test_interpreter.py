@@ -1,10 +1,10 @@
 import pytest
 
-from core.data.problems import Problems
-from core.data.training import NLUData
-from core.data.yaml_io import load_yaml_text
-from core.data.yaml_reader import read_training_yaml
-from core.nlu.interpreter import ExampleInterpreter, PayloadError, parse_payload
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.training import NLUData
+from chinwag.core.data.yaml_io import load_yaml_text
+from chinwag.core.data.yaml_reader import read_training_yaml
+from chinwag.core.nlu.interpreter import ExampleInterpreter, PayloadError, parse_payload
 
 
 def nlu(text: str) -> NLUData:

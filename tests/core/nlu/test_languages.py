@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-from core.data.problems import Location, Problems
-from core.data.training import Entity, Message, NLUData, Regex
-from core.domain import Domain
-from core.nlu.pipeline import NLUPipeline
-from core.nlu.tokenizer import (
+from chinwag.core.cli import main
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import Entity, Message, NLUData, Regex
+from chinwag.core.domain import Domain
+from chinwag.core.nlu.pipeline import NLUPipeline
+from chinwag.core.nlu.tokenizer import (
     JapaneseTokenizer,
     JiebaTokenizer,
     MissingExtra,
@@ -238,7 +238,7 @@ def test_bot_trains_and_passes_chinwag_test(
 def test_chinese_entities_have_exact_spans_and_synonyms(tmp_path: Path) -> None:
     bot = _zh_bot(tmp_path / "zh")
     assert main(["train", str(bot)]) == 0
-    from core.train import load_model
+    from chinwag.core.train import load_model
 
     model = load_model(next((bot / "models").glob("*.tar.gz")))
     nlu = model.nlu
@@ -340,7 +340,7 @@ def test_model_needing_a_missing_segmenter_is_a_model_error(
 ) -> None:
     import sys
 
-    from core.train import ModelError, load_model
+    from chinwag.core.train import ModelError, load_model
 
     bot = _zh_bot(tmp_path / "zh")
     assert main(["train", str(bot)]) == 0

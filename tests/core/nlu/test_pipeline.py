@@ -1,10 +1,10 @@
 from pathlib import Path
 from typing import Any
 
-from core.data.problems import Location, Problems
-from core.data.training import Entity, Message, NLUData, Regex
-from core.domain import Domain
-from core.nlu.pipeline import NLUPipeline
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.training import Entity, Message, NLUData, Regex
+from chinwag.core.domain import Domain
+from chinwag.core.nlu.pipeline import NLUPipeline
 
 
 def _nlu() -> NLUData:

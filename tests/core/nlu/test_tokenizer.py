@@ -1,4 +1,4 @@
-from core.nlu.tokenizer import tokenize
+from chinwag.core.nlu.tokenizer import tokenize
 
 
 def test_offsets_match_text() -> None:

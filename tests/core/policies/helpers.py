@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.data.problems import Location, Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import ActionStep, LoopStep, SlotStep, Step, Story, StoryKind, UserStep
-from core.domain import Domain, Form, Intent
-from core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
-from core.slots import Slot
-from core.tracker import Tracker
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import (
+    ActionStep,
+    LoopStep,
+    SlotStep,
+    Step,
+    Story,
+    StoryKind,
+    UserStep,
+)
+from chinwag.core.domain import Domain, Form, Intent
+from chinwag.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUttered
+from chinwag.core.slots import Slot
+from chinwag.core.tracker import Tracker
 
 INTENTS = ["greet", "bye", "affirm", "deny", "inform", "request", "chitchat", "restart", "back"]
 

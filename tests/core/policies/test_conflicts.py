@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.data.problems import Location, Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import (
     ActionStep,
     LoopStep,
     SlotStep,
@@ -13,9 +13,9 @@ from core.data.training import (
     StoryKind,
     UserStep,
 )
-from core.domain import Domain, Form, Intent
-from core.policies.conflicts import find_conflicts, find_incomplete_rules
-from core.slots import Slot
+from chinwag.core.domain import Domain, Form, Intent
+from chinwag.core.policies.conflicts import find_conflicts, find_incomplete_rules
+from chinwag.core.slots import Slot
 
 STORIES = "data/stories.yml"
 RULES = "data/rules.yml"

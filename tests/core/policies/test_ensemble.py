@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from core.data.loader import Bot
-from core.data.problems import Problems
-from core.events import ActionExecutionRejected, DefinePrevUserUtteredFeaturization, LoopInterrupted
-from core.policies.base import PolicyPrediction
-from core.policies.ensemble import PolicyEnsemble, build_policies, pick_best, train_policies
-from core.policies.lightgbm import LightGBMPolicy
-from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
-from core.policies.rules import RulePolicy
+from chinwag.core.data.loader import Bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.events import (
+    ActionExecutionRejected,
+    DefinePrevUserUtteredFeaturization,
+    LoopInterrupted,
+)
+from chinwag.core.policies.base import PolicyPrediction
+from chinwag.core.policies.ensemble import PolicyEnsemble, build_policies, pick_best, train_policies
+from chinwag.core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
+from chinwag.core.policies.rules import RulePolicy
 from tests.core.policies.helpers import a, act, domain, story, tracker, u, user
 
 
@@ -79,7 +83,7 @@ def test_rejected_action_is_excluded_and_featurization_event_added(
         ]
     )
     t = tracker(user("greet"))
-    with caplog.at_level(logging.DEBUG, logger="core.policies.ensemble"):
+    with caplog.at_level(logging.DEBUG, logger="chinwag.core.policies.ensemble"):
         action, prediction = ensemble.predict(t, domain())
     assert (action, prediction.policy_name) == ("a_form", "R")
     assert "Predicted next action 'a_form' with confidence 1.00 by R" in caplog.text

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.domain import Domain, EntityDef, Form, Intent
-from core.policies.featurizer import StateFeaturizer, text_tokens
-from core.policies.states import SHOULD_NOT_BE_SET, State
-from core.slots import Slot
+from chinwag.core.domain import Domain, EntityDef, Form, Intent
+from chinwag.core.policies.featurizer import StateFeaturizer, text_tokens
+from chinwag.core.policies.states import SHOULD_NOT_BE_SET, State
+from chinwag.core.slots import Slot
 
 
 def small_domain() -> Domain:

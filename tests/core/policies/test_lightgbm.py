@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from core.data.story_graph import Conversation
-from core.data.training import ActionStep, UserStep
-from core.domain import Domain
-from core.events import ActionExecuted, SlotSet, UserUttered
-from core.policies.lightgbm import LightGBMPolicy, augment
-from core.policies.states import conversation_states, conversation_tracker
-from core.tracker import Tracker
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.data.training import ActionStep, UserStep
+from chinwag.core.domain import Domain
+from chinwag.core.events import ActionExecuted, SlotSet, UserUttered
+from chinwag.core.policies.lightgbm import LightGBMPolicy, augment
+from chinwag.core.policies.states import conversation_states, conversation_tracker
+from chinwag.core.tracker import Tracker
 from tests.core.policies.helpers import a, act, domain, slot, split, story, tracker, u, user
 
 
@@ -182,8 +182,8 @@ def test_rejects_a_bad_max_history() -> None:
 
 
 def test_ted_config_becomes_one_lightgbm_policy() -> None:
-    from core.data.problems import Problems
-    from core.policies.ensemble import PolicyEnsemble, build_policies
+    from chinwag.core.data.problems import Problems
+    from chinwag.core.policies.ensemble import PolicyEnsemble, build_policies
 
     problems = Problems()
     policies = build_policies(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.policies.lightgbm import LightGBMPolicy
-from core.policies.states import State, tracker_states
+from chinwag.core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.policies.states import State, tracker_states
 from tests.core.policies.helpers import act, domain, tracker, user
 from tests.core.policies.test_lightgbm import five_stories, trained
 

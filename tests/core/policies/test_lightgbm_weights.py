@@ -8,10 +8,10 @@ import math
 
 import pytest
 
-from core.data.problems import Problems
-from core.data.story_graph import Conversation
-from core.policies.ensemble import build_policies
-from core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import Conversation
+from chinwag.core.policies.ensemble import build_policies
+from chinwag.core.policies.lightgbm import LightGBMPolicy
 from tests.core.policies.helpers import a, act, domain, split, story, tracker, u, user
 
 

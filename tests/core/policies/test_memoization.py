@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.events import SlotSet
-from core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
+from chinwag.core.events import SlotSet
+from chinwag.core.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
 from tests.core.policies.helpers import a, act, domain, slot, split, story, tracker, u, user
 
 

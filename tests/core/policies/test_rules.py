@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from core.data.training import LoopStep, SlotStep, Story
-from core.events import ActionExecutionRejected, ActiveLoop, LoopInterrupted, SlotSet
-from core.policies.base import TrainingError
-from core.policies.rules import RulePolicy
+from chinwag.core.data.training import LoopStep, SlotStep, Story
+from chinwag.core.events import ActionExecutionRejected, ActiveLoop, LoopInterrupted, SlotSet
+from chinwag.core.policies.base import TrainingError
+from chinwag.core.policies.rules import RulePolicy
 from tests.core.policies.helpers import a, act, domain, loop, split, story, tracker, u, user
 
 

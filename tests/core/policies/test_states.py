@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.data.problems import Location, Problems
-from core.data.story_graph import Conversation, expand
-from core.data.training import (
+from chinwag.core.data.problems import Location, Problems
+from chinwag.core.data.story_graph import Conversation, expand
+from chinwag.core.data.training import (
     ActionStep,
     Entity,
     LoopStep,
@@ -14,8 +14,8 @@ from core.data.training import (
     StoryKind,
     UserStep,
 )
-from core.domain import Domain, EntityDef, Intent
-from core.policies.states import (
+from chinwag.core.domain import Domain, EntityDef, Intent
+from chinwag.core.policies.states import (
     SHOULD_NOT_BE_SET,
     State,
     after_snippet,
@@ -24,7 +24,7 @@ from core.policies.states import (
     slots_for_entities,
     state_key,
 )
-from core.slots import MappingCondition, Slot, SlotMapping
+from chinwag.core.slots import MappingCondition, Slot, SlotMapping
 
 
 def conv(*steps: Step, kind: StoryKind = "story", **rule: bool) -> Conversation:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUtteranceReverted
-from core.policies.states import STATE_SNAPSHOTS, State, _replay, tracker_states
-from core.tracker import Tracker
+from chinwag.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUtteranceReverted
+from chinwag.core.policies.states import STATE_SNAPSHOTS, State, _replay, tracker_states
+from chinwag.core.tracker import Tracker
 from tests.core.test_tracker import FORM, event_strategy, listen, make_domain, user
 
 

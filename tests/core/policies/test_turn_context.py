@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.agent import UserMessage, load_agent
-from core.data.loader import load_bot
-from core.data.problems import Problems
-from core.data.story_graph import expand
-from core.domain import Domain, Intent
-from core.events import ActionExecuted, SessionStarted
-from core.policies.featurizer import StateFeaturizer
-from core.policies.lightgbm import LightGBMPolicy
-from core.policies.states import (
+from chinwag.core.agent import UserMessage, load_agent
+from chinwag.core.data.loader import load_bot
+from chinwag.core.data.problems import Problems
+from chinwag.core.data.story_graph import expand
+from chinwag.core.domain import Domain, Intent
+from chinwag.core.events import ActionExecuted, SessionStarted
+from chinwag.core.policies.featurizer import StateFeaturizer
+from chinwag.core.policies.lightgbm import LightGBMPolicy
+from chinwag.core.policies.states import (
     ACTION_LISTEN,
     State,
     TurnContext,
@@ -23,8 +23,8 @@ from core.policies.states import (
     turn_context,
     turn_contexts,
 )
-from core.stores.memory import InMemoryTrackerStore
-from core.tracker import Tracker
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.tracker import Tracker
 from tests.core.data.test_loader import write
 from tests.core.policies.helpers import a, slot, split, story, u
 from tests.core.policies.helpers import domain as helpers_domain

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.stores.base import TrackerStore
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.stores.base import TrackerStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 
 StoreFactory = Callable[[], TrackerStore]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.events import (
+from chinwag.core.events import (
     ActionExecuted,
     BotUttered,
     Event,
@@ -18,11 +18,11 @@ from core.events import (
     UnreadableEvent,
     UserUttered,
 )
-from core.stores.base import SequenceGap, TrackerStore, UnstorableEvent
-from core.stores.cache import CachedTrackerStore
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.stores.base import SequenceGap, TrackerStore, UnstorableEvent
+from chinwag.core.stores.cache import CachedTrackerStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 from tests.core.stores.conftest import StoreFactory
 
 

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from core.data.loader import load_bot
-from core.stores.cache import CachedTrackerStore
-from core.stores.factory import (
+from chinwag.core.data.loader import load_bot
+from chinwag.core.stores.cache import CachedTrackerStore
+from chinwag.core.stores.factory import (
     StoreConfigError,
     create_lock_store,
     create_tracker_store,
     store_from_url,
 )
-from core.stores.locks import FileLockStore, InProcessLockStore, MongoLockStore
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.mongo import MongoTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.stores.locks import FileLockStore, InProcessLockStore, MongoLockStore
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.mongo import MongoTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 
 
 def bot_with(tmp_path: Path, endpoints: str | None) -> Path:

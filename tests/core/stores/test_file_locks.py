@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.stores.locks import FileLockStore, LockTimeout
+from chinwag.core.stores.locks import FileLockStore, LockTimeout
 from tests.core.stores.test_memory import assert_arrival_order
 
 REPO = Path(__file__).resolve().parents[3]
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[3]
 HOLDER = textwrap.dedent(
     """
     import asyncio, sys
-    from core.stores.locks import FileLockStore
+    from chinwag.core.stores.locks import FileLockStore
 
     async def main() -> None:
         locks = FileLockStore(sys.argv[1])

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.data.loader import load_bot
-from core.stores.factory import create_key_store, key_store_beside
-from core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
-from core.stores.mongo import MongoTrackerStore
+from chinwag.core.data.loader import load_bot
+from chinwag.core.stores.factory import create_key_store, key_store_beside
+from chinwag.core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
+from chinwag.core.stores.mongo import MongoTrackerStore
 
 KeyStoreFactory = Callable[[], KeyStore]
 

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
-from core.stores.locks import InProcessLockStore, LockStore, LockTimeout
-from core.stores.memory import InMemoryTrackerStore
+from chinwag.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from chinwag.core.stores.locks import InProcessLockStore, LockStore, LockTimeout
+from chinwag.core.stores.memory import InMemoryTrackerStore
 
 
 async def test_append_is_idempotent_by_seq() -> None:

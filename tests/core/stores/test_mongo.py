@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.events import UserUttered
-from core.stores.base import StoreUnavailable
-from core.stores.locks import LockTimeout, MongoLockStore
-from core.stores.mongo import MongoTrackerStore
+from chinwag.core.events import UserUttered
+from chinwag.core.stores.base import StoreUnavailable
+from chinwag.core.stores.locks import LockTimeout, MongoLockStore
+from chinwag.core.stores.mongo import MongoTrackerStore
 
 
 async def test_unreachable_server_is_a_clear_error_within_seconds() -> None:

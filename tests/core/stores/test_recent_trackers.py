@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.agent import Agent, UserMessage, load_agent
-from core.events import ActionExecuted, Event, SlotSet, UserUttered
-from core.stores.base import StoreError
-from core.stores.cache import CachedTrackerStore, RecentTrackers
-from core.stores.memory import InMemoryTrackerStore
-from core.stores.sqlite import SQLiteTrackerStore
-from core.tracker import Tracker
+from chinwag.core.agent import Agent, UserMessage, load_agent
+from chinwag.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from chinwag.core.stores.base import StoreError
+from chinwag.core.stores.cache import CachedTrackerStore, RecentTrackers
+from chinwag.core.stores.memory import InMemoryTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.tracker import Tracker
 from tests.core.test_agent import Clock, make_bot
 from tests.core.test_tracker import make_domain
 

@@ -1,0 +1,5 @@
+"""``python -m chinwag`` is the ``chinwag`` command."""
+
+from chinwag.core.cli import main
+
+raise SystemExit(main())
