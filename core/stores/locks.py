@@ -155,6 +155,9 @@ class FileLockStore(LockStore):
                 fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
 
+_TICKET_ATTEMPTS = 10  # numbers drawn before giving up on a lock ticket
+
+
 class MongoLockStore(LockStore):
     """Tickets with a lease in a MongoDB collection, for several hub processes on one MongoDB.
 
@@ -240,11 +243,12 @@ class MongoLockStore(LockStore):
         deadline = time.monotonic() + self.wait_timeout
         async with self._local.lock(conversation_id):
             try:
-                ticket = await self._take_ticket(conversation_id)
+                mine = await self._take_ticket(conversation_id)
             except PyMongoError as exc:
                 raise mongo_error(self.url, exc, f"locking '{conversation_id}'") from exc
             stop = asyncio.Event()
-            renewer = asyncio.create_task(self._renew(conversation_id, ticket, stop))
+            ticket = int(mine["ticket"])
+            renewer = asyncio.create_task(self._renew(conversation_id, mine, stop))
             self._renewers.add(renewer)
             renewer.add_done_callback(self._renewers.discard)
             try:
@@ -267,20 +271,25 @@ class MongoLockStore(LockStore):
             finally:
                 stop.set()  # never cancel: see the class notes
                 try:
-                    await self._tickets.delete_one(
-                        {"conversation_id": conversation_id, "ticket": ticket}
-                    )
+                    await self._tickets.delete_one(mine)
                 except PyMongoError as exc:  # unreleased, the ticket's lease runs out
                     logger.warning(
                         "lock ticket %d of '%s' not released: %s", ticket, conversation_id, exc
                     )
 
-    async def _take_ticket(self, conversation_id: str) -> int:
+    async def _take_ticket(self, conversation_id: str) -> dict[str, Any]:
+        """The next ticket of the conversation, inserted; the filter that finds it (owner
+        included, so a renewal or release never touches another process's ticket).
+
+        A number whose ticket already exists (a server that answered a lost upsert race or a
+        retried write oddly, or a ticket left over on a reused database) is not ours: an
+        expired one is taken over, a live one makes us draw the next number, so the ticket
+        always sorts after every live one and the order stays FIFO."""
         from pymongo import ReturnDocument
         from pymongo.errors import DuplicateKeyError
 
-        counter: dict[str, Any] | None = None
-        for _ in range(3):  # two first tickets at once: one upsert loses and retries
+        owner = os.urandom(12).hex()  # tells our own ticket from another's after a retry
+        for _ in range(_TICKET_ATTEMPTS):
             try:
                 counter = await self._counters.find_one_and_update(
                     {"_id": conversation_id},
@@ -288,19 +297,30 @@ class MongoLockStore(LockStore):
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
-            except DuplicateKeyError:
+            except DuplicateKeyError:  # two first tickets at once: one upsert loses
                 continue
             # some servers (secantusdb) answer a lost upsert race with no document instead
             # of a duplicate-key error: take another number (gaps between tickets are fine)
-            if counter is not None:
-                break
-        if counter is None:  # pragma: no cover - a third collision in a row
-            raise LockTimeout(f"conversation '{conversation_id}': no lock ticket could be taken")
-        ticket = int(counter["next"])
-        await self._tickets.insert_one(
-            {"conversation_id": conversation_id, "ticket": ticket, "expires_at": self._expiry()}
-        )
-        return ticket
+            if counter is None:
+                continue
+            ticket = int(counter["next"])
+            mine = {"conversation_id": conversation_id, "ticket": ticket, "owner": owner}
+            try:
+                await self._tickets.insert_one({**mine, "expires_at": self._expiry()})
+                return mine
+            except DuplicateKeyError:
+                pass
+            taken_over = await self._tickets.find_one_and_update(
+                {
+                    "conversation_id": conversation_id,
+                    "ticket": ticket,
+                    "$or": [{"owner": owner}, {"expires_at": {"$lte": datetime.now(UTC)}}],
+                },
+                {"$set": {"owner": owner, "expires_at": self._expiry()}},
+            )
+            if taken_over is not None:
+                return mine
+        raise LockTimeout(f"conversation '{conversation_id}': no lock ticket could be taken")
 
     async def _wait_for_turn(self, conversation_id: str, ticket: int, deadline: float) -> bool:
         """Poll until no live ticket is ahead (True) or ``deadline`` passes (False)."""
@@ -322,7 +342,7 @@ class MongoLockStore(LockStore):
             await asyncio.sleep(min(delay, left))
             delay = min(delay * 2, 1.0)  # Rasa polls every second; start faster
 
-    async def _renew(self, conversation_id: str, ticket: int, stop: asyncio.Event) -> None:
+    async def _renew(self, conversation_id: str, mine: dict[str, Any], stop: asyncio.Event) -> None:
         """Extend the ticket's lease every third of it until ``stop`` is set."""
         from pymongo.errors import PyMongoError
 
@@ -334,9 +354,6 @@ class MongoLockStore(LockStore):
             except TimeoutError:
                 pass
             try:
-                await self._tickets.update_one(
-                    {"conversation_id": conversation_id, "ticket": ticket},
-                    {"$set": {"expires_at": self._expiry()}},
-                )
+                await self._tickets.update_one(mine, {"$set": {"expires_at": self._expiry()}})
             except PyMongoError as exc:  # the next renewal may work; the lease says the rest
                 logger.warning("lock lease of '%s' not renewed: %s", conversation_id, exc)

@@ -107,6 +107,31 @@ async def test_a_crashed_holders_lease_expires(make_locks: LockFactory) -> None:
     assert 0.4 < waited < 5
 
 
+async def test_a_ticket_already_at_the_drawn_number_never_stops_a_message(
+    make_locks: LockFactory,
+) -> None:
+    """A server that hands out a number twice (or a database with tickets left over) must not
+    turn into a 503: an expired ticket at our number is taken over, a live one is waited for."""
+    locks = make_locks(wait_timeout=10)
+    await locks.open()
+    now = datetime.now(UTC)
+    await locks._tickets.insert_many(
+        [
+            {"conversation_id": "old", "ticket": 1, "expires_at": now - timedelta(seconds=5)},
+            {"conversation_id": "live", "ticket": 1, "expires_at": now + timedelta(seconds=0.5)},
+        ]
+    )
+    async with locks.lock("old"):  # the expired ticket 1 is taken over
+        assert await locks._counters.find_one({"_id": "old"}) == {"_id": "old", "next": 1}
+    started = time.monotonic()
+    async with locks.lock("live"):  # draws ticket 2 and waits behind the live ticket 1
+        waited = time.monotonic() - started
+        live = {"conversation_id": "live", "expires_at": {"$gt": datetime.now(UTC)}}
+        assert [t["ticket"] for t in await locks._tickets.find(live).to_list()] == [2]
+    assert waited > 0.2
+    assert await locks._tickets.count_documents({"conversation_id": "old"}) == 0
+
+
 async def test_waiting_too_long_is_a_lock_timeout(
     make_locks: LockFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
