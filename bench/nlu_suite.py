@@ -52,7 +52,7 @@ from snips import run as run_snips
 from core.data.loader import load_bot
 from core.data.problems import Problems
 from core.data.training import Entity, Message
-from core.evaluate import entity_counts, folds
+from core.evaluate import NLUPrediction, entity_report, folds
 from core.nlu.classifier import KINDS, IntentClassifier
 from core.nlu.crf import CRFConfig, CRFEntityExtractor
 from core.nlu.featurizers import FeaturizerConfig
@@ -388,19 +388,17 @@ def read_queries_latin(path: Path, intent: str) -> list[Message]:
 
 def entity_f1(pairs: Sequence[tuple[Message, Sequence[dict[str, Any]]]]) -> tuple[float, float]:
     """Micro F1, exact (type and text as written) and by span overlap, as ``chinwag test nlu``
-    counts them (core/evaluate.py's ``entity_counts``: pretrained extractors left out)."""
-    totals = {"exact": [0, 0, 0], "overlap": [0, 0, 0]}
-    for message, got in pairs:
-        gold = [e.as_dict() for e in message.entities]
-        for mode, by_type in entity_counts(message.text, gold, got).items():
-            for row in by_type.values():
-                totals[mode] = [t + n for t, n in zip(totals[mode], row, strict=True)]
-    f1 = {}
-    for mode, (tp, predicted, gold_n) in totals.items():
-        p = tp / predicted if predicted else 0.0
-        r = tp / gold_n if gold_n else 0.0
-        f1[mode] = 2 * p * r / (p + r) if p + r else 0.0
-    return f1["exact"], f1["overlap"]
+    counts them (core/evaluate.py's ``entity_report``: pretrained extractors left out)."""
+    report = entity_report(
+        [
+            NLUPrediction(m.text, "", "", 0.0, [e.as_dict() for e in m.entities], list(got))
+            for m, got in pairs
+        ]
+    )
+    return (
+        float(report["micro avg"]["f1-score"]),
+        float(report["micro avg (span overlap)"]["f1-score"]),
+    )
 
 
 def _fmt(value: Any) -> str:
