@@ -20,7 +20,8 @@ Benchmarks (training time is measured for every model, wall clock on the shared 
   time and exact (type, text) micro F1 on the 700 ``validate_*`` queries.
 * ``bot:<name>``: 5-fold cross-validation (core/evaluate.py's ``folds``, seed 42) of every
   corpus bot's NLU: chinwag's whole pipeline built from the bot's config.yml (fallback off)
-  against the baseline on the same folds; intent accuracy, entity micro F1 (chinwag).
+  against the baseline on the same folds; intent accuracy, entity micro F1 (chinwag; exact /
+  span overlap, as ``chinwag test nlu`` counts them).
 
 ``--reduced``: one seed, no clinc-full, entities-2k instead of 10k, 3 folds: for iterating.
 
@@ -36,7 +37,6 @@ import random
 import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,13 +52,32 @@ from snips import run as run_snips
 from chinwag.core.data.loader import load_bot
 from chinwag.core.data.problems import Problems
 from chinwag.core.data.training import Entity, Message
-from chinwag.core.evaluate import folds
+from chinwag.core.evaluate import NLUPrediction, entity_report, folds
 from chinwag.core.nlu.classifier import KINDS, IntentClassifier
 from chinwag.core.nlu.crf import CRFConfig, CRFEntityExtractor
 from chinwag.core.nlu.featurizers import FeaturizerConfig
 from chinwag.core.nlu.pipeline import DEFAULT_INTENT, NLUPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
+# five of CLINC150's ten domains (Larson et al. 2019, table of intents per domain)
+CLINC_DOMAINS = {
+    "banking": "transfer transactions balance freeze_account pay_bill bill_balance bill_due "
+    "interest_rate routing min_payment order_checks pin_change report_fraud account_blocked "
+    "spending_history",
+    "credit_cards": "credit_score report_lost_card credit_limit rewards_balance new_card "
+    "application_status card_declined international_fees apr redeem_rewards credit_limit_change "
+    "damaged_card replacement_card_duration improve_credit_score expiration_date",
+    "kitchen_and_dining": "recipe restaurant_reviews calories nutrition_info "
+    "restaurant_suggestion ingredients_list ingredient_substitution cook_time food_last "
+    "meal_suggestion restaurant_reservation confirm_reservation how_busy cancel_reservation "
+    "accept_reservations",
+    "work": "direct_deposit pto_request taxes payday w2 pto_balance pto_request_status "
+    "next_holiday insurance insurance_change schedule_meeting pto_used meeting_schedule "
+    "rollover_401k income",
+    "auto_and_commute": "traffic directions gas gas_type distance current_location mpg "
+    "oil_change_when oil_change_how jump_start uber schedule_maintenance last_maintenance "
+    "tire_pressure tire_change",
+}
 Pairs = list[tuple[str, str]]
 
 
@@ -221,13 +240,80 @@ class Suite:
         crf.train(train)
         seconds = time.perf_counter() - t0
         types = len({e.entity for m in train for e in m.entities})
+        exact, overlap = entity_f1([(m, crf.extract(m.text)) for m in test])
         self.add(
             f"entities-{size // 1000}k",
-            f"entity micro F1 ({types} types)",
-            entity_f1([(m, crf.extract(m.text)) for m in test]),
+            f"entity micro F1, exact type+text ({types} types)",
+            exact,
             None,
+            span_overlap_f1=overlap,
             train_seconds=(seconds, None),
         )
+
+    # ---------------------------------------------------------------- small single-domain sets
+
+    def small(self) -> None:
+        """100-200 training sentences over a few intents of one domain, unevenly spread (the
+        shape of Braun et al.'s chat / Q&A corpora): per CLINC150 domain, 5 of its intents with
+        10-50 training rows each, tested on their 30 test rows each, plus 150 out-of-scope
+        test rows (in-scope accuracy and OOS recall at a DIET-tuned fallback threshold of
+        0.7); per seed, 2-4 Snips intents with 30-60 rows each, tested on their validate rows."""
+        splits = read_splits(self.bench)
+        by_intent: dict[str, Pairs] = {}
+        for text, label in splits["train"]:
+            by_intent.setdefault(label, []).append((text, label))
+        draws: dict[str, list[tuple[Pairs, Pairs, Pairs]]] = {"clinc": [], "snips": []}
+        for seed, (_domain, intents) in enumerate(sorted(CLINC_DOMAINS.items())):
+            rng = random.Random(seed)
+            chosen = rng.sample(intents.split(), 5)
+            train = [p for k in chosen for p in rng.sample(by_intent[k], rng.randint(10, 50))]
+            test = [p for p in splits["test"] if p[1] in chosen]
+            draws["clinc"].append((train, test, rng.sample(splits["oos_test"], 150)))
+        root = self.bench / "snips-2017"
+        names = self._snips_intents()
+        for seed in range(5):
+            rng = random.Random(seed)
+            chosen = sorted(rng.sample(names, rng.randint(2, 4)))
+            train = [
+                (m.text, n)
+                for n in chosen
+                for m in rng.sample(
+                    read_queries(root / n / f"train_{n}.json", n), rng.randint(30, 60)
+                )
+            ]
+            test = [
+                (m.text, n)
+                for n in chosen
+                for m in read_queries(root / n / f"validate_{n}.json", n)
+            ]
+            draws["snips"].append((train, test, []))
+        for family, sets in draws.items():
+            scores: dict[str, list[tuple[float, ...]]] = {"chinwag": [], "baseline": []}
+            for train, test, oos in sets:
+                for side, model in (("chinwag", self.chinwag()), ("baseline", Baseline())):
+                    seconds = timed_train(model, train)
+                    row: tuple[float, ...] = (accuracy(model, test), seconds)
+                    if oos:
+                        at = evaluate(model, test, oos)[0.7]  # type: ignore[arg-type]
+                        row += at
+                    scores[side].append(row)
+            ours, base = (np.mean(scores[s], axis=0) for s in ("chinwag", "baseline"))
+            extra: dict[str, Any] = {}
+            if family == "clinc":
+                extra["in_scope_at_0.7"] = (float(ours[2]), float(base[2]))
+                extra["oos_recall_at_0.7"] = (float(ours[3]), float(base[3]))
+            self.add(
+                f"small-{family}",
+                f"accuracy ({len(sets)} draws, {min(len(t) for t, _, _ in sets)}-"
+                f"{max(len(t) for t, _, _ in sets)} training rows)",
+                float(ours[0]),
+                float(base[0]),
+                worst_draw_margin=min(
+                    a[0] - b[0] for a, b in zip(scores["chinwag"], scores["baseline"], strict=True)
+                ),
+                **extra,
+                train_seconds=(float(ours[1]), float(base[1])),
+            )
 
     # ---------------------------------------------------------------- corpus bots
 
@@ -245,7 +331,7 @@ class Suite:
             if len({m.base_intent for m in examples}) < 2:
                 continue
             scores: dict[str, list[float]] = {"chinwag": [], "baseline": []}
-            f1s: list[float] = []
+            f1s: list[tuple[float, float]] = []
             seconds: dict[str, float] = {"chinwag": 0.0, "baseline": 0.0}
             for held_out in folds(examples, n_folds):
                 held = set(held_out)
@@ -284,7 +370,7 @@ class Suite:
                     statistics.pstdev(scores["chinwag"]),
                     statistics.pstdev(scores["baseline"]),
                 ),
-                entity_f1=statistics.mean(f1s) if f1s else None,
+                entity_f1=tuple(float(x) for x in np.mean(f1s, axis=0)) if f1s else None,
                 train_seconds=(seconds["chinwag"] / n_folds, seconds["baseline"] / n_folds),
             )
 
@@ -300,18 +386,19 @@ def read_queries_latin(path: Path, intent: str) -> list[Message]:
         return read_queries(tmp, intent)
 
 
-def entity_f1(pairs: Sequence[tuple[Message, Sequence[dict[str, Any]]]]) -> float:
-    """Micro F1 of (type, lowercased text) multisets per message: bench/snips.py's match."""
-    tp = predicted = gold = 0
-    for message, got in pairs:
-        want = Counter((e.entity, str(e.value).strip().lower()) for e in message.entities)
-        have = Counter((e["entity"], str(e["value"]).strip().lower()) for e in got)
-        gold += sum(want.values())
-        predicted += sum(have.values())
-        tp += sum(min(n, want.get(k, 0)) for k, n in have.items())
-    p = tp / predicted if predicted else 0.0
-    r = tp / gold if gold else 0.0
-    return 2 * p * r / (p + r) if p + r else 0.0
+def entity_f1(pairs: Sequence[tuple[Message, Sequence[dict[str, Any]]]]) -> tuple[float, float]:
+    """Micro F1, exact (type and text as written) and by span overlap, as ``chinwag test nlu``
+    counts them (core/evaluate.py's ``entity_report``: pretrained extractors left out)."""
+    report = entity_report(
+        [
+            NLUPrediction(m.text, "", "", 0.0, [e.as_dict() for e in m.entities], list(got))
+            for m, got in pairs
+        ]
+    )
+    return (
+        float(report["micro avg"]["f1-score"]),
+        float(report["micro avg (span overlap)"]["f1-score"]),
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -347,6 +434,7 @@ STEPS: dict[str, Callable[[Suite], None]] = {
     "snips-intent": Suite.snips_intent,
     "snips-slots": Suite.snips_slots,
     "entities": Suite.entities,
+    "small": Suite.small,
     "bots": Suite.bots,
 }
 

@@ -1,10 +1,10 @@
 """How long ``chinwag train`` takes on real bots, end to end (loading, checking, training,
 writing the archive), from scratch.
 
-    .venv/bin/python bench/train_time.py [--runs 3] [--record] [BOT_DIR ...]
+    .venv/bin/python bench/train_time.py [--runs 3] [--record] [--all | BOT_DIR ...]
 
-Defaults to financial-demo and carbon-bot from ../shared/corpus. The archive goes to a
-temporary folder (the corpus is read-only). With --record, writes
+Defaults to financial-demo and carbon-bot from ../shared/corpus; ``--all``: every corpus bot.
+The archive goes to a temporary folder (the corpus is read-only). With --record, writes
 bench/results/train_time.md (median and max over the runs, per-stage facts, the command).
 """
 
@@ -33,8 +33,12 @@ def main() -> int:
     parser.add_argument("bots", nargs="*", help="bot folders (default: corpus bots)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--record", action="store_true", help="write bench/results/train_time.md")
+    parser.add_argument("--all", action="store_true", help="every bot in ../shared/corpus")
     args = parser.parse_args()
     bots = [Path(b) for b in args.bots] or [SHARED / "corpus" / b for b in DEFAULT_BOTS]
+    if args.all:
+        bots = sorted(p for p in (SHARED / "corpus").iterdir() if (p / "domain.yml").exists())
+    load_before = os.getloadavg()[0]
     rows = []
     for path in bots:
         times = []
@@ -61,10 +65,12 @@ def main() -> int:
         )
         text = (
             "# Training time (chinwag train, end to end)\n\n"
-            f"Command: `.venv/bin/python bench/train_time.py --runs {args.runs} --record`\n\n"
-            f"Machine: {machine}; each run from scratch (`force`), in a fresh process for the "
-            "first run only (imports are in the first run's time); time = load + check + "
-            "train NLU + train every policy + write the archive.\n\n"
+            f"Command: `.venv/bin/python bench/train_time.py {' '.join(sys.argv[1:])}`\n\n"
+            f"Machine: {machine}, load average {load_before:.1f} before the run and "
+            f"{os.getloadavg()[0]:.1f} after it (the cores are shared); each run from scratch "
+            "(`force`), in a fresh process for the first run only (imports are in the first "
+            "run's time); time = load + check + train NLU + train every policy + write the "
+            "archive.\n\n"
             f"{table}\n"
         )
         (REPO / "bench" / "results" / "train_time.md").write_text(text, encoding="utf-8")

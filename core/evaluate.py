@@ -94,9 +94,57 @@ def make_parser(nlu: Any, pipeline_config: list[dict[str, Any]]) -> Parser:
     return parse
 
 
-def _entity_keys(entities: Sequence[dict[str, Any]]) -> Counter[tuple[str, str]]:
-    """Entities as (type, value) pairs: an extraction is right when both match."""
-    return Counter((str(e.get("entity")), str(e.get("value")).lower()) for e in entities)
+# what ``rasa test nlu`` leaves out of its entity evaluation (rasa/nlu/test.py,
+# ``PRETRAINED_EXTRACTORS``): extractors not trained on the bot's data; chinwag's built-in
+# extractor reports itself as DucklingEntityExtractor
+PRETRAINED_EXTRACTORS = frozenset({"DucklingEntityExtractor", "SpacyEntityExtractor"})
+
+
+def _surface(entity: dict[str, Any], text: str) -> str:
+    """The entity's text as written (before any synonym mapping), lowercased; its value when
+    it has no usable span."""
+    start, end = entity.get("start"), entity.get("end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+        return text[start:end].strip().lower()
+    return str(entity.get("value")).strip().lower()
+
+
+def _overlaps(a: dict[str, Any], b: dict[str, Any], text: str) -> bool:
+    spans = [(e.get("start"), e.get("end")) for e in (a, b)]
+    if all(isinstance(x, int) and isinstance(y, int) for x, y in spans):
+        (s1, e1), (s2, e2) = spans
+        return bool(s1 < e2 and s2 < e1)  # type: ignore[operator]
+    x, y = _surface(a, text), _surface(b, text)
+    return x in y or y in x
+
+
+def entity_counts(
+    text: str, gold: Sequence[dict[str, Any]], predicted: Sequence[dict[str, Any]]
+) -> dict[str, dict[str, list[int]]]:
+    """Per entity type ``[true positives, predicted, gold]`` for one message, ``exact`` (type
+    and text as written match: a synonym-mapped value counts by the words it was found in) and
+    ``overlap`` (type matches and the spans overlap, each gold entity matched once).
+    Predictions of pretrained extractors are left out, as ``rasa test nlu`` does."""
+    got = [e for e in predicted if e.get("extractor") not in PRETRAINED_EXTRACTORS]
+    out: dict[str, dict[str, list[int]]] = {"exact": {}, "overlap": {}}
+    for counts in out.values():
+        for e in gold:
+            counts.setdefault(str(e.get("entity")), [0, 0, 0])[2] += 1
+        for e in got:
+            counts.setdefault(str(e.get("entity")), [0, 0, 0])[1] += 1
+    want = Counter((str(e.get("entity")), _surface(e, text)) for e in gold)
+    for key, n in Counter((str(e.get("entity")), _surface(e, text)) for e in got).items():
+        out["exact"][key[0]][0] += min(n, want.get(key, 0))
+    unmatched = list(gold)
+    for e in got:
+        hit = next(
+            (g for g in unmatched if g.get("entity") == e.get("entity") and _overlaps(g, e, text)),
+            None,
+        )
+        if hit is not None:
+            unmatched.remove(hit)
+            out["overlap"][str(e.get("entity"))][0] += 1
+    return out
 
 
 ENTITY_KEYS = ("start", "end", "entity", "value")
@@ -514,7 +562,9 @@ def fold_scores(predictions: Sequence[NLUPrediction], with_entities: bool) -> di
     right = sum(p.intent == p.predicted for p in predictions)
     scores = {"intent_accuracy": right / len(predictions) if predictions else 0.0}
     if with_entities:
-        scores["entity_f1"] = entity_report(predictions)["micro avg"]["f1-score"]
+        report = entity_report(predictions)
+        scores["entity_f1"] = report["micro avg"]["f1-score"]
+        scores["entity_f1_overlap"] = report["micro avg (span overlap)"]["f1-score"]
     return scores
 
 
@@ -532,23 +582,19 @@ def suggest_threshold(hits: Sequence[float], misses: Sequence[float]) -> tuple[f
 
 
 def entity_report(predictions: Sequence[NLUPrediction]) -> dict[str, Any]:
-    """Per-entity precision/recall/F1: an extracted entity is right when its type and value
-    match a gold entity of the same message (plus micro averages)."""
-    counts: dict[str, list[int]] = {}  # entity -> [true positives, predicted, gold]
+    """Per-entity precision/recall/F1 (exact: type and text as written, see
+    :func:`entity_counts`), their micro average, and the micro average by span overlap."""
+    counts: dict[str, dict[str, list[int]]] = {"exact": {}, "overlap": {}}
     for p in predictions:
-        gold, got = _entity_keys(p.entities), _entity_keys(p.predicted_entities)
-        for (name, _), n in gold.items():
-            counts.setdefault(name, [0, 0, 0])[2] += n
-        for key, n in got.items():
-            row = counts.setdefault(key[0], [0, 0, 0])
-            row[1] += n
-            row[0] += min(n, gold.get(key, 0))
-    report: dict[str, Any] = {}
-    totals = [0, 0, 0]
-    for name, row in sorted(counts.items()):
-        report[name] = _prf(*row)
-        totals = [t + n for t, n in zip(totals, row, strict=True)]
-    report["micro avg"] = _prf(*totals)
+        for mode, by_type in entity_counts(p.text, p.entities, p.predicted_entities).items():
+            for name, row in by_type.items():
+                target = counts[mode].setdefault(name, [0, 0, 0])
+                for i, n in enumerate(row):
+                    target[i] += n
+    report: dict[str, Any] = {name: _prf(*row) for name, row in sorted(counts["exact"].items())}
+    for mode, key in (("exact", "micro avg"), ("overlap", "micro avg (span overlap)")):
+        totals = [sum(row[i] for row in counts[mode].values()) for i in range(3)]
+        report[key] = _prf(*totals)
     return report
 
 

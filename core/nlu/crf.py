@@ -5,7 +5,8 @@ the training data has any, get their own CRF whose features include the entity t
 tag when training, the predicted one when tagging). Token features are Rasa's
 LexicalSyntacticFeaturizer set (low, prefix, suffix, shape, digit, title, upper, BOS/EOS) in
 a window, plus "this token is inside a regex / lookup-table / built-in match" and "this token
-is (part of) an entity value annotated in the training data" (leave-one-out while training).
+is (part of) an entity value annotated in the training data" (leave-one-out while training)
+or listed as a synonym of one (the NLU data's synonyms: a dictionary, always on).
 Training adds, per annotated example, copies whose entity values are swapped for other training
 values of the same entity (as Snips NLU's data augmentation), so the context around an entity
 is learnt apart from its value.
@@ -47,7 +48,8 @@ class CRFConfig:
     value_features: bool = True  # tokens forming (or in) a value annotated in the training data
     augment: int = 1  # copies of each annotated example with swapped entity values
     algorithm: str = "auto"  # crfsuite's training algorithm, or "auto" (see plan_training)
-    tagging: str = "bilou"  # or "io" (entity type only: labels^2 is 16x smaller at 50 types)
+    # or "bio", or "io" (entity type only: labels^2 is 16x smaller than BILOU's at 50 types)
+    tagging: str = "bilou"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -139,7 +141,12 @@ def _spans(tags: list[str]) -> list[tuple[int, int, str]]:
         prefix, name = tag.split("-", 1)
         if prefix in ("B", "U") or name != label or start is None:
             start, label = i, name
-        if prefix in ("L", "U") or i == len(tags) - 1 or not tags[i + 1].endswith(f"-{name}"):
+        following = tags[i + 1] if i + 1 < len(tags) else NO_TAG
+        if (
+            prefix in ("L", "U")
+            or not following.endswith(f"-{name}")
+            or following.startswith(("B-", "U-"))
+        ):
             spans.append((start, i, name))
             start, label = None, None
     return spans
@@ -182,12 +189,17 @@ def _swap_values(examples: list[Message], copies: int) -> list[Message]:
 # bench/results/nlu_suite.md, entities-10k)
 LBFGS_BUDGET = 1e8
 PERCEPTRON_EPOCHS = 5
+# the perceptron tier reads two tokens either side: with 10k examples the wider context pays
+# (entities-10k 0.848 -> 0.889 exact F1); on 70 queries per intent it cost (window 2 rows in
+# bench/results/nlu_experiments.md)
+LARGE_WINDOW = 2
 
 
 def plan_training(config: CRFConfig, tokens: int, types: int) -> CRFConfig:
     """The config training runs with, ``auto`` resolved by the size of the problem: as
     configured while L-BFGS fits the budget with BILOU tags, then IO tags (``_spans`` decodes
-    both), then the averaged perceptron with IO tags and no swapped-value copies."""
+    both), then the averaged perceptron with IO tags, no swapped-value copies and a window of
+    ``LARGE_WINDOW``."""
     if config.algorithm != "auto":
         return config
     copies = 1 + config.augment
@@ -201,6 +213,7 @@ def plan_training(config: CRFConfig, tokens: int, types: int) -> CRFConfig:
         tagging="io",
         augment=0,
         max_iterations=min(config.max_iterations, PERCEPTRON_EPOCHS),
+        window=max(config.window, LARGE_WINDOW),
     )
 
 
@@ -208,6 +221,14 @@ def problem_size(examples: list[Message]) -> tuple[int, int]:
     """(whitespace tokens, entity types) of a training set."""
     types = {e.entity for m in examples for e in m.entities}
     return sum(len(m.text.split()) for m in examples), len(types)
+
+
+def _bio(tags: list[str | None]) -> list[str]:
+    """Per-token labels (None = outside) -> BIO tags (``_spans`` decodes them)."""
+    return [
+        NO_TAG if tag is None else f"B-{tag}" if i == 0 or tags[i - 1] != tag else f"I-{tag}"
+        for i, tag in enumerate(tags)
+    ]
 
 
 def _io(tags: list[str | None]) -> list[str]:
@@ -248,6 +269,7 @@ class CRFEntityExtractor:
         self.word_gazetteer: Gazetteer = {}  # lowercased word -> entity -> values holding it
         self._taggers: dict[str, pycrfsuite.Tagger] = {}
         self._builtin = BuiltinExtractor(BUILTIN_FEATURES)
+        self.window = self.config.window  # as trained (plan_training may widen it)
 
     def _value_matches(self, tokens: list[Token], own: Gazetteer | None) -> list[list[str]]:
         """Per token, ``entity:BILOU`` for each training value covering it (minus ``own``)."""
@@ -302,7 +324,7 @@ class CRFEntityExtractor:
                         matched[i].append(f"word_value={entity}")
         base = [_token_features(t, matched[i]) for i, t in enumerate(tokens)]
         out: list[list[str]] = []
-        w = self.config.window
+        w = self.window
         for i in range(len(tokens)):
             feats = ["bias"]
             for off in range(-w, w + 1):
@@ -361,7 +383,23 @@ class CRFEntityExtractor:
             for entity, n in by_entity.items():
                 target[entity] = target.get(entity, 0) + n
 
-    def train(self, examples: list[Message]) -> None:
+    def _synonym_values(self, examples: list[Message], synonyms: dict[str, str]) -> Gazetteer:
+        """Synonym variants as values of the entity types their canonical value is annotated
+        with ("escalate" -> "high" -> priority): a dictionary, always on, so a variant seen
+        once (or never) in the examples still reads as a value of that type."""
+        types: dict[str, set[str]] = {}
+        for example in examples:
+            for ent in example.entities:
+                types.setdefault(str(ent.value).lower(), set()).add(ent.entity)
+        values: Gazetteer = {}
+        for variant, canonical in synonyms.items():
+            key = " ".join(t.lower for t in self.tokenizer.tokenize(variant))
+            for entity in types.get(str(canonical).lower(), ()) if key else ():
+                values.setdefault(key, {})[entity] = 1
+        return values
+
+    def train(self, examples: list[Message], synonyms: dict[str, str] | None = None) -> None:
+        """``synonyms`` (variant -> canonical value) add to the training-value features."""
         self.models = {}
         self._taggers = {}
         self.gazetteer = {}
@@ -375,32 +413,44 @@ class CRFEntityExtractor:
             for values, words in zip(own_values, own_words, strict=True):
                 self._merge(self.gazetteer, values)
                 self._merge(self.word_gazetteer, words)
+            if synonyms:
+                listed = self._synonym_values(annotated, synonyms)
+                self._merge(self.gazetteer, listed)
+                self._merge(self.word_gazetteer, self._words(listed))
         plan = plan_training(self.config, *problem_size(annotated))
+        self.window = plan.window
         # the gazetteers hold the original examples' values only; a swapped copy leaves out
         # the values it holds, as an original leaves out its own
         swapped = _swap_values(annotated, plan.augment)
         annotated += swapped
         own_values += [self._values(e) for e in swapped]
         own_words += [self._words(v) for v in own_values[len(own_words) :]]
+        tokenized = [self.tokenizer.tokenize(e.text) for e in annotated]
+        entity_labels = [
+            self._labels(e, t, "entity") for e, t in zip(annotated, tokenized, strict=True)
+        ]
         features = [
-            self._features(e.text, self.tokenizer.tokenize(e.text), own, words)
-            for e, own, words in zip(annotated, own_values, own_words, strict=True)
+            self._features(e.text, tokens, own, words)
+            for e, tokens, own, words in zip(
+                annotated, tokenized, own_values, own_words, strict=True
+            )
         ]
         for layer in LAYERS:
             if layer != "entity" and not any(
                 getattr(ent, layer) for e in annotated for ent in e.entities
             ):
                 continue
-            tag = _io if plan.tagging == "io" else _bilou
+            tag = {"io": _io, "bio": _bio}.get(plan.tagging, _bilou)
             trainer = pycrfsuite.Trainer(plan.algorithm, verbose=False)
-            for example, xseq in zip(annotated, features, strict=True):
-                tokens = self.tokenizer.tokenize(example.text)
+            for example, tokens, labels, xseq in zip(
+                annotated, tokenized, entity_labels, features, strict=True
+            ):
                 if not tokens:
                     continue
                 if layer != "entity":
-                    entity_tags = tag(self._labels(example, tokens, "entity"))
-                    xseq = [[*x, f"entity_tag={t}"] for x, t in zip(xseq, entity_tags, strict=True)]
-                trainer.append(xseq, tag(self._labels(example, tokens, layer)))
+                    xseq = [[*x, f"entity_tag={t}"] for x, t in zip(xseq, tag(labels), strict=True)]
+                    labels = self._labels(example, tokens, layer)
+                trainer.append(xseq, tag(labels))
             trainer.set_params(trainer_params(plan))
             fd, path = tempfile.mkstemp(suffix=".crfsuite")
             os.close(fd)
@@ -465,6 +515,7 @@ class CRFEntityExtractor:
             "layers": sorted(self.models),
             "gazetteer": self.gazetteer,
             "word_gazetteer": self.word_gazetteer,
+            "window": self.window,
         }
 
     @classmethod
@@ -476,4 +527,5 @@ class CRFEntityExtractor:
         crf.models = dict(models)
         crf.gazetteer = meta.get("gazetteer", {})
         crf.word_gazetteer = meta.get("word_gazetteer", {})
+        crf.window = int(meta.get("window", crf.config.window))
         return crf

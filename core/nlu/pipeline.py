@@ -542,7 +542,7 @@ class NLUPipeline:
         self.crf = None
         if c["crf"] is not None:
             self.crf = CRFEntityExtractor(c["crf"], patterns, tokenizer=self.tokenizer)
-            self.crf.train(examples)
+            self.crf.train(examples, nlu.synonyms)
         report("response selectors", 0.8)
         responses = {**nlu.responses, **domain.responses}
         retrieval = any(m.retrieval_key for m in examples)

@@ -11,7 +11,13 @@ from chinwag.core.cli import main
 from chinwag.core.data.loader import load_bot, read_data_file
 from chinwag.core.data.problems import Problems
 from chinwag.core.data.training import Message
-from chinwag.core.evaluate import evaluate_nlu, folds, story_entity_set, suggest_threshold
+from chinwag.core.evaluate import (
+    entity_counts,
+    evaluate_nlu,
+    folds,
+    story_entity_set,
+    suggest_threshold,
+)
 from tests.core.test_train import make_bot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -245,3 +251,34 @@ def test_story_entity_values_compare_as_strings() -> None:
     assert story_entity_set([{**gold[0], "value": "Five"}]) != story_entity_set(
         [{**got[0], "value": "five"}]
     )  # no case folding
+
+
+def test_entity_counts_compare_the_words_found_not_the_mapped_value() -> None:
+    text = "pay my credit card bill by friday"
+    gold = [{"entity": "account_type", "value": "credit", "start": 7, "end": 18}]
+    predicted = [
+        # the synonym mapper turned "credit card" into "credit": still the right words
+        {"entity": "account_type", "value": "credit", "start": 7, "end": 18, "extractor": "CRF"},
+        # a pretrained extractor's finding is left out, as rasa test nlu does
+        {
+            "entity": "time",
+            "value": "2026-12-11",
+            "start": 27,
+            "end": 33,
+            "extractor": "DucklingEntityExtractor",
+        },
+    ]
+    counts = entity_counts(text, gold, predicted)
+    assert counts["exact"] == {"account_type": [1, 1, 1]}
+    short = [{"entity": "account_type", "value": "credit", "start": 7, "end": 13}]
+    counts = entity_counts(text, gold, short)
+    assert counts["exact"] == {"account_type": [0, 1, 1]}
+    assert counts["overlap"] == {"account_type": [1, 1, 1]}
+    # each gold entity is matched once; a wrong type never matches
+    twice = [*short, {"entity": "account_type", "start": 14, "end": 18, "value": "card"}]
+    other = [{"entity": "bank", "value": "credit card", "start": 7, "end": 18}]
+    assert entity_counts(text, gold, twice)["overlap"] == {"account_type": [1, 2, 1]}
+    assert entity_counts(text, gold, other)["overlap"] == {
+        "account_type": [0, 0, 1],
+        "bank": [0, 1, 0],
+    }

@@ -1,7 +1,7 @@
 import pytest
 
 from chinwag.core.data.training import Entity, Message
-from chinwag.core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _spans, _swap_values
+from chinwag.core.nlu.crf import CRFConfig, CRFEntityExtractor, _bilou, _bio, _spans, _swap_values
 from chinwag.core.nlu.tokenizer import tokenize
 
 
@@ -24,6 +24,47 @@ def test_bilou_round_trip() -> None:
     assert tags == ["O", "B-city", "L-city", "O", "U-city"]
     assert _spans(tags) == [(1, 2, "city"), (4, 4, "city")]
     assert _spans(["I-x", "L-x"]) == [(0, 1, "x")]  # a broken start is mended
+
+
+def test_bio_round_trip_keeps_adjacent_entities_apart() -> None:
+    labels: list[str | None] = ["city", "city", "city", None, "date"]
+    tags = _bio(labels)
+    assert tags == ["B-city", "I-city", "I-city", "O", "B-date"]
+    assert _spans(tags) == [(0, 2, "city"), (4, 4, "date")]
+    assert _spans(["B-x", "B-x", "I-x"]) == [(0, 0, "x"), (1, 2, "x")]
+
+
+def _priority(text: str, value: str, canonical: str | None = None) -> Message:
+    start = text.index(value)
+    return Message(
+        text, "ticket", [Entity("priority", canonical or value, start, start + len(value))]
+    )
+
+
+def test_synonym_variants_read_as_values_of_their_entity() -> None:
+    levels = ["low", "medium", "high"]
+    data = [
+        _priority(f"{lead} {level} priority", level)
+        for level in levels
+        for lead in ("make it", "set it to", "it is", "this one is")
+    ]
+    data += [Message(f"{w} the ticket please", "ticket") for w in ("open", "close", "show")]
+    data.append(_priority("really urgent", "urgent", "high"))  # a variant seen once
+    synonyms = {"urgent": "high", "critical": "high", "asap": "high"}
+    crf = CRFEntityExtractor()
+    crf.train(data, synonyms)
+    assert crf.gazetteer["critical"] == {"priority": 1}
+    assert crf.gazetteer["urgent"] == {"priority": 2}  # annotated once, listed once
+    assert crf.word_gazetteer["asap"] == {"priority": 1}
+    # a variant never annotated (or annotated once, hence unseen under leave-one-out in
+    # training) is found alone, where only the dictionary tells it is a priority
+    for word in ("critical", "urgent"):
+        found = crf.extract(word)
+        assert [(e["entity"], e["value"]) for e in found] == [("priority", word)]
+    without = CRFEntityExtractor()
+    without.train(data)
+    assert "critical" not in without.gazetteer
+    assert without.extract("critical") == []
 
 
 def test_learns_entities_and_roles() -> None:
@@ -129,6 +170,7 @@ def test_auto_training_plan_follows_the_problem_size() -> None:
         ("ap", "io", 0),
     ]
     assert plans[0].max_iterations == 50 and plans[2].max_iterations == PERCEPTRON_EPOCHS
+    assert [p.window for p in plans] == [1, 1, 2]
     fixed = plan_training(CRFConfig(algorithm="lbfgs"), 100_000, 53)
     assert (fixed.algorithm, fixed.tagging) == ("lbfgs", "bilou")
 
@@ -154,3 +196,8 @@ def test_io_tagging_learns_entities_and_roles(
         ("city", "berlin", "departure"),
         ("city", "oslo", "destination"),
     ]
+    # the window the plan chose is the one parsing uses, after a round trip too
+    assert crf.window == plan.window
+    restored = CRFEntityExtractor.from_meta(crf.meta(), crf.models)
+    assert restored.window == plan.window
+    assert restored.extract("fly from berlin to oslo") == got
