@@ -292,11 +292,11 @@ def _test_model(
     return bot, model
 
 
-def _report_table(title: str, report: dict[str, Any]) -> Table:
+def _report_table(title: str, label: str, report: dict[str, Any]) -> Table:
     """A classification report (sklearn's dict) as a table: one row per label and average."""
     from rich.table import Table
 
-    table = Table(title[:-1].lower(), "precision", "recall", "f1", "support", title=title)
+    table = Table(label, "precision", "recall", "f1", "support", title=title)
     for name, row in report.items():
         if isinstance(row, dict) and "support" in row:
             table.add_row(
@@ -336,7 +336,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         return _test_nlu(args, console, bot, parse, out_dir)
     evaluation = evaluate_stories(bot, model.policies, parse, out_dir)
     report = evaluation.report
-    console.print(_report_table("Actions", report))
+    console.print(_report_table("Actions", "action", report))
     acc = report["conversation_accuracy"]
     weighted = report.get("weighted avg", {})
     accuracy = report["action_accuracy"]
@@ -395,8 +395,8 @@ def _test_nlu(
     if problems.errors:
         _print_problems(console, problems, show_warnings=False)
         return 1
-    console.print(_report_table("Intents", evaluation.intent_report))
-    console.print(_report_table("Entities", evaluation.entity_report))
+    console.print(_report_table("Intents", "intent", evaluation.intent_report))
+    console.print(_report_table("Entities", "entity", evaluation.entity_report))
     total = len(evaluation.predictions)
     hits = sum(p.intent == p.predicted for p in evaluation.predictions)
     console.print(f"intents: {hits}/{total} right; reports in {out_dir}", markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def test_nlu_cross_validation(
     assert isinstance(json.loads((out / "entity_report.json").read_text()), dict)
 
 
-def test_nlu_held_out_file(bot: Path, tmp_path: Path) -> None:
+def test_nlu_held_out_file(bot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     held = tmp_path / "held.yml"
     held.write_text(
         'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hello\n'
@@ -150,6 +151,9 @@ def test_nlu_held_out_file(bot: Path, tmp_path: Path) -> None:
     assert main(["test", "nlu", str(bot), "--nlu", str(held), "--out", str(out)]) == 0
     report = json.loads((out / "intent_report.json").read_text())
     assert report["accuracy"] == 1.0 and report["weighted avg"]["support"] == 2
+    printed = capsys.readouterr().out
+    assert re.search(r"┃\s*intent\s*┃\s*precision", printed), printed
+    assert re.search(r"┃\s*entity\s*┃\s*precision", printed), printed
 
 
 def test_entity_report_counts_type_and_value(bot: Path) -> None:
