@@ -763,6 +763,8 @@ user's earlier messages, a bag decayed by 0.5 per message (beyond max_history).
 | learning_rate 0.1, 120 rounds | | |
 | turn history, min_data_in_leaf 3 | 0.698 / 0.773 / 0.069 | 0.726 / 0.768 / 0.057 |
 | feature_fraction 0.5 | 0.696 / 0.772 / 0.057 | 0.724 / 0.765 / 0.049 |
+| lambda_l2 5 (instead of 1) | 0.700 / 0.773 / 0.065 | 0.725 / 0.767 / 0.057 |
+| lambda_l2 5, 100 rounds | 0.703 / 0.775 / 0.061 | 0.730 / 0.769 / 0.061 |
 | 4 boosters averaged (seeds 0-3, feature_fraction | 0.698 / 0.773 / 0.061 | 0.729 / 0.769 / 0.061 |
 | 0.7, bagging 0.8; one alone: 0.685-0.690) | | |
 | learning_rate 0.3, 40 rounds (diverges) | 0.619 / 0.711 / 0.045 | - |
