@@ -47,14 +47,16 @@ def main() -> int:
         stories = [c for c in expand([*bot.stories, *bot.rules], Problems()) if c.kind == "story"]
         cells = [path.name, str(len(stories))]
         for factor in (0, 20):
-            times = []
+            times, cpu = [], []
             for _ in range(args.runs):
                 policy = LightGBMPolicy(augmentation_factor=factor)
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 policy.train(stories, [], domain)
                 times.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - cpu_start)
             examples = len(policy.training_set(stories, domain).actions)
-            cells += [str(examples), f"{statistics.median(times):.2f}"]
+            median = f"{statistics.median(times):.2f} ({statistics.median(cpu):.2f})"
+            cells += [str(examples), median]
         policy = LightGBMPolicy()
         policy.train(stories, [], domain)
         latencies: list[float] = []
@@ -80,7 +82,7 @@ def main() -> int:
         ]
         rows.append("| " + " | ".join(cells) + " |")
     header = (
-        "| bot | stories | examples | train s | examples (aug 20) | train s (aug 20) | "
+        "| bot | stories | examples | train s (CPU s) | examples (aug 20) | train s (aug 20) | "
         "predict median ms | predict p99 ms | story actions reproduced | model MB |\n"
         "|---|---|---|---|---|---|---|---|---|---|"
     )
@@ -89,12 +91,14 @@ def main() -> int:
     if args.record:
         out = REPO / "bench" / "results" / "lightgbm_policy.md"
         out.parent.mkdir(parents=True, exist_ok=True)
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         out.write_text(
             "# LightGBMPolicy: training time and prediction latency\n\n"
             f"Command: `.venv/bin/python bench/lightgbm_policy.py --runs {args.runs} --record`\n\n"
             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.machine()}. Defaults (max_history 5, 60 rounds, learning rate 0.2, "
-            "8 leaves, one thread). Training is the median of the runs (featurizing included); "
+            f"{platform.machine()}; load average at the end {load}. Defaults (max_history 5, "
+            "60 rounds, learning rate 0.2, 8 leaves, one thread, turn features, count weights). "
+            "Training is the median of the runs' wall (and CPU) seconds, featurizing included; "
             "`examples` are unique (history, action) pairs. Prediction is one `predict` on a "
             "live tracker at every story turn, state building included.\n\n"
             f"{table}\n",

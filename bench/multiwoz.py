@@ -1,7 +1,8 @@
 """Dialogue policy quality on MultiWOZ: LightGBMPolicy variants and two baselines, one run.
 
-    .venv/bin/python bench/multiwoz.py [--bench DIR] [--variants NAME,...] [--record]
-    .venv/bin/python bench/multiwoz.py --via cli      # once `chinwag train` accepts the set
+    .venv/bin/python bench/multiwoz.py [--bench DIR] [--variants "NAME;..."] [--record]
+    .venv/bin/python bench/multiwoz.py --via cli [--record]   # chinwag train / chinwag test
+    .venv/bin/python bench/multiwoz.py --quick '{"name": {"num_leaves": 16}, ...}'
 
 Trains on ``DIR/data`` (1,419 MultiWOZ 2.1 stories, ../shared/bench/multiwoz-dev) and replays
 ``DIR/validation`` (246 stories) exactly as ``chinwag test`` does
@@ -12,11 +13,16 @@ baselines) per-action recall. The baselines predict the most frequent next actio
 training for (previous action, intent), and for (previous action, intent, entities, last
 bot action); unseen keys fall back to shorter keys, then to the most frequent action.
 
-``--via api`` (default) trains through the Python API, because ``chinwag train`` refuses this
-set today (its stories contradict each other, as human dialogues do). ``--via cli`` runs
+``--via api`` (default) trains through the Python API (no data checks). ``--via cli`` runs
 ``chinwag train`` and ``chinwag test`` on a scratch bot folder linking the set (its config.yml
-holds the kept variant) and reads their story_report.json; it needs `chinwag train` to treat
-contradicting stories as a warning. With --record, writes bench/results/multiwoz.md.
+holds one variant, or the Memoization + Rule + LightGBM ensemble) and reads their
+story_report.json and failed_test_stories.yml. With --record, the API run writes
+bench/results/multiwoz.md and the CLI run appends its section.
+
+``--quick`` is for exploring: each LightGBMPolicy variant (options as JSON, with an optional
+``listen_weights`` list) is trained once and predicts the validation stories' states (as
+``conversation_states`` builds them) in one matrix; accuracy excluding listen and whole
+dialogues equal the replay's.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import json
 import os
 import platform
 import re
+import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,12 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from chinwag.core.data.loader import Bot, load_bot, read_data_file  # noqa: E402
 from chinwag.core.data.problems import Problems  # noqa: E402
-from chinwag.core.data.story_graph import Conversation  # noqa: E402
+from chinwag.core.data.story_graph import Conversation, expand  # noqa: E402
 from chinwag.core.domain import Domain  # noqa: E402
 from chinwag.core.evaluate import evaluate_stories  # noqa: E402
 from chinwag.core.policies.base import Policy, PolicyPrediction  # noqa: E402
@@ -53,7 +63,9 @@ from chinwag.core.policies.states import (  # noqa: E402
     ACTION_LISTEN,
     State,
     conversation_states,
+    shared_states,
     tracker_states,
+    turn_contexts,
 )
 from chinwag.core.tracker import Tracker  # noqa: E402
 
@@ -160,10 +172,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "new defaults, listen_weight 0.35": {"listen_weight": 0.35},
     "new defaults, listen_weight 0.3": {"listen_weight": 0.3},
 }
-# the variant kept for human dialogues (chosen on the validation split, see the results)
+# the defaults, and the variant kept for human dialogues (chosen on the validation split)
+DEFAULTS = "turn features + count weights (new defaults)"
 KEPT = "new defaults, listen_weight 0.35"
-# the kept LightGBMPolicy after Memoization and Rule policies (a typical config.yml)
-ENSEMBLE = "kept variant in Memoization + Rule + LightGBM"
+# a LightGBMPolicy variant after Memoization and Rule policies (a typical config.yml), run
+# when its variant is
+ENSEMBLE_PREFIX = "Memoization + Rule + LightGBM: "
+ENSEMBLES: dict[str, dict[str, Any]] = {
+    ENSEMBLE_PREFIX + name: VARIANTS[name] for name in (DEFAULTS, KEPT)
+}
 
 
 # ------------------------------------------------------------------ measuring
@@ -180,6 +197,7 @@ class Figures:
     recall: dict[str, tuple[float, int]] = field(default_factory=dict)  # action -> (recall, n)
     options: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU seconds of the training (the machine is shared: wall time varies)
 
 
 def listen_act_confusion(targets: Sequence[str], predictions: Sequence[str]) -> dict[str, int]:
@@ -224,14 +242,17 @@ class RecordingEnsemble(PolicyEnsemble):
         return action, winner
 
 
-def trained(policies: list[Policy], bot: Bot) -> tuple[list[Policy], float]:
-    """The policies trained on the bot's stories (no contradiction check), and the seconds."""
-    started = time.perf_counter()
+def trained(policies: list[Policy], bot: Bot) -> tuple[list[Policy], float, float]:
+    """The policies trained on the bot's stories (no contradiction check), and the wall and
+    CPU seconds."""
+    started, cpu = time.perf_counter(), time.process_time()
     train_policies(policies, bot)
-    return policies, time.perf_counter() - started
+    return policies, time.perf_counter() - started, time.process_time() - cpu
 
 
-def figures(name: str, policies: list[Policy], bot: Bot, train_s: float) -> Figures:
+def figures(
+    name: str, policies: list[Policy], train_s: float, cpu_s: float, *, bot: Bot
+) -> Figures:
     """Replay the validation stories as ``chinwag test`` does and summarize."""
     ensemble = RecordingEnsemble(policies)
     evaluation = evaluate_stories(bot, ensemble, lambda _text: {})
@@ -240,6 +261,7 @@ def figures(name: str, policies: list[Policy], bot: Bot, train_s: float) -> Figu
     options = _options(policies[-1])
     out = summarize(name, targets, predictions, evaluation.report, train_s, True, options)
     out.calibration = calibration(targets, predictions, ensemble.confidences)
+    out.cpu_s = cpu_s
     return out
 
 
@@ -276,29 +298,32 @@ def run_api(bench: Path, names: Sequence[str], with_baselines: bool) -> list[Fig
     bot = load_bench(bench)
     rows: list[Figures] = []
     for name, make in baselines().items() if with_baselines else []:
-        policies, seconds = trained([make()], bot)
-        rows.append(figures(name, policies, bot, seconds))
+        rows.append(figures(name, *trained([make()], bot), bot=bot))
         print(table(rows[-1:]), flush=True)
-    models: dict[str, tuple[LightGBMPolicy, float]] = {}
+    models: dict[str, tuple[LightGBMPolicy, float, float]] = {}
     for name in names:
         options = dict(VARIANTS[name])
         weight = float(options.pop("listen_weight", 1.0))
         key = json.dumps(options, sort_keys=True)
         if key not in models:
-            policy = LightGBMPolicy(**options)
-            models[key] = policy, trained([policy], bot)[1]
-        policy, seconds = models[key]
+            (policy,), seconds, cpu = trained([LightGBMPolicy(**options)], bot)
+            assert isinstance(policy, LightGBMPolicy)
+            models[key] = policy, seconds, cpu
+        policy, seconds, cpu = models[key]
         policy.listen_weight = weight
-        rows.append(figures(name, [policy], bot, seconds))
+        rows.append(figures(name, [policy], seconds, cpu, bot=bot))
         print(table(rows[-1:]), flush=True)
-    if KEPT in names:
-        kept = dict(VARIANTS[KEPT])
-        policies, seconds = trained(
-            [MemoizationPolicy(), RulePolicy(), LightGBMPolicy(**kept)], bot
-        )
-        rows.append(figures(ENSEMBLE, policies, bot, seconds))
+    for name in ENSEMBLES:
+        if name.startswith(ENSEMBLE_PREFIX) and name[len(ENSEMBLE_PREFIX) :] not in names:
+            continue
+        rows.append(figures(name, *trained(ensemble_policies(name), bot), bot=bot))
         print(table(rows[-1:]), flush=True)
     return rows
+
+
+def ensemble_policies(name: str) -> list[Policy]:
+    """Memoization + Rule + LightGBMPolicy with the options of the ensemble's variant."""
+    return [MemoizationPolicy(), RulePolicy(), LightGBMPolicy(**ENSEMBLES[name])]
 
 
 def summarize(
@@ -333,25 +358,35 @@ def summarize(
 # ------------------------------------------------------------------ the CLI route
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_cli(bench: Path, names: Sequence[str]) -> list[Figures]:
     """The same figures through ``chinwag train`` and ``chinwag test`` on a scratch bot
     folder linking the set (domain.yml, data/, validation/ as tests/) with a config.yml
-    holding one variant. Works once ``chinwag train`` accepts contradicting stories."""
+    holding one variant (then the ensembles of those variants). Train seconds are the whole
+    ``chinwag train`` (loading, the data checks, the policies, the archive)."""
     chinwag = [sys.executable, "-m", "chinwag"]
     rows: list[Figures] = []
-    for name in names:
+    configs = {name: [{"name": "LightGBMPolicy", **VARIANTS[name]}] for name in names}
+    for name, options in ENSEMBLES.items():
+        if name[len(ENSEMBLE_PREFIX) :] in names:
+            lightgbm = {"name": "LightGBMPolicy", **options}
+            configs[name] = [{"name": "MemoizationPolicy"}, {"name": "RulePolicy"}, lightgbm]
+    for name, policies in configs.items():
         with tempfile.TemporaryDirectory(prefix="chinwag-multiwoz-") as tmp:
             bot = Path(tmp) / "bot"
             bot.mkdir()
             (bot / "domain.yml").symlink_to(bench / "domain.yml")
             (bot / "data").symlink_to(bench / "data")
             (bot / "tests").symlink_to(bench / "validation")
-            policy = {"name": "LightGBMPolicy", **VARIANTS[name]}
-            config = {"language": "en", "pipeline": [], "policies": [policy]}
+            config = {"language": "en", "pipeline": [], "policies": policies}
             (bot / "config.yml").write_text(json.dumps(config), "utf-8")
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _children_cpu()
             done = subprocess.run([*chinwag, "train", str(bot), "--force"], cwd=REPO, check=False)
-            train_s = time.perf_counter() - started
+            train_s, cpu_s = time.perf_counter() - started, _children_cpu() - cpu
             if done.returncode:
                 raise SystemExit(
                     f"chinwag train refused {bench} (exit {done.returncode}, problems above); "
@@ -363,6 +398,7 @@ def run_cli(bench: Path, names: Sequence[str]) -> list[Figures]:
             report = json.loads((out / "story_report.json").read_text("utf-8"))
             failed = (out / "failed_test_stories.yml").read_text("utf-8")
         rows.append(cli_figures(f"{name} (chinwag train/test)", report, failed, train_s))
+        rows[-1].cpu_s = cpu_s
         print(table(rows[-1:]), flush=True)
     return rows
 
@@ -421,7 +457,7 @@ def table(rows: Sequence[Figures]) -> str:
         "acc. excl. listen",
         "acc. all",
         "dialogues",
-        "train s",
+        "train s (CPU s)",
         *CONFUSION,
         "ECE",
         "conf. < 0.3 (acc.)",
@@ -435,7 +471,7 @@ def table(rows: Sequence[Figures]) -> str:
             f"{f.accuracy_no_listen:.3f}",
             f"{f.accuracy:.3f}",
             f"{f.dialogue_accuracy:.3f}",
-            f"{f.train_s:.1f}",
+            f"{f.train_s:.1f} ({f.cpu_s:.1f})",
             *(str(f.confusion.get(k, 0)) for k in CONFUSION),
             f"{c['ece']:.3f}" if c else "-",
             low,
@@ -466,15 +502,18 @@ def load_note() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bench", type=Path, default=DEFAULT_BENCH, help="multiwoz-dev folder")
-    parser.add_argument("--variants", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--variants", default="", help="names separated by ; (default: all)")
     parser.add_argument("--via", choices=("api", "cli"), default="api")
     parser.add_argument("--no-baselines", action="store_true", help="variants only")
     parser.add_argument(
         "--timing", type=int, default=0, metavar="N", help="time N trainings of the kept variant"
     )
     parser.add_argument("--record", action="store_true", help="write " + str(RESULTS))
+    parser.add_argument("--quick", metavar="JSON", help="explore variants (see the module doc)")
     args = parser.parse_args()
-    names = [n for n in args.variants.split(",") if n] or list(VARIANTS)
+    if args.quick:
+        return quick(args.bench, json.loads(args.quick))
+    names = [n.strip() for n in args.variants.split(";") if n.strip()] or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)}")
@@ -484,6 +523,11 @@ def main() -> int:
     started = time.perf_counter()
     if args.via == "cli":
         rows = run_cli(args.bench, names)
+        if args.record:
+            with RESULTS.open("a", encoding="utf-8") as out:
+                command = shlex.join(["bench/multiwoz.py", *sys.argv[1:]])
+                out.write(CLI_SECTION.format(command=command, load=load_note(), table=table(rows)))
+        return 0
     else:
         rows = run_api(args.bench, names, not args.no_baselines)
     minutes = (time.perf_counter() - started) / 60
@@ -491,9 +535,9 @@ def main() -> int:
     print(table(rows))
     print(load)
     if args.record:
-        command = " ".join(["bench/multiwoz.py", *sys.argv[1:]])
+        command = shlex.join(["bench/multiwoz.py", *sys.argv[1:]])
         picked = [f for f in rows if f.name.startswith(("baseline", "before: max_history 2"))]
-        picked += [f for f in rows if f.name in (KEPT, ENSEMBLE)]
+        picked += [f for f in rows if f.name == KEPT or f.name in ENSEMBLES]
         RESULTS.write_text(
             RESULTS_TEMPLATE.format(
                 command=f".venv/bin/python {command}",
@@ -510,6 +554,47 @@ def main() -> int:
     return 0
 
 
+def quick(bench: Path, variants: dict[str, dict[str, Any]]) -> int:
+    """Each LightGBMPolicy variant trained once, predicting every validation state in one
+    matrix (options JSON; ``listen_weights``: the weights to try on the same model)."""
+    bot = load_bench(bench)
+    with shared_states():
+        tests = expand(bot.test_stories, Problems())
+        gold: list[tuple[int, Any, Any, str]] = []  # (story, history, context, action)
+        for index, conv in enumerate(tests):
+            turns = conversation_states(conv, bot.domain)
+            contexts = turn_contexts(turns[0].states) if turns else []
+            # the replay does not predict the closing action_listen after the last step
+            gold += [(index, t.history, contexts[t.index], t.action) for t in turns[:-1]]
+        for name, options in variants.items():
+            options = dict(options)
+            weights = options.pop("listen_weights", [options.pop("listen_weight", 1.0)])
+            (policy,), seconds, cpu = trained([LightGBMPolicy(**options)], bot)
+            assert isinstance(policy, LightGBMPolicy) and policy.featurizer and policy.booster
+            used = [c for _, _, c, _ in gold] if policy.turn_features else None
+            matrix = policy.featurizer.matrix([h for _, h, _, _ in gold], used)
+            raw = np.asarray(policy.booster.predict(matrix, num_threads=1))
+            for weight in weights:
+                policy.listen_weight = float(weight)
+                scores = np.vstack([policy._weigh_listen(row) for row in raw])
+                predicted = [policy.classes[i] for i in scores.argmax(axis=1)]
+                targets = [action for *_, action in gold]
+                right = [g == p for g, p in zip(targets, predicted, strict=True)]
+                acts = [r for r, g in zip(right, targets, strict=True) if g != ACTION_LISTEN]
+                failed = {story for (story, *_), r in zip(gold, right, strict=True) if not r}
+                confusion = listen_act_confusion(targets, predicted)
+                print(
+                    f"{name}, listen_weight {weight}: excl. listen {sum(acts) / len(acts):.3f}, "
+                    f"all {sum(right) / len(right):.3f}, dialogues "
+                    f"{1 - len(failed) / len(tests):.3f}, act -> listen "
+                    f"{confusion.get('act -> listen', 0)}, listen -> other action "
+                    f"{confusion.get('listen -> other action', 0)}; train {seconds:.1f} s "
+                    f"({cpu:.1f} CPU s)",
+                    flush=True,
+                )
+    return 0
+
+
 def timing(bench: Path, runs: int, record: bool) -> int:
     """Train the kept variant ``runs`` times; print (and append to the results) each time
     with the load average around it."""
@@ -517,8 +602,11 @@ def timing(bench: Path, runs: int, record: bool) -> int:
     lines = []
     for _ in range(runs):
         before = load_note()
-        _, seconds = trained([LightGBMPolicy(**VARIANTS[KEPT])], bot)
-        lines.append(f"- {seconds:.1f} s (load average {before} before, {load_note()} after)")
+        _, seconds, cpu = trained([LightGBMPolicy(**VARIANTS[KEPT])], bot)
+        lines.append(
+            f"- {seconds:.1f} s, {cpu:.1f} CPU s (load average {before} before, "
+            f"{load_note()} after)"
+        )
         print(lines[-1], flush=True)
     if record:
         with RESULTS.open("a", encoding="utf-8") as out:
@@ -530,6 +618,17 @@ def timing(bench: Path, runs: int, record: bool) -> int:
             )
     return 0
 
+
+CLI_SECTION = """
+## Through `chinwag train` / `chinwag test`
+
+`.venv/bin/python {command}` (load average at the end {load}): each row is `chinwag train
+--force` on a scratch bot folder linking the set (train s: the whole command, with loading,
+the data checks and the archive; CPU s: the command's CPU time) and `chinwag test` on
+validation/, read from story_report.json and failed_test_stories.yml.
+
+{table}
+"""
 
 RESULTS_TEMPLATE = """# MultiWOZ dialogue policy: LightGBMPolicy variants and baselines
 
@@ -623,7 +722,7 @@ Its cost, in the table: listen -> other action errors roughly double (the bot ad
 action, mostly `reqmore_general`, where the clerk stopped), accuracy over all actions
 falls by about 2 points and whole-dialogue accuracy from 0.073 to 0.020.
 
-In a Memoization + Rule + LightGBM ensemble (the last row) the kept variant loses about a
+In a Memoization + Rule + LightGBM ensemble (the last two rows) the kept variant loses about a
 point: MemoizationPolicy answers remembered histories with confidence 1.0 and priority 3,
 and on human dialogues a remembered history is often followed by something else.
 
@@ -633,14 +732,84 @@ before; ECE (about 0.02 to 0.03 for every LightGBM variant) and the share below 
 the first table. The corpus bots (tests/corpus) still reproduce their stories and pass
 their test stories with the new defaults.
 
-Training time: the states of the 1,419 stories are built once per training (about half of
-it), then LightGBM (60 rounds x 50 classes). The turn contexts of a story are computed in
-one pass (`turn_contexts`); the figures above are wall times on the shared machine.
+Training time: the states of the 1,419 stories are built once per training, then
+LightGBM (60 rounds x 50 classes, most of the time). The turn contexts of a story are
+computed in one pass (`turn_contexts`); train s is wall time on the shared machine, with
+the CPU seconds beside it.
 
-Switching to the CLI: `--via cli` trains and tests each variant with `chinwag train` and
-`chinwag test` on a scratch bot folder (links to domain.yml, data/ and validation/ as
-tests/, a config.yml with the variant) and reads story_report.json and
-failed_test_stories.yml; it needs `chinwag train` to accept contradicting stories.
+## Second round: richer state, other LightGBM parameters (none kept)
+
+Goal of this round: 0.75 excluding listen with accuracy over all actions and whole
+dialogues no worse than the defaults (0.775 / 0.073), from better state rather than the
+listen trade. Explored with `--quick` (accuracy excluding listen and dialogues equal the
+replay's; its "all" reads about 0.002 higher, its listen -> act counts a little lower).
+Each cell: excl. listen / all / dialogues. "Tokens": intent, entity, slot and action names
+split at `_` (generic: `inform_hotel` -> `inform`, `hotel`), token counts for the user's
+message, the last action, the actions since the user spoke (a bag), the bot's previous
+turn, the slots the user changed and earlier user messages. "Turn history": this turn's
+slot changes by kind (set / unset, beside changed) and the intents and entities of the
+user's earlier messages, a bag decayed by 0.5 per message (beyond max_history). ff:
+feature_fraction; min_data: min_data_in_leaf; lr: learning_rate; bag: bagging_fraction.
+One of the 4 averaged boosters alone scores 0.685-0.690.
+
+| variant (on the defaults) | listen_weight 1.0 | listen_weight 0.6 |
+|---|---|---|
+| the defaults | 0.706 / 0.777 / 0.073 | 0.728 / 0.768 / 0.045 |
+| tokens | 0.703 / 0.773 / 0.069 | 0.729 / 0.768 / 0.057 |
+| turn history | 0.699 / 0.771 / 0.073 | 0.729 / 0.768 / 0.049 |
+| both | 0.694 / 0.771 / 0.073 | 0.728 / 0.767 / 0.061 |
+| both, max_history 3 | 0.703 / 0.770 / 0.069 | 0.730 / 0.768 / 0.065 |
+| both, 90 rounds | 0.698 / 0.770 / 0.073 | 0.729 / 0.768 / 0.069 |
+| both, feature_fraction 0.5 | 0.701 / 0.772 / 0.077 | 0.732 / 0.769 / 0.057 |
+| both, ff 0.5, min_data 5, lr 0.1, 120 rounds | 0.697 / 0.772 / 0.077 | 0.732 / 0.767 / 0.057 |
+| turn history, min_data_in_leaf 3 | 0.698 / 0.773 / 0.069 | 0.726 / 0.768 / 0.057 |
+| feature_fraction 0.5 | 0.696 / 0.772 / 0.057 | 0.724 / 0.765 / 0.049 |
+| lambda_l2 5 (instead of 1) | 0.700 / 0.773 / 0.065 | 0.725 / 0.767 / 0.057 |
+| lambda_l2 5, 100 rounds | 0.703 / 0.775 / 0.061 | 0.730 / 0.769 / 0.061 |
+| 4 boosters averaged (seeds 0-3, ff 0.7, bag 0.8) | 0.698 / 0.773 / 0.061 | 0.729 / 0.769 / 0.061 |
+| learning_rate 0.3, 40 rounds (diverges) | 0.619 / 0.711 / 0.045 | - |
+| learning_rate 0.15, 80 rounds | 0.701 / 0.776 / 0.069 | (0.35) 0.752 / 0.757 / 0.028 |
+| num_leaves 6, 80 rounds | 0.696 / 0.776 / 0.065 | (0.35) 0.747 / 0.754 / 0.028 |
+
+None moves accuracy excluding listen by more than the run-to-run spread of such changes
+(about half a point), so none was kept (the feature variants were measured on uncommitted
+code and dropped; the defaults are unchanged). Why: the stories disagree with themselves.
+The default model reproduces only 0.778 of its own training examples' actions excluding
+listen (0.833 of all); 200 rounds fit them to 0.865 and lose on validation. The largest
+error pairs on validation, at the defaults: `reqmore_general` -> listen 159, listen ->
+`reqmore_general` 114, `bye_general` -> `welcome_general` 56 and back 39, `greet_general` ->
+listen 37, `request_train` -> `inform_train` 36: whether the clerk adds "anything else?",
+says "bye" or "you're welcome", asks or informs, depends on what the user said, which these
+stories do not carry (intents `inform` / `bye`, entities and status slots only). Per-token,
+bag, decayed and slot-kind features describe the same state again; they add no information
+about that choice.
+
+**So the goal is not met by better state on this data**: 0.75 excluding listen is reached
+only with the listen trade (`listen_weight` 0.35: 0.753, at 0.754 over all actions and
+0.020 whole dialogues, against 0.706 / 0.775 / 0.073 at the defaults), and not in the
+Memoization + Rule + LightGBM ensemble (MemoizationPolicy answers remembered histories,
+often followed by something else in human dialogues: at the defaults the ensemble scores
+0.699 / 0.769 / 0.057, below LightGBMPolicy alone, with `listen_weight` 0.35 0.742).
+
+## Training time
+
+A story's states are built once per `chinwag train`: the data checks (contradictions)
+and every policy share them (`shared_states()` around the whole command; conversations
+are matched by their steps and stories, so the checks' and the training's expansions
+share). Building the states reads the slots only after an event that can change them, and
+an intent's used entities are remembered while states are shared; the featurizer computes
+a state's columns once per matrix, not once per window it appears in. LightGBMPolicy
+training on MultiWOZ went from about 20 to 12-15 CPU seconds (states ~2, LightGBM ~10),
+with the same states and the same model (the figures above did not move). The whole
+`chinwag train --force` on the set (LightGBMPolicy alone; loading, data checks, training,
+archive), measured twice each, alternating, at 6807429 (before) and after: 32.0 / 27.2 s
+wall, 29.9 / 26.0 CPU s before; 24.1 / 21.1 s wall, 22.6 / 20.4 CPU s after. What is left:
+LightGBM's boosting (about 12 s), the data checks (about 2 s beyond building the states,
+4.8 s, which training then reuses), imports (3 s).
+
+`--via cli` trains and tests each variant with `chinwag train` and `chinwag test` on a
+scratch bot folder (links to domain.yml, data/ and validation/ as tests/, a config.yml
+with the variant) and reads story_report.json and failed_test_stories.yml.
 """
 
 

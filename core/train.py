@@ -45,6 +45,7 @@ from chinwag.core.nlu.pipeline import NLUPipeline
 from chinwag.core.nlu.tokenizer import MissingExtra
 from chinwag.core.policies.base import TrainingError
 from chinwag.core.policies.ensemble import PolicyEnsemble, build_policies, train_policies
+from chinwag.core.policies.states import shared_states
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,19 @@ def train_bot(
     ``data``: training data files or folders instead of the bot's ``data/``. Returns with
     ``problems.errors`` set (and no archive) when the bot has errors.
     """
+    # the data checks replay every story and rule; the policies reuse those states
+    with shared_states():
+        return _train_bot(bot_dir, out=out, force=force, console=console, data=data)
+
+
+def _train_bot(
+    bot_dir: Path | str,
+    *,
+    out: Path | str | None,
+    force: bool,
+    console: Console | None,
+    data: Sequence[Path | str] | None,
+) -> TrainResult:
     started = time.perf_counter()
     bot = load_bot(bot_dir, data=data, tests=False)
     problems = validate_bot(bot, for_training=True)

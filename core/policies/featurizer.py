@@ -192,17 +192,25 @@ class StateFeaturizer:
         return out
 
     def columns(
-        self, history: Sequence[State], context: TurnContext | None = None
+        self,
+        history: Sequence[State],
+        context: TurnContext | None = None,
+        known: dict[State, dict[int, float]] | None = None,
     ) -> dict[int, float]:
         """Column -> value for the last ``max_history`` states of ``history`` (padded), then
         the turn block (read from the whole history, or ``context`` when the caller has it)
-        when ``turn_features``."""
+        when ``turn_features``. ``known``: states' columns already computed (filled here)."""
         recent = list(history[-self.max_history :])
         first_position = self.max_history - len(recent)
         out: dict[int, float] = {}
         for position, state in enumerate(recent, start=first_position):
             base = position * self.state_size
-            for column, value in self.state_columns(state).items():
+            columns = known.get(state) if known is not None else None
+            if columns is None:
+                columns = self.state_columns(state)
+                if known is not None:
+                    known[state] = columns
+            for column, value in columns.items():
                 out[base + column] = value
         if self.turn_features and history:
             out.update(self.turn_columns(context or turn_context(history)))
@@ -246,8 +254,10 @@ class StateFeaturizer:
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []
+        known: dict[State, dict[int, float]] = {}  # a state comes in up to max_history rows
         for i, history in enumerate(histories):
-            columns = sorted(self.columns(history, contexts[i] if contexts else None).items())
+            context = contexts[i] if contexts else None
+            columns = sorted(self.columns(history, context, known).items())
             indices += [c for c, _ in columns]
             data += [v for _, v in columns]
             indptr.append(len(indices))

@@ -51,6 +51,7 @@ from chinwag.core.events import (
     ActionExecuted,
     ActiveLoop,
     AllSlotsReset,
+    BotUttered,
     Event,
     SlotSet,
     UserUttered,
@@ -206,6 +207,19 @@ def featurized_entities(
     return tuple(sorted(labels & _used_entities(domain, intent or "")))
 
 
+def _used_entities(domain: Domain, intent: str) -> frozenset[str]:
+    """:func:`_intent_entities`, remembered while :func:`shared_states` runs (it is asked for
+    every state of every story)."""
+    shared = _SHARED.get()
+    if shared is None:
+        return _intent_entities(domain, intent)
+    key = (id(domain), intent)
+    hit = shared.used_entities.get(key)
+    if hit is None or hit[0] is not domain:
+        hit = shared.used_entities[key] = (domain, _intent_entities(domain, intent))
+    return hit[1]
+
+
 def _sub_labels(domain: Domain, names: set[str]) -> set[str]:
     out: set[str] = set()
     for name in names:
@@ -218,7 +232,7 @@ def _sub_labels(domain: Domain, names: set[str]) -> set[str]:
     return out
 
 
-def _used_entities(domain: Domain, intent: str) -> set[str]:
+def _intent_entities(domain: Domain, intent: str) -> frozenset[str]:
     """Rasa's ``used_entities`` of an intent (``_transform_intent_properties_...``)."""
     config = domain.intents[intent]
     if config.use_entities is True:
@@ -232,7 +246,7 @@ def _used_entities(domain: Domain, intent: str) -> set[str]:
     included |= _sub_labels(domain, included)
     excluded = set(config.ignore_entities)
     excluded |= _sub_labels(domain, excluded)
-    return included - excluded
+    return frozenset(included - excluded)
 
 
 def slots_for_entities(domain: Domain, entities: list[Entity]) -> dict[str, Any]:
@@ -369,10 +383,16 @@ def conversation_tracker(conv: Conversation, domain: Domain) -> Tracker:
     return Tracker(conv.name, domain, conversation_events(conv, domain))
 
 
-def current_state(tracker: Tracker, domain: Domain, set_slots: set[str] | None = None) -> State:
+def current_state(
+    tracker: Tracker,
+    domain: Domain,
+    set_slots: set[str] | None = None,
+    slots: tuple[tuple[str, SlotFeature], ...] | None = None,
+) -> State:
     """Rasa's ``Domain.get_active_state`` of the tracker as it is now.
 
-    ``set_slots`` given: only those slots show (Rasa's ``omit_unset_slots``).
+    ``set_slots`` given: only those slots show (Rasa's ``omit_unset_slots``). ``slots``: the
+    slot part when the caller knows it (:func:`slot_features` of the same tracker).
     """
     message = tracker.latest_message
     use_text = message.use_text_for_featurization
@@ -383,6 +403,23 @@ def current_state(tracker: Tracker, domain: Domain, set_slots: set[str] | None =
         entities = featurized_entities(domain, intent, message.entities)
     if intent is None and use_text is not False:
         text = message.text
+    loop = tracker.active_loop.name if tracker.active_loop is not None else None
+    return State(
+        intent=intent,
+        text=text,
+        entities=entities,
+        action=tracker.latest_action.get("action_name"),
+        action_text=tracker.latest_action.get("action_text"),
+        loop=loop or None,
+        slots=slot_features(tracker, set_slots) if slots is None else slots,
+    )
+
+
+def slot_features(
+    tracker: Tracker, set_slots: set[str] | None = None
+) -> tuple[tuple[str, SlotFeature], ...]:
+    """The slot part of :func:`current_state`: each slot's features, by name, where any is
+    set (``should_not_be_set`` as such); ``set_slots`` given, only those slots."""
     slots: list[tuple[str, SlotFeature]] = []
     for name in sorted(tracker.slot_defs):
         if set_slots is not None and name not in set_slots:
@@ -395,16 +432,11 @@ def current_state(tracker: Tracker, domain: Domain, set_slots: set[str] | None =
             slots.append((name, SHOULD_NOT_BE_SET))
         elif any(features):
             slots.append((name, tuple(features)))
-    loop = tracker.active_loop.name if tracker.active_loop is not None else None
-    return State(
-        intent=intent,
-        text=text,
-        entities=entities,
-        action=tracker.latest_action.get("action_name"),
-        action_text=tracker.latest_action.get("action_text"),
-        loop=loop or None,
-        slots=tuple(slots),
-    )
+    return tuple(slots)
+
+
+# events that leave the slots (and which slots are set) as they are
+_SLOTS_KEPT = (ActionExecuted, UserUttered, BotUttered)
 
 
 def _replay(
@@ -417,13 +449,19 @@ def _replay(
     """
     running = tracker.init_copy()
     set_slots: set[str] | None = set() if omit_unset_slots else None
+    # the slot part of the last state, while no event since can have changed it
+    slots: tuple[tuple[str, SlotFeature], ...] | None = None
     for event in tracker.applied_events():
         if isinstance(event, ActionExecuted):
-            yield current_state(running, domain, set_slots), event, running
+            state = current_state(running, domain, set_slots, slots)
+            slots = state.slots
+            yield state, event, running
         elif set_slots is not None:
             _note_set_slots(event, running, set_slots)
+        if not isinstance(event, _SLOTS_KEPT):
+            slots = None
         running.update(event)
-    yield current_state(running, domain, set_slots), None, running
+    yield current_state(running, domain, set_slots, slots), None, running
 
 
 def _note_set_slots(event: Event, running: Tracker, set_slots: set[str]) -> None:
@@ -521,22 +559,48 @@ def _incremental_states(
     return (*memo.states, current_state(memo.running, domain, memo.set_slots))
 
 
-# (id(conv), id(domain), omit_unset_slots) -> (conv, domain, turns), while shared_states() runs
-_SHARED: ContextVar[dict[tuple[int, int, bool], tuple[Any, Domain, list[Turn]]] | None] = (
-    ContextVar("shared_states", default=None)
-)
+@dataclass
+class _Shared:
+    """What :func:`shared_states` keeps: each conversation's turns (by the identity of its
+    steps and stories, so two expansions of the same stories share them), each intent's
+    used entities."""
+
+    turns: dict[tuple[Any, ...], tuple[Conversation, Domain, list[Turn]]] = field(
+        default_factory=dict
+    )
+    used_entities: dict[tuple[int, str], tuple[Domain, frozenset[str]]] = field(
+        default_factory=dict
+    )
+
+
+_SHARED: ContextVar[_Shared | None] = ContextVar("shared_states", default=None)
 
 
 @contextmanager
 def shared_states() -> Iterator[None]:
-    """Within it, each conversation's states are built once for all who ask (training asks
-    for every story once per policy). Only for as long as nothing changes the conversations
-    or the domain."""
-    token = _SHARED.set({})
+    """Within it, each conversation's states are built once for all who ask (the data checks
+    and every policy of a training ask for every story). Only for as long as nothing changes
+    the stories or the domain. Nested, the outer one is kept."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set(_Shared())
     try:
         yield
     finally:
         _SHARED.reset(token)
+
+
+def _conversation_key(conv: Conversation) -> tuple[Any, ...]:
+    """The same steps of the same stories (as each ``expand`` of them makes): the same key.
+    The steps and stories are the objects themselves (kept alive by the shared entry)."""
+    return (
+        conv.kind,
+        conv.open_end,
+        tuple(map(id, conv.steps)),
+        tuple(map(id, conv.sources)),
+        tuple(conv.origins),
+    )
 
 
 def conversation_states(
@@ -550,10 +614,11 @@ def conversation_states(
     shared = _SHARED.get()
     if shared is None:
         return _conversation_states(conv, domain, omit_unset_slots)
-    key = (id(conv), id(domain), omit_unset_slots)
-    hit = shared.get(key)
-    if hit is None or hit[0] is not conv or hit[1] is not domain:
-        hit = shared[key] = (conv, domain, _conversation_states(conv, domain, omit_unset_slots))
+    key = (_conversation_key(conv), id(domain), omit_unset_slots)
+    hit = shared.turns.get(key)
+    if hit is None or hit[1] is not domain:
+        turns = _conversation_states(conv, domain, omit_unset_slots)
+        hit = shared.turns[key] = (conv, domain, turns)
     return list(hit[2])
 
 
