@@ -296,7 +296,8 @@ class Tracker:
             if events is None
             else [e.to_dict() for e in events if not isinstance(e, UnreadableEvent)],
             "latest_input_channel": self.latest_input_channel,
-            "active_loop": dataclasses.asdict(self.active_loop) if self.active_loop else {},
+            # shallow, as the slots and latest_message above: every caller sends it as JSON
+            "active_loop": dict(vars(self.active_loop)) if self.active_loop else {},
             "latest_action": dict(self.latest_action),
             "latest_action_name": self.latest_action_name,
         }
