@@ -9,7 +9,8 @@ loss can take back the last few commits. ``synchronous="FULL"`` (endpoints.yml
 Short statements (a conversation's tail read, one message's append) run on the event loop
 itself, on a connection that never waits: in WAL mode a read or a commit with
 ``synchronous=NORMAL`` is a write into the OS's page cache, not a wait on the disk (tens of
-microseconds), which costs less than handing it to a thread and back. That connection's busy
+microseconds), which costs less than handing it to a thread and back (with ``synchronous=FULL``
+a commit waits for the disk, so appends stay on the thread). That connection's busy
 timeout is zero and it never checkpoints: when another connection or process holds the write
 lock, the statement is rolled back untouched and runs again on the store's own thread, which
 waits for the lock (``busy_timeout``) there, and the WAL is copied into the database file on
@@ -87,6 +88,8 @@ class SQLiteThread:
     async def run_short(self, work: Callable[[sqlite3.Connection], T], *, writes: bool) -> T:
         """``work`` on the event loop's connection, or on the thread when SQLite is busy."""
         if self._db is None:  # the thread makes the file, WAL mode and schema first
+            return await self.run(work)
+        if writes and self.synchronous.upper() != "NORMAL":  # FULL fsyncs every commit
             return await self.run(work)
         try:
             result = work(self._inline_connection())
