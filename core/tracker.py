@@ -57,6 +57,7 @@ SHOULD_NOT_BE_SET = "should_not_be_set"
 Verbosity = Literal["all", "applied", "after_restart", "none"]
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @dataclasses.dataclass
@@ -296,7 +297,8 @@ class Tracker:
             if events is None
             else [e.to_dict() for e in events if not isinstance(e, UnreadableEvent)],
             "latest_input_channel": self.latest_input_channel,
-            "active_loop": dataclasses.asdict(self.active_loop) if self.active_loop else {},
+            # shallow, as the slots and latest_message above: every caller sends it as JSON
+            "active_loop": dict(vars(self.active_loop)) if self.active_loop else {},
             "latest_action": dict(self.latest_action),
             "latest_action_name": self.latest_action_name,
         }
@@ -430,13 +432,13 @@ class Tracker:
         tracker.paused = self.paused
         tracker.followup_action = self.followup_action
         tracker.latest_action = dict(self.latest_action)
-        latest = copy.copy(self.latest_message)  # no __post_init__: the fields stay as they are
+        latest = _shallow_copy(self.latest_message)  # no __post_init__: the fields stay as they are
         latest.entities = list(latest.entities)
         latest.parse_data = dict(latest.parse_data)
         tracker.latest_message = latest
         tracker.latest_bot_utterance = self.latest_bot_utterance
         # the trigger message is never changed in place, so the copies share it
-        tracker.active_loop = None if self.active_loop is None else copy.copy(self.active_loop)
+        tracker.active_loop = None if self.active_loop is None else _shallow_copy(self.active_loop)
         tracker._derived = dict(self._derived)
         tracker.memo = {}
         tracker._loop_names = set(self._loop_names)
@@ -457,6 +459,14 @@ class Tracker:
                 yield tracker, event.hide_rule_turn
             tracker.update(event)
         yield tracker, False
+
+
+def _shallow_copy(obj: C) -> C:
+    """``copy.copy`` of a plain dataclass instance (its ``__dict__``), without the generic
+    ``__reduce_ex__`` route: trackers are copied several times a message."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
 
 
 def _copy_value(value: Any) -> Any:

@@ -53,6 +53,39 @@ SDK_MODULE_ALIASES = (
 # modules whose Action subclasses are library bases, never a bot's actions (as rasa_sdk skips)
 _LIBRARY_PREFIXES = ("rasa_sdk", "rasa.", "rasa_core", "chinwag.core.actions.sdk")
 CACHED_CONVERSATIONS = 1000
+# rasa_sdk's FormValidationAction warns on every form turn for each slot without a
+# validate_<slot> method (a normal thing to leave out); each such text is logged once
+SDK_REPEATED_WARNINGS = ("rasa_sdk.forms", "Skipping validation for ")
+REMEMBERED_WARNINGS = 1000
+
+
+class OnceFilter(logging.Filter):
+    """Lets each text starting with ``prefix`` through once (the first ``limit`` texts are
+    remembered), every other record always."""
+
+    def __init__(self, prefix: str, limit: int = REMEMBERED_WARNINGS) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.limit = limit
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str) or not record.msg.startswith(self.prefix):
+            return True
+        text = record.getMessage()
+        if text in self._seen:
+            return False
+        if len(self._seen) < self.limit:
+            self._seen.add(text)
+        return True
+
+
+def _quiet_repeated_sdk_warnings() -> None:
+    """Install the :class:`OnceFilter` on rasa_sdk's forms logger (once per process)."""
+    name, prefix = SDK_REPEATED_WARNINGS
+    sdk_logger = logging.getLogger(name)
+    if not any(isinstance(f, OnceFilter) for f in sdk_logger.filters):
+        sdk_logger.addFilter(OnceFilter(prefix))
 
 
 class EventTexts:
@@ -198,6 +231,7 @@ def load_actions_module(bot_dir: Path, problems: Problems | None = None) -> dict
         return {}
     found = Problems()
     bases = _sdk_action_bases()
+    _quiet_repeated_sdk_warnings()
     with _bot_import_context(root):
         # collect inside: inspect finds the classes' source while `actions` is the bot's
         actions = _collect_actions(_import_actions(root, source, found), bases, root, found)

@@ -654,8 +654,19 @@ def _fails_unique_entity_check(
     return uses > 1
 
 
+# each mapping's key, made once (a loaded domain's mappings do not change); bounded
+_MAPPING_KEYS: dict[int, tuple[SlotMapping, str]] = {}
+MAX_MAPPING_KEYS = 10_000
+
+
 def _mapping_key(mapping: SlotMapping) -> str:
-    return json.dumps(mapping.as_dict(), sort_keys=True, default=str)
+    held = _MAPPING_KEYS.get(id(mapping))
+    if held is None or held[0] is not mapping:
+        if len(_MAPPING_KEYS) >= MAX_MAPPING_KEYS:
+            _MAPPING_KEYS.clear()
+        held = (mapping, json.dumps(mapping.as_dict(), sort_keys=True, default=str))
+        _MAPPING_KEYS[id(mapping)] = held
+    return held[1]
 
 
 def _form_owns_slot(slot_name: str, mapping: SlotMapping, tracker: Tracker, domain: Domain) -> bool:

@@ -145,6 +145,9 @@ class LightGBMPolicy(Policy):
         # scores by history, for the booster and featurizer they were computed with
         self._scores: dict[tuple[State, ...], np.ndarray] = {}
         self._scores_model: tuple[lgb.Booster, StateFeaturizer, float] | None = None
+        # every action of the domain at 0, made once per domain (a loaded domain does not
+        # change): a prediction copies it instead of listing the domain's actions again
+        self._zeros: tuple[Domain, dict[str, float]] | None = None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -292,7 +295,9 @@ class LightGBMPolicy(Policy):
 
     def _distribution(self, domain: Domain, scores: np.ndarray | None) -> dict[str, float]:
         """Confidences for every domain action (and every trained class); unseen ones 0."""
-        out = {name: 0.0 for name in [*domain.action_names, *domain.action_texts]}
+        if self._zeros is None or self._zeros[0] is not domain:
+            self._zeros = (domain, dict.fromkeys([*domain.action_names, *domain.action_texts], 0.0))
+        out = dict(self._zeros[1])
         if scores is not None:
             for name, score in zip(self.classes, scores, strict=True):
                 out[name] = float(score)

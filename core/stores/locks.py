@@ -49,8 +49,11 @@ class InProcessLockStore(LockStore):
         self._users[conversation_id] = self._users.get(conversation_id, 0) + 1
         try:
             try:
-                async with asyncio.timeout(self.wait_timeout):
+                if self._users[conversation_id] == 1:  # nobody holds or waits: no timer
                     await lock.acquire()
+                else:
+                    async with asyncio.timeout(self.wait_timeout):
+                        await lock.acquire()
             except TimeoutError:
                 raise LockTimeout(
                     f"conversation '{conversation_id}' stayed locked for more than "

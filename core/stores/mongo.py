@@ -151,14 +151,18 @@ class MongoTrackerStore(SeqIndexedStore):
             return
         forms = [storable(conversation_id, start_seq + i, e) for i, e in enumerate(events)]
         try:
-            last = await self._events.find_one(
-                {"conversation_id": conversation_id},
-                {"seq": 1, "_id": 0},
-                sort=[("seq", DESCENDING)],
-            )
-            stored = last["seq"] + 1 if last else 0
-            if start_seq > stored:
-                raise SequenceGap(conversation_id, stored, start_seq)
+            # the numbers run 0, 1, 2... without holes (every append checks this), so the event
+            # before ours being stored is the whole check: one point read on the index, not a
+            # sort of the conversation (which a MongoDB-wire server may do by fetching it all)
+            if start_seq > 0 and not await self._events.find_one(
+                {"conversation_id": conversation_id, "seq": start_seq - 1}, {"_id": 1}
+            ):
+                last = await self._events.find_one(
+                    {"conversation_id": conversation_id},
+                    {"seq": 1, "_id": 0},
+                    sort=[("seq", DESCENDING)],
+                )
+                raise SequenceGap(conversation_id, last["seq"] + 1 if last else 0, start_seq)
             documents = [
                 {
                     "conversation_id": conversation_id,
@@ -168,10 +172,9 @@ class MongoTrackerStore(SeqIndexedStore):
                     "event": form.data,
                 }
                 for i, (event, form) in enumerate(zip(events, forms, strict=True))
-                if start_seq + i >= stored
             ]
-            if documents:
-                await self._events.insert_many(documents, ordered=False)
+            # numbers already stored (a retry) are duplicate keys, left as they are (below)
+            await self._events.insert_many(documents, ordered=False)
         except BulkWriteError as exc:
             other = [e for e in exc.details["writeErrors"] if e["code"] != DUPLICATE_KEY]
             if other:  # a retry's duplicates are fine; anything else is not

@@ -6,10 +6,17 @@ returns, so it survives the process being killed (SIGKILL, OOM); only an OS cras
 loss can take back the last few commits. ``synchronous="FULL"`` (endpoints.yml
 ``synchronous: full``) fsyncs every commit and survives that too, at a cost per message.
 
-All SQLite calls run on one dedicated thread that owns the connection, so the event loop never
-waits on the disk and writes from this process never contend with each other. Several
-processes may share the file: WAL lets readers run beside the one writer, and each append
-checks the numbering inside its own write transaction.
+Short statements (a conversation's tail read, one message's append) run on the event loop
+itself, on a connection that never waits: in WAL mode a read or a commit with
+``synchronous=NORMAL`` is a write into the OS's page cache, not a wait on the disk (tens of
+microseconds), which costs less than handing it to a thread and back (with ``synchronous=FULL``
+a commit waits for the disk, so appends stay on the thread). That connection's busy
+timeout is zero and it never checkpoints: when another connection or process holds the write
+lock, the statement is rolled back untouched and runs again on the store's own thread, which
+waits for the lock (``busy_timeout``) there, and the WAL is copied into the database file on
+that thread too, every ``CHECKPOINT_EVERY`` inline commits (the fsync a checkpoint does never
+stalls the loop). Several processes may share the file: WAL lets readers run beside the one
+writer, and each append checks the numbering inside its own write transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from chinwag.core.stores.base import (
 
 T = TypeVar("T")
 Synchronous = Literal["NORMAL", "FULL"]
+# inline commits between two checkpoints on the thread (SQLite's own default is about 1000
+# WAL pages, a few hundred one-message appends)
+CHECKPOINT_EVERY = 200
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -49,7 +59,13 @@ class SQLiteThread:
     """One SQLite connection on a thread of its own: ``run(work)`` calls ``work(connection)``
     there, so the event loop never waits on the disk. The connection opens on first use (WAL,
     ``synchronous``, then ``schema``); SQLite errors become :class:`StoreUnavailable` naming
-    ``what`` and the file."""
+    ``what`` and the file.
+
+    ``run_short(work)`` calls ``work`` on the event loop's own connection instead, which never
+    waits for a lock (see the module notes); when it would have to, ``work`` runs on the thread.
+    ``work`` must then leave nothing behind when SQLite says busy (a read; a write transaction
+    rolled back), since it runs again.
+    """
 
     def __init__(
         self, path: Path, *, schema: str, what: str, synchronous: str, busy_timeout: float
@@ -61,10 +77,38 @@ class SQLiteThread:
         self.busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chinwag-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None  # the event loop's, never waits
+        self._commits = 0  # inline commits since the last checkpoint
+        self._checkpoint: asyncio.Future[None] | None = None
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, work)
+
+    async def run_short(self, work: Callable[[sqlite3.Connection], T], *, writes: bool) -> T:
+        """``work`` on the event loop's connection, or on the thread when SQLite is busy."""
+        if self._db is None:  # the thread makes the file, WAL mode and schema first
+            return await self.run(work)
+        if writes and self.synchronous.upper() != "NORMAL":  # FULL fsyncs every commit
+            return await self.run(work)
+        try:
+            result = work(self._inline_connection())
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in _BUSY:
+                raise StoreUnavailable(f"{self.what} {self.path}: {exc}") from exc
+            return await self.run(work)  # another writer: wait for it on the thread
+        if writes:
+            self._commits += 1
+            if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
+                self._commits = 0
+                self._checkpoint = asyncio.ensure_future(self.run(_checkpoint))
+                self._checkpoint.add_done_callback(self._checkpointed)
+        return result
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not done.cancelled() and done.exception() is not None:  # the next one may work
+            self._commits = CHECKPOINT_EVERY
 
     def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -72,27 +116,55 @@ class SQLiteThread:
         except sqlite3.OperationalError as exc:  # locked past busy_timeout, disk full, ...
             raise StoreUnavailable(f"{self.what} {self.path}: {exc}") from exc
 
+    def _open(self, busy_timeout: float) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open {self.what} {self.path}: {exc}") from exc
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute(self.schema)
+        return db
+
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            except (OSError, sqlite3.Error) as exc:
-                raise StoreUnavailable(f"cannot open {self.what} {self.path}: {exc}") from exc
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self.synchronous}")
-            db.execute(self.schema)
-            self._db = db
+            self._db = self._open(self.busy_timeout)
         return self._db
+
+    def _inline_connection(self) -> sqlite3.Connection:
+        if self._inline is None:
+            # one event loop uses it at a time, whichever thread runs that loop
+            db = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the thread
+            self._inline = db
+        return self._inline
 
     async def close(self) -> None:
         def shut(db: sqlite3.Connection) -> None:
             db.close()
             self._db = None
 
+        if self._checkpoint is not None:
+            await asyncio.wait([self._checkpoint])
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         if self._db is not None:
             await self.run(shut)
         self._executor.shutdown(wait=True)
+
+
+# SQLITE_BUSY and SQLITE_LOCKED with their extended codes: another connection has the lock
+_BUSY = frozenset({5, 6, 261, 262, 517, 773})
+
+
+def _checkpoint(db: sqlite3.Connection) -> None:
+    """Copy the WAL into the database file as far as no reader needs it (never waits)."""
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 class SQLiteTrackerStore(SeqIndexedStore):
@@ -145,7 +217,7 @@ class SQLiteTrackerStore(SeqIndexedStore):
                 raise
             db.execute("COMMIT")
 
-        await self._run(write)
+        await self._thread.run_short(write, writes=True)
 
     async def load_numbered_from(
         self, conversation_id: str, start_seq: int
@@ -156,7 +228,7 @@ class SQLiteTrackerStore(SeqIndexedStore):
                 (conversation_id, start_seq),
             ).fetchall()
 
-        rows = await self._run(read)
+        rows = await self._thread.run_short(read, writes=False)
         return [(seq, stored_event(conversation_id, seq, data)) for seq, data in rows]
 
     async def ids(self) -> list[str]:

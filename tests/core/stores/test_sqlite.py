@@ -1,0 +1,58 @@
+"""The SQLite store's inline statements: what happens when another writer holds the lock."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.events import ActionExecuted, SlotSet
+from core.stores import sqlite as sqlite_store
+from core.stores.sqlite import SQLiteTrackerStore
+
+
+async def test_an_append_while_another_connection_writes_waits_for_it_off_the_loop(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        await store.append("c1", [ActionExecuted("first")], 0)  # the inline connection is open
+        other.execute("BEGIN IMMEDIATE")  # another writer (a second worker) holds the lock
+        appending = asyncio.create_task(store.append("c1", [ActionExecuted("second")], 1))
+        ticks = 0
+        while ticks < 20:  # the loop keeps turning while the append waits on the thread
+            await asyncio.sleep(0)
+            ticks += 1
+        assert not appending.done()
+        other.execute("COMMIT")
+        await appending
+        assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_inline_appends_are_checkpointed_on_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline connection never checkpoints, the thread does every few commits: the WAL
+    file is then reused from its start instead of growing with every append."""
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 3)
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    appends = 60
+    try:
+        for seq in range(appends):
+            await store.append("c1", [SlotSet("n", seq)], seq)
+            while store._thread._checkpoint is not None:  # let each checkpoint finish
+                await asyncio.sleep(0.001)
+        wal = Path(f"{store.path}-wal").stat().st_size
+        page = 4096 + 24  # a WAL frame: one page and its header; every commit writes one or more
+        assert wal < 20 * page, f"the WAL grew to {wal} bytes over {appends} appends"
+        assert [e.value for e in await store.load("c1")] == list(range(appends))  # type: ignore[attr-defined]
+    finally:
+        await store.close()
