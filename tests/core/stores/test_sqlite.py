@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.events import ActionExecuted, SlotSet
-from core.stores import sqlite as sqlite_store
-from core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.events import ActionExecuted, SlotSet
+from chinwag.core.stores import sqlite as sqlite_store
+from chinwag.core.stores.sqlite import SQLiteTrackerStore
 
 
 async def test_an_append_while_another_connection_writes_waits_for_it_off_the_loop(
