@@ -124,7 +124,20 @@ def loop_lag(lag_dir: Path) -> dict[str, float]:
 # ---------------------------------------------------------------------------- load generator
 
 
-async def run_load(url: str, concurrency: int, duration: float, limit: int) -> dict[str, Any]:
+async def run_load(
+    urls: str | list[str],
+    concurrency: int,
+    duration: float,
+    limit: int,
+    *,
+    alternate: bool = False,
+) -> dict[str, Any]:
+    """``concurrency`` virtual users, each talking through one conversation after another.
+
+    With several ``urls`` (hubs sharing one store) user ``i`` talks to ``urls[i % n]``, or,
+    with ``alternate``, each of a conversation's messages goes to the next hub in turn."""
+    if isinstance(urls, str):
+        urls = [urls]
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + duration
@@ -137,9 +150,10 @@ async def run_load(url: str, concurrency: int, duration: float, limit: int) -> d
             round_ = 0
             while time.perf_counter() < stop_at and len(latencies) < limit:
                 sender = f"load-{number}-{round_}"
-                for text in CONVERSATION:
+                for turn, text in enumerate(CONVERSATION):
                     if time.perf_counter() >= stop_at or len(latencies) >= limit:
                         return
+                    url = urls[(number + (turn if alternate else 0)) % len(urls)]
                     started = time.perf_counter()
                     async with session.post(url, json={"sender": sender, "message": text}) as r:
                         await r.read()
@@ -186,27 +200,28 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120
     raise SystemExit(f"server on port {port} did not start within {timeout} s")
 
 
+def load(
+    urls: list[str], concurrency: int, duration: float, *, alternate: bool = False
+) -> dict[str, Any]:
+    """One run of the load generator, as its own process, against ``urls``."""
+    out = subprocess.run(
+        [
+            *(sys.executable, __file__, "load", *urls),
+            *("--concurrency", str(concurrency), "--duration", str(duration)),
+            *(("--alternate",) if alternate else ()),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 def measure(port: int, duration: float) -> list[dict[str, Any]]:
-    """Run the load generator (its own process) at each concurrency against ``port``."""
-    results = []
-    for concurrency in CONCURRENCY:
-        out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "load",
-                f"http://127.0.0.1:{port}{WEBHOOK}",
-                "--concurrency",
-                str(concurrency),
-                "--duration",
-                str(duration),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        results.append(json.loads(out.stdout))
-    return results
+    """Run the load generator at each concurrency against ``port``."""
+    url = f"http://127.0.0.1:{port}{WEBHOOK}"
+    return [load([url], concurrency, duration) for concurrency in CONCURRENCY]
 
 
 def start(
@@ -324,6 +339,16 @@ def report(
     return "\n".join(lines)
 
 
+def write_results(out: Path, text: str) -> None:
+    """Write the measured ``text`` to ``out``; the file's hand-written notes (from its first
+    "## " heading on) survive a re-run."""
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    notes = old.find("\n## ")
+    if notes >= 0:
+        text += old[notes:]
+    out.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode")
@@ -332,7 +357,13 @@ def main() -> None:
     hub = sub.add_parser("hub", help="chinwag run ARGS with a loop-lag probe in each process")
     hub.add_argument("argv", nargs=argparse.REMAINDER)
     load = sub.add_parser("load", help="run the load generator once, print JSON")
-    load.add_argument("url")
+    load.add_argument("url", nargs="+", help="one URL, or several hubs sharing one store")
+    load.add_argument(
+        "--alternate",
+        action="store_true",
+        help="a conversation's messages "
+        "go to the hubs in turn (default: each conversation stays on one hub)",
+    )
     load.add_argument("--concurrency", type=int, default=1)
     load.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
@@ -346,7 +377,11 @@ def main() -> None:
     elif args.mode == "hub":
         raise SystemExit(serve_hub(args.argv))
     elif args.mode == "load":
-        result = asyncio.run(run_load(args.url, args.concurrency, args.duration, MAX_MESSAGES))
+        result = asyncio.run(
+            run_load(
+                args.url, args.concurrency, args.duration, MAX_MESSAGES, alternate=args.alternate
+            )
+        )
         print(json.dumps(result))
     else:
         load_before = os.getloadavg()[0]
@@ -355,12 +390,7 @@ def main() -> None:
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
         text = report(results, lags, command.strip(), args.duration, loadavg)
         print(text)
-        # hand-written notes (from the first "## " heading on) survive a re-run
-        old = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
-        notes = old.find("\n## ")
-        if notes >= 0:
-            text += old[notes:]
-        args.out.write_text(text, encoding="utf-8")
+        write_results(args.out, text)
 
 
 if __name__ == "__main__":
