@@ -521,6 +521,8 @@ def _serve_workers(
     import signal
     import socket
 
+    from aiohttp import web
+
     sock = socket.create_server((host, port), backlog=1024)
     sock.set_inheritable(True)
     children: set[int] = set()
@@ -538,6 +540,8 @@ def _serve_workers(
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             _die_with_parent()
             serve(sock=sock)
+            code = 0
+        except (web.GracefulExit, KeyboardInterrupt):  # a second stop signal while stopping
             code = 0
         except BaseException as exc:  # whatever it was, this worker ends here
             console.print(f"worker {os.getpid()}: {exc!r}", style="red", markup=False)

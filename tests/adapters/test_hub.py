@@ -402,3 +402,31 @@ async def test_chinwag_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert "Traceback" not in err
     # the default store is SQLite under the bot's .chinwag/ folder, closed cleanly
     assert (bot / ".chinwag" / "conversations.db").is_file()
+
+
+async def test_ctrl_c_stops_every_worker_quietly(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the hub and each worker (which
+    the hub also tells to stop) end with status 0 and no error line."""
+    bot = write_bot(tmp_path / "served", "Hello!")
+    port = free_port()
+    env = {**os.environ, "PORT": str(port)}
+    env.pop("MONGODB_URL", None)
+    command = [sys.executable, "-m", "chinwag", "run", str(bot), "--host", "127.0.0.1"]
+    process = subprocess.Popen(
+        [*command, "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        await _wait_for_health(f"http://127.0.0.1:{port}/health", process, 60)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = await asyncio.to_thread(process.communicate, timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, out + err
+    assert "GracefulExit" not in out + err and "Traceback" not in err, out + err
