@@ -428,7 +428,11 @@ class Tracker:
         tracker.domain = self.domain
         tracker.slot_defs = dict(self.slot_defs)
         tracker.events = list(self.events)
-        tracker.slots = {name: _copy_value(value) for name, value in self.slots.items()}
+        # containers are copied, anything else shared (inline: this runs for every slot)
+        tracker.slots = {
+            name: copy.deepcopy(value) if isinstance(value, _CONTAINERS) else value
+            for name, value in self.slots.items()
+        }
         tracker.paused = self.paused
         tracker.followup_action = self.followup_action
         tracker.latest_action = dict(self.latest_action)
@@ -469,9 +473,8 @@ def _shallow_copy(obj: C) -> C:
     return new
 
 
-def _copy_value(value: Any) -> Any:
-    """A slot value for a copied tracker: containers are copied, anything else shared."""
-    return copy.deepcopy(value) if isinstance(value, list | dict | set) else value
+# slot values a copied tracker gets its own copy of
+_CONTAINERS = (list, dict, set)
 
 
 def _undo_till_previous(event_type: type[Event], done: list[Event]) -> None:
