@@ -147,7 +147,7 @@ class Tracker:
         match event:
             case UserUttered():
                 # a private copy: EntitiesAdded and featurization events change it, not the event
-                self.latest_message = dataclasses.replace(event, entities=list(event.entities))
+                self.latest_message = _private_message(event)
                 self.followup_action = None
             case DefinePrevUserUtteredFeaturization():
                 if self.latest_action_name == ACTION_LISTEN_NAME:
@@ -436,10 +436,7 @@ class Tracker:
         tracker.paused = self.paused
         tracker.followup_action = self.followup_action
         tracker.latest_action = dict(self.latest_action)
-        latest = _shallow_copy(self.latest_message)  # no __post_init__: the fields stay as they are
-        latest.entities = list(latest.entities)
-        latest.parse_data = dict(latest.parse_data)
-        tracker.latest_message = latest
+        tracker.latest_message = _private_message(self.latest_message)
         tracker.latest_bot_utterance = self.latest_bot_utterance
         # the trigger message is never changed in place, so the copies share it
         tracker.active_loop = None if self.active_loop is None else _shallow_copy(self.active_loop)
@@ -463,6 +460,15 @@ class Tracker:
                 yield tracker, event.hide_rule_turn
             tracker.update(event)
         yield tracker, False
+
+
+def _private_message(message: UserUttered) -> UserUttered:
+    """A copy of ``message`` whose entities and parse data can change without changing it
+    (no ``__post_init__``: the fields stay as they are)."""
+    copied = _shallow_copy(message)
+    copied.entities = list(message.entities)
+    copied.parse_data = dict(message.parse_data)
+    return copied
 
 
 def _shallow_copy(obj: C) -> C:
