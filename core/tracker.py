@@ -147,7 +147,7 @@ class Tracker:
         match event:
             case UserUttered():
                 # a private copy: EntitiesAdded and featurization events change it, not the event
-                self.latest_message = dataclasses.replace(event, entities=list(event.entities))
+                self.latest_message = _private_message(event)
                 self.followup_action = None
             case DefinePrevUserUtteredFeaturization():
                 if self.latest_action_name == ACTION_LISTEN_NAME:
@@ -428,14 +428,15 @@ class Tracker:
         tracker.domain = self.domain
         tracker.slot_defs = dict(self.slot_defs)
         tracker.events = list(self.events)
-        tracker.slots = {name: _copy_value(value) for name, value in self.slots.items()}
+        # containers are copied, anything else shared (inline: this runs for every slot)
+        tracker.slots = {
+            name: copy.deepcopy(value) if isinstance(value, _CONTAINERS) else value
+            for name, value in self.slots.items()
+        }
         tracker.paused = self.paused
         tracker.followup_action = self.followup_action
         tracker.latest_action = dict(self.latest_action)
-        latest = _shallow_copy(self.latest_message)  # no __post_init__: the fields stay as they are
-        latest.entities = list(latest.entities)
-        latest.parse_data = dict(latest.parse_data)
-        tracker.latest_message = latest
+        tracker.latest_message = _private_message(self.latest_message)
         tracker.latest_bot_utterance = self.latest_bot_utterance
         # the trigger message is never changed in place, so the copies share it
         tracker.active_loop = None if self.active_loop is None else _shallow_copy(self.active_loop)
@@ -461,6 +462,15 @@ class Tracker:
         yield tracker, False
 
 
+def _private_message(message: UserUttered) -> UserUttered:
+    """A copy of ``message`` whose entities and parse data can change without changing it
+    (no ``__post_init__``: the fields stay as they are)."""
+    copied = _shallow_copy(message)
+    copied.entities = list(message.entities)
+    copied.parse_data = dict(message.parse_data)
+    return copied
+
+
 def _shallow_copy(obj: C) -> C:
     """``copy.copy`` of a plain dataclass instance (its ``__dict__``), without the generic
     ``__reduce_ex__`` route: trackers are copied several times a message."""
@@ -469,9 +479,8 @@ def _shallow_copy(obj: C) -> C:
     return new
 
 
-def _copy_value(value: Any) -> Any:
-    """A slot value for a copied tracker: containers are copied, anything else shared."""
-    return copy.deepcopy(value) if isinstance(value, list | dict | set) else value
+# slot values a copied tracker gets its own copy of
+_CONTAINERS = (list, dict, set)
 
 
 def _undo_till_previous(event_type: type[Event], done: list[Event]) -> None:

@@ -462,9 +462,23 @@ class ActionExtractSlots(Action):
 
     def __init__(self, lookup: Lookup) -> None:
         self._lookup = lookup
+        # each slot with its valid mappings, worked out (and warned about) once per domain
+        self._mappings: tuple[Domain, list[tuple[Slot, list[SlotMapping]]]] | None = None
 
     def name(self) -> str:
         return ACTION_EXTRACT_SLOTS
+
+    def _valid_mappings(self, domain: Domain) -> list[tuple[Slot, list[SlotMapping]]]:
+        """The domain's slots (not the default ones) with the mappings that can apply: an
+        invalid mapping is warned about once, not on every message."""
+        if self._mappings is None or self._mappings[0] is not domain:
+            valid = [
+                (slot, [m for m in slot.mappings if _mapping_is_valid(slot, m, domain)])
+                for slot in domain.slots.values()
+                if slot.name not in DEFAULT_SLOTS
+            ]
+            self._mappings = (domain, valid)
+        return self._mappings[1]
 
     async def run(self, ctx: ActionContext) -> list[Event]:
         tracker, domain = ctx.tracker, ctx.domain
@@ -473,10 +487,8 @@ class ActionExtractSlots(Action):
             return []
         events: list[Event] = []
         ran_custom: set[str] = set()
-        for slot in domain.slots.values():
-            if slot.name in DEFAULT_SLOTS:
-                continue
-            for mapping in slot.mappings:
+        for slot, mappings in self._valid_mappings(domain):
+            for mapping in mappings:
                 if not self._applies(slot, mapping, tracker, domain):
                     continue
                 if mapping.type == "custom":
@@ -498,8 +510,7 @@ class ActionExtractSlots(Action):
 
     def _applies(self, slot: Slot, mapping: SlotMapping, tracker: Tracker, domain: Domain) -> bool:
         return (
-            _mapping_is_valid(slot, mapping, domain)
-            and _intent_is_desired(mapping, tracker, domain)
+            _intent_is_desired(mapping, tracker, domain)
             and _conditions_match(slot.name, mapping, tracker)
             and not _fails_unique_entity_check(slot.name, mapping, tracker, domain)
             and not _form_owns_slot(slot.name, mapping, tracker, domain)

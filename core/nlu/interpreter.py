@@ -134,7 +134,10 @@ class ExampleInterpreter:
             for values in self._known.values():
                 if str(value).lower() in values:
                     values.add(variant.lower())
-        self._patterns = [self._compile(example) for example in nlu.examples]
+        # most fixed text first (file order among equals): the first match is the best one
+        self._patterns = sorted(
+            (self._compile(example) for example in nlu.examples), key=lambda p: -p.literal
+        )
 
     @staticmethod
     def _compile(example: Message) -> _Pattern:
@@ -162,9 +165,10 @@ class ExampleInterpreter:
         regex = re.compile(rf"^\s*{pattern}\s*[.!?]*\s*$", re.IGNORECASE)
         return _Pattern(regex, example, spans, literal)
 
-    def _match(self, pattern: _Pattern, text: str) -> list[dict[str, Any]] | None:
-        """The entities found when ``pattern`` matches ``text``, else None."""
-        match = pattern.regex.match(_normalize(text))
+    def _match(self, pattern: _Pattern, text: str, normal: str) -> list[dict[str, Any]] | None:
+        """The entities found when ``pattern`` matches ``text`` (``normal``: it normalized),
+        else None."""
+        match = pattern.regex.match(normal)
         if not match:
             return None
         entities: list[dict[str, Any]] = []
@@ -191,12 +195,12 @@ class ExampleInterpreter:
         if payload is not None:
             return payload
         best: tuple[_Pattern, list[dict[str, Any]]] | None = None
+        normal = _normalize(text)
         for pattern in self._patterns:
-            if best is not None and pattern.literal <= best[0].literal:
-                continue
-            entities = self._match(pattern, text)
+            entities = self._match(pattern, text, normal)
             if entities is not None:
                 best = (pattern, entities)
+                break
         intent = best[0].example.intent if best else FALLBACK_INTENT
         return {
             "text": text,

@@ -298,9 +298,8 @@ class LightGBMPolicy(Policy):
         if self._zeros is None or self._zeros[0] is not domain:
             self._zeros = (domain, dict.fromkeys([*domain.action_names, *domain.action_texts], 0.0))
         out = dict(self._zeros[1])
-        if scores is not None:
-            for name, score in zip(self.classes, scores, strict=True):
-                out[name] = float(score)
+        if scores is not None:  # tolist: Python floats in one call, not one float() a class
+            out.update(zip(self.classes, scores.tolist(), strict=True))
         return out
 
     def predict(self, tracker: Tracker, domain: Domain) -> PolicyPrediction:

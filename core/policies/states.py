@@ -488,6 +488,8 @@ class _StatesMemo:
     states: list[State] = field(default_factory=list)
     # (events replayed, states, running tracker, set slots) before recent actions
     snapshots: list[tuple[int, int, Tracker, set[str] | None]] = field(default_factory=list)
+    # the slot part of ``running``'s state, while no event since can have changed it
+    slots: tuple[tuple[str, SlotFeature], ...] | None = None
 
     def rewind(self, applied: list[Event]) -> None:
         """Go back to the latest snapshot whose events still start ``applied``."""
@@ -508,6 +510,7 @@ class _StatesMemo:
         del self.replayed[replayed:]
         del self.states[states:]
         self.running = running.copy()
+        self.slots = None
         self.set_slots = None if set_slots is None else set(set_slots)
 
 
@@ -551,12 +554,18 @@ def _incremental_states(
             snapshot = running.copy(), None if set_slots is None else set(set_slots)
             memo.snapshots.append((len(memo.replayed), len(memo.states), *snapshot))
             del memo.snapshots[:-STATE_SNAPSHOTS]
-            memo.states.append(current_state(running, domain, set_slots))
+            state = current_state(running, domain, set_slots, memo.slots)
+            memo.slots = state.slots
+            memo.states.append(state)
         elif set_slots is not None:
             _note_set_slots(event, running, set_slots)
+        if not isinstance(event, _SLOTS_KEPT):
+            memo.slots = None
         running.update(event)
         memo.replayed.append(event)
-    return (*memo.states, current_state(memo.running, domain, memo.set_slots))
+    now = current_state(memo.running, domain, memo.set_slots, memo.slots)
+    memo.slots = now.slots
+    return (*memo.states, now)
 
 
 @dataclass

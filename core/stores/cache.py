@@ -48,6 +48,14 @@ class CachedTrackerStore(TrackerStore):
         # otherwise another process wrote in between: the next load reads that tail
 
     async def load(self, conversation_id: str) -> list[Event]:
+        return list(await self._refreshed(conversation_id))
+
+    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
+        # the tail only: the agent reads the last event or two on every message
+        return (await self._refreshed(conversation_id))[start_seq:]
+
+    async def _refreshed(self, conversation_id: str) -> list[Event]:
+        """The cached events with what the store has after them (the cache's own list)."""
         cached = self._recent.pop(conversation_id, [])
         try:
             cached.extend(await self.store.load_from(conversation_id, len(cached)))
@@ -55,10 +63,7 @@ class CachedTrackerStore(TrackerStore):
             self._remember(conversation_id, cached)
             raise
         self._remember(conversation_id, cached)
-        return list(cached)
-
-    async def load_from(self, conversation_id: str, start_seq: int) -> list[Event]:
-        return (await self.load(conversation_id))[start_seq:]
+        return cached
 
     async def load_numbered(self, conversation_id: str) -> list[tuple[int, Event]]:
         return await self.store.load_numbered(conversation_id)

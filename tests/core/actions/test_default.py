@@ -678,10 +678,13 @@ async def test_mappings_with_unknown_entities_or_intents_are_skipped(
         slot("x", from_entity("colour")),
         slot("y", SlotMapping("from_intent", intent=["nonexistent"], value=1)),
     )
+    bot = Bot(domain, events=[listen(), user("inform", entities=[entity("colour", "red")])])
     with caplog.at_level(logging.WARNING):
-        assert await extract(domain, user("inform", entities=[entity("colour", "red")])) == []
-    assert "non-existent entity 'colour'" in caplog.text
-    assert "non-existent intent 'nonexistent'" in caplog.text
+        assert await bot.run("action_extract_slots") == []
+        bot.tracker.update_all([listen(), user("greet")])  # the next message: warned already
+        assert await bot.run("action_extract_slots") == []
+    assert caplog.text.count("non-existent entity 'colour'") == 1
+    assert caplog.text.count("non-existent intent 'nonexistent'") == 1
 
 
 async def test_nothing_is_extracted_before_any_user_message() -> None:

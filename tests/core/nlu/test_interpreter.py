@@ -87,3 +87,31 @@ async def test_an_entity_only_example_matches_only_known_values() -> None:
     assert (await interpreter.parse("Mexican"))["intent"]["name"] == "inform"
     assert (await interpreter.parse("italiano"))["entities"][0]["value"] == "italian"  # synonym
     assert (await interpreter.parse("42 people"))["intent"]["name"] == "nlu_fallback"
+
+
+async def test_the_example_with_most_fixed_text_wins_then_the_first_in_the_file() -> None:
+    interpreter = ExampleInterpreter(
+        nlu(
+            """\
+nlu:
+- intent: chitchat
+  examples: |
+    - [anything](topic) please
+- intent: request
+  examples: |
+    - a [table](thing) please
+- intent: inform
+  examples: |
+    - [thai](cuisine) please
+- intent: book
+  examples: |
+    - book a [table](thing) please
+"""
+        )
+    )
+    # every example matches; "book a ... please" has the most fixed text, though last
+    assert (await interpreter.parse("book a table please"))["intent"]["name"] == "book"
+    # "a ... please" has more fixed text than the earlier "... please"
+    assert (await interpreter.parse("a seat please"))["intent"]["name"] == "request"
+    # "[anything](topic) please" and "[thai](cuisine) please": as much fixed text, first wins
+    assert (await interpreter.parse("thai please"))["intent"]["name"] == "chitchat"
