@@ -21,6 +21,7 @@ import os
 import pstats
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -116,7 +117,7 @@ def main() -> None:
             f"* {counted / args.texts / 1e6:.2f} million instructions a parse "
             f"(callgrind, {args.texts} parses)\n"
         )
-    command = "bench/nlu_parse.py " + " ".join(sys.argv[1:])
+    command = shlex.join(["bench/nlu_parse.py", *sys.argv[1:]])
     report = (
         f"\n## {args.label}\n\n"
         f"Command: `.venv/bin/python {command.strip()}`; {args.rounds} x {len(sample)} parses; "
