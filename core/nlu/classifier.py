@@ -114,7 +114,11 @@ class IntentClassifier:
         products = values.astype(dtype)[:, np.newaxis] * weights[columns]
         sums = products.cumsum(axis=0)[-1] if len(columns) else np.zeros(len(intercept), dtype)
         scores = np.asarray(sums + intercept, dtype=np.float64)
-        return _log_odds_softmax(scores[np.newaxis, :] if len(intercept) > 1 else scores)[0]
+        if len(scores) == 1:  # binary: the positive class's log-odds against 0
+            scores = np.asarray([0.0, scores[0]])
+        # scipy's softmax on one row (its per-call array-API dispatch costs more than the sums)
+        shifted = np.exp(scores - scores.max())
+        return np.asarray(shifted / shifted.sum())
 
     def rank(self, text: str, top: int = RANKING_LENGTH) -> list[dict[str, Any]]:
         """Rasa's intent_ranking: ``[{name, confidence}]``, best first, at most ``top``."""

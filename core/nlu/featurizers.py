@@ -13,6 +13,7 @@ weights directly (the same analyzers, the same float32 arithmetic).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -117,17 +118,15 @@ class SentenceFeaturizer:
         columns: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         for analyze, vocabulary, idf, offset in self._fitted:
-            counts: dict[int, int] = {}
-            for feature in analyze(text):
-                index = vocabulary.get(feature)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
+            counts = sorted(
+                (index, n)
+                for feature, n in Counter(analyze(text)).items()
+                if (index := vocabulary.get(feature)) is not None
+            )
             if not counts:
                 continue
-            index_array = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
-            values = np.fromiter(
-                (counts[i] for i in index_array.tolist()), dtype=np.float32, count=len(counts)
-            )
+            index_array = np.asarray([i for i, _ in counts], dtype=np.int64)
+            values = np.asarray([n for _, n in counts], dtype=np.float32)
             # TfidfTransformer.transform: sublinear tf, idf, then L2 as sklearn's
             # _inplace_csr_row_normalize_l2 does it (float32 squares summed in order as doubles)
             np.log(values, values)
