@@ -42,6 +42,15 @@ def _estimator(kind: str, c: float, n_labels_min: int, n_examples: int) -> Any:
     return LogisticRegression(C=c, max_iter=1000, random_state=SEED)
 
 
+def _log_odds_softmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax over SGD's one-vs-rest log-odds (binary, one column: sigmoid), rows of
+    ``scores``; not sklearn's sum-normalised sigmoids, which flatten towards uniform whenever
+    every class says "not me"."""
+    if scores.ndim == 1:
+        scores = np.column_stack([np.zeros_like(scores), scores])
+    return np.asarray(softmax(scores, axis=1))
+
+
 class IntentClassifier:
     """Labels -> probabilities. One known label always gets confidence 1."""
 
@@ -62,6 +71,7 @@ class IntentClassifier:
         )
         self.labels: list[str] = []
         self.model: Any = None
+        self._weights: tuple[np.ndarray, np.ndarray] | None = None  # SGD's coef_.T, intercept_
 
     def train(self, texts: list[str], labels: list[str]) -> None:
         self.labels = sorted(set(labels))
@@ -72,6 +82,7 @@ class IntentClassifier:
         counts = [labels.count(label) for label in self.labels]
         self.model = _estimator(self.kind, self.c, min(counts), len(texts))
         self.model.fit(x, labels)
+        self._weights = None
         self.labels = [str(label) for label in self.model.classes_]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -80,18 +91,40 @@ class IntentClassifier:
         x = self.featurizer.transform(texts)
         if not isinstance(self.model, SGDClassifier):
             return np.asarray(self.model.predict_proba(x))
-        # softmax over the one-vs-rest log-odds (binary: sigmoid), not sklearn's sum-normalised
-        # sigmoids, which flatten towards uniform whenever every class says "not me"
-        scores = np.asarray(self.model.decision_function(x), dtype=np.float64)
-        if scores.ndim == 1:
-            scores = np.column_stack([np.zeros_like(scores), scores])
-        return np.asarray(softmax(scores, axis=1))
+        return _log_odds_softmax(np.asarray(self.model.decision_function(x), dtype=np.float64))
+
+    def predict_one(self, text: str) -> np.ndarray:
+        """``predict_proba([text])[0]`` without sklearn's per-call checks: the row from
+        :meth:`SentenceFeaturizer.row`, and for SGD the fitted weights applied with numpy."""
+        if self.model is None:
+            return np.ones(len(self.labels), dtype=np.float64)
+        if not isinstance(self.model, SGDClassifier):
+            x = self.featurizer.transform_one(text)
+            return np.asarray(self.model.predict_proba(x))[0]
+        if self._weights is None:
+            self._weights = (
+                np.ascontiguousarray(np.asarray(self.model.coef_).T),
+                np.asarray(self.model.intercept_),
+            )
+        weights, intercept = self._weights
+        columns, values = self.featurizer.row(text)
+        # as decision_function's sparse product: each score summed over the row's columns in
+        # order, in the weights' precision (float32 when trained on float32 features)
+        dtype = np.result_type(values.dtype, weights.dtype)
+        products = values.astype(dtype)[:, np.newaxis] * weights[columns]
+        sums = products.cumsum(axis=0)[-1] if len(columns) else np.zeros(len(intercept), dtype)
+        scores = np.asarray(sums + intercept, dtype=np.float64)
+        if len(scores) == 1:  # binary: the positive class's log-odds against 0
+            scores = np.asarray([0.0, scores[0]])
+        # scipy's softmax on one row (its per-call array-API dispatch costs more than the sums)
+        shifted = np.exp(scores - scores.max())
+        return np.asarray(shifted / shifted.sum())
 
     def rank(self, text: str, top: int = RANKING_LENGTH) -> list[dict[str, Any]]:
         """Rasa's intent_ranking: ``[{name, confidence}]``, best first, at most ``top``."""
         if not self.labels:
             return []
-        probs = self.predict_proba([text])[0]
+        probs = self.predict_one(text)
         order = sorted(range(len(self.labels)), key=lambda i: (-probs[i], self.labels[i]))
         return [{"name": self.labels[i], "confidence": float(probs[i])} for i in order[:top]]
 
