@@ -99,8 +99,9 @@ async def marked_play(bot_dir: Path, conversations: int) -> None:
         os.getppid()
 
 
-def count_instructions(conversations: int) -> int:
-    """Instructions executed by ``conversations`` played under callgrind (see the top)."""
+def callgrind_instructions(script: str, *args: str) -> int:
+    """Instructions ``python script args`` executes between its two ``os.getppid()`` marks,
+    counted by callgrind (repeatable whatever else the machine runs; see the top)."""
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     with tempfile.TemporaryDirectory(prefix="chinwag-callgrind-") as tmp:
@@ -108,15 +109,20 @@ def count_instructions(conversations: int) -> int:
         command = [
             *("valgrind", "--tool=callgrind", "--dump-before=getppid"),
             f"--callgrind-out-file={out}",
-            *(sys.executable, __file__, "--marked-play", str(conversations)),
+            *(sys.executable, script, *args),
         ]
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        text = Path(f"{out}.2").read_text(encoding="utf-8")  # dump 2: the measured play
+        text = Path(f"{out}.2").read_text(encoding="utf-8")  # dump 2: between the marks
     match = re.search(r"^totals: (\d+)", text, re.MULTILINE)
     if match is None:
         raise SystemExit(f"no totals in callgrind's dump {out}.2")
     return int(match.group(1))
+
+
+def count_instructions(conversations: int) -> int:
+    """Instructions executed by ``conversations`` played under callgrind."""
+    return callgrind_instructions(__file__, "--marked-play", str(conversations))
 
 
 def bot_copy(tmp: str) -> Path:

@@ -20,17 +20,16 @@ import io
 import os
 import pstats
 import random
-import re
 import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from agent_cpu import callgrind_instructions  # noqa: E402
 
 from chinwag.core.data.loader import load_bot  # noqa: E402
 from chinwag.core.data.problems import Problems  # noqa: E402
@@ -66,22 +65,7 @@ def marked_round(texts: int) -> None:
 
 
 def count_instructions(texts: int) -> int:
-    if shutil.which("valgrind") is None:
-        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
-    with tempfile.TemporaryDirectory(prefix="chinwag-callgrind-") as tmp:
-        out = Path(tmp) / "callgrind.out"
-        command = [
-            *("valgrind", "--tool=callgrind", "--dump-before=getppid"),
-            f"--callgrind-out-file={out}",
-            *(sys.executable, __file__, "--marked-round", str(texts)),
-        ]
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        text = Path(f"{out}.2").read_text(encoding="utf-8")
-    match = re.search(r"^totals: (\d+)", text, re.MULTILINE)
-    if match is None:
-        raise SystemExit(f"no totals in callgrind's dump {out}.2")
-    return int(match.group(1))
+    return callgrind_instructions(__file__, "--marked-round", str(texts))
 
 
 def main() -> None:
