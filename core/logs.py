@@ -171,6 +171,8 @@ def announce(message: str, **fields: object) -> None:
         record = logging.LogRecord("chinwag", logging.INFO, "", 0, message, None, None)
         for name, value in fields.items():
             setattr(record, name, value)
-        print(JsonFormatter().format(record), flush=True)
-    else:
-        print(message, flush=True)
+        message = JsonFormatter().format(record)
+    # one write for the whole line: hub workers share stdout, and print() writes the text and
+    # its newline separately when stdout is unbuffered, so two workers' lines could run together
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -122,9 +123,13 @@ class SQLiteThread:
             db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open {self.what} {self.path}: {exc}") from exc
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={self.synchronous}")
-        db.execute(self.schema)
+        try:
+            _enter_wal(db, busy_timeout)
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            db.execute(self.schema)
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _connection(self) -> sqlite3.Connection:
@@ -160,6 +165,27 @@ class SQLiteThread:
 
 # SQLITE_BUSY and SQLITE_LOCKED with their extended codes: another connection has the lock
 _BUSY = frozenset({5, 6, 261, 262, 517, 773})
+
+
+def _enter_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch the file to WAL mode, waiting up to ``busy_timeout`` for other connections.
+
+    Switching takes the file's exclusive lock, and when another process is opening the same
+    new file at that moment (two hub workers starting together) SQLite answers SQLITE_BUSY at
+    once instead of calling the busy handler (it would deadlock otherwise), so the wait is
+    done here: retry with a short backoff on this connection's thread.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.001
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in _BUSY or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _checkpoint(db: sqlite3.Connection) -> None:

@@ -3,7 +3,9 @@ message text or secret in the log unless --log-messages."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import pytest
 import requests
 
 from chinwag.core.init import scaffold
+from chinwag.core.logs import JsonFormatter, announce
 from tests.adapters.conftest import free_port
 
 TOKEN = "log-test-token-4d1c"
@@ -115,3 +118,29 @@ def _no_leftover_settings() -> Any:
     saved = (logs.SETTINGS.log_messages, logs.SETTINGS.secrets)
     yield
     logs.SETTINGS.log_messages, logs.SETTINGS.secrets = saved
+
+
+@pytest.mark.parametrize("json_log", [False, True])
+def test_an_announcement_is_one_write_so_workers_lines_never_run_together(
+    monkeypatch: pytest.MonkeyPatch, json_log: bool
+) -> None:
+    """Hub workers share stdout, unbuffered under PYTHONUNBUFFERED: a line written in two
+    pieces (text, then newline) can end up beside another worker's line."""
+    writes: list[str] = []
+
+    class Recorder(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    handler = logging.NullHandler()  # announce writes JSON when the log is JSON
+    if json_log:
+        handler.setFormatter(JsonFormatter())
+    logging.getLogger().addHandler(handler)
+    monkeypatch.setattr(sys, "stdout", Recorder())
+    try:
+        announce("chinwag hub serving bot on http://127.0.0.1:5005 (worker 7)", event="serving")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert len(writes) == 1 and writes[0].endswith("\n") and writes[0].count("\n") == 1
+    assert "(worker 7)" in writes[0]

@@ -56,3 +56,44 @@ async def test_inline_appends_are_checkpointed_on_the_thread(
         assert [e.value for e in await store.load("c1")] == list(range(appends))  # type: ignore[attr-defined]
     finally:
         await store.close()
+
+
+def test_many_processes_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> None:
+    """Hub workers start together on a bot with no store yet: none may fail to open it.
+
+    Switching a new file to WAL mode answers "database is locked" at once, without waiting,
+    when another connection is switching it at the same moment (about one opener in twenty-five
+    with four at a time); the store must wait for it as it does for any lock. Threads stand in
+    for the processes, each opening the file as a store's own thread does: SQLite locks the
+    file the same way for both.
+    """
+    import threading
+
+    failures: list[BaseException] = []
+    for round_ in range(40):
+        path = tmp_path / f"conversations-{round_}.db"
+        start = threading.Barrier(4)
+
+        def open_file(path: Path = path, start: threading.Barrier = start) -> None:
+            opener = sqlite_store.SQLiteThread(
+                path,
+                schema=sqlite_store.SCHEMA,
+                what="store",
+                synchronous="NORMAL",
+                busy_timeout=30.0,
+            )
+            start.wait()
+            try:
+                opener._call(lambda db: db.execute("SELECT count(*) FROM events").fetchone())
+            except BaseException as exc:  # collected, the test's thread reports it
+                failures.append(exc)
+            finally:
+                if opener._db is not None:
+                    opener._db.close()
+
+        threads = [threading.Thread(target=open_file) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
