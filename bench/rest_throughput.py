@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -70,8 +71,9 @@ def serve_echo(port: int) -> None:
 
 
 def serve_hub(argv: list[str]) -> int:
-    """``chinwag run argv``, every hub process sampling its event loop's lag while it serves
-    and writing the samples' p50/p99/max to $CHINWAG_BENCH_LAG_DIR/<pid>.json at exit."""
+    """``chinwag run argv``, every hub process sampling its event loop's lag and timing its
+    garbage collections while it serves, and writing the lag samples' p50/p99/max and the
+    collections' CPU time to $CHINWAG_BENCH_LAG_DIR/<pid>.json at exit."""
     sys.path.insert(0, str(REPO))
     import chinwag.adapters.hub
     from chinwag.core.cli import main as chinwag_main
@@ -79,30 +81,47 @@ def serve_hub(argv: list[str]) -> int:
     lag_dir = Path(os.environ[LAG_DIR_ENV])
     create_app = chinwag.adapters.hub.create_app
 
-    async def probe(app: web.Application) -> Any:
-        lags: list[float] = []
-
-        async def sample() -> None:
-            while True:
-                began = time.perf_counter()
-                await asyncio.sleep(LAG_TICK)
-                lags.append(time.perf_counter() - began - LAG_TICK)
-
-        task = asyncio.create_task(sample())
-        yield
-        task.cancel()
-        lags.sort()
-        if lags:
-            summary = {
-                "p50_ms": 1000 * lags[len(lags) // 2],
-                "p99_ms": 1000 * lags[min(len(lags) - 1, int(0.99 * len(lags)))],
-                "max_ms": 1000 * lags[-1],
-            }
-            (lag_dir / f"{os.getpid()}.json").write_text(json.dumps(summary))
-
     def with_probe(*args: Any, **kwargs: Any) -> web.Application:
         app = create_app(*args, **kwargs)
+        lags: list[float] = []
+        collections: list[tuple[int, float]] = []  # (generation, the pause's thread CPU s)
+        began_gc = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                began_gc[0] = time.thread_time()
+            else:
+                collections.append((info["generation"], time.thread_time() - began_gc[0]))
+
+        async def count_collections(app: web.Application) -> None:
+            gc.callbacks.append(on_gc)  # from here: after the hub's own start-up collection
+
+        async def probe(app: web.Application) -> Any:
+            async def sample() -> None:
+                while True:
+                    began = time.perf_counter()
+                    await asyncio.sleep(LAG_TICK)
+                    lags.append(time.perf_counter() - began - LAG_TICK)
+
+            task = asyncio.create_task(sample())
+            yield
+            task.cancel()
+            if on_gc in gc.callbacks:
+                gc.callbacks.remove(on_gc)
+            lags.sort()
+            if lags:
+                summary = {
+                    "p50_ms": 1000 * lags[len(lags) // 2],
+                    "p99_ms": 1000 * lags[min(len(lags) - 1, int(0.99 * len(lags)))],
+                    "max_ms": 1000 * lags[-1],
+                    "gc_ms": 1000 * sum(pause for _, pause in collections),
+                    "gc_full": sum(1 for generation, _ in collections if generation == 2),
+                    "gc_max_ms": 1000 * max((pause for _, pause in collections), default=0.0),
+                }
+                (lag_dir / f"{os.getpid()}.json").write_text(json.dumps(summary))
+
         app.cleanup_ctx.append(probe)
+        app.on_startup.append(count_collections)  # these run after every cleanup context
         return app
 
     chinwag.adapters.hub.create_app = with_probe
@@ -118,6 +137,9 @@ def loop_lag(lag_dir: Path) -> dict[str, float]:
         "lag_p99_ms": max(f["p99_ms"] for f in found),
         "lag_max_ms": max(f["max_ms"] for f in found),
         "processes": len(found),
+        "gc_ms": sum(f["gc_ms"] for f in found),
+        "gc_full": sum(f["gc_full"] for f in found),
+        "gc_max_ms": max(f["gc_max_ms"] for f in found),
     }
 
 
@@ -149,7 +171,7 @@ async def run_load(
             nonlocal errors
             round_ = 0
             while time.perf_counter() < stop_at and len(latencies) < limit:
-                sender = f"load-{number}-{round_}"
+                sender = f"load-{os.getpid()}-{number}-{round_}"  # new in every run
                 for turn, text in enumerate(CONVERSATION):
                     if time.perf_counter() >= stop_at or len(latencies) >= limit:
                         return
@@ -319,16 +341,21 @@ def report(
         lines += [
             "",
             "Event-loop lag of the hub processes over both runs (how late a 10 ms timer "
-            "fired; worst process):",
+            "fired; worst process), and CPython's garbage collector in them (CPU time of the "
+            "collections, all processes; full = generation 2; the longest single pause):",
             "",
-            "| server | processes | lag p99 ms | lag max ms |",
-            "|---|---:|---:|---:|",
+            "| server | processes | lag p99 ms | lag max ms | GC CPU ms per 1,000 messages "
+            "| full collections | longest GC pause ms |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, lag in lags.items():
             if lag:
+                messages = sum(row["messages"] for row in results.get(name, []))
+                per_thousand = 1000 * lag["gc_ms"] / messages if messages else 0.0
                 lines.append(
                     f"| {name} | {lag['processes']:.0f} | {lag['lag_p99_ms']:.1f} | "
-                    f"{lag['lag_max_ms']:.1f} |"
+                    f"{lag['lag_max_ms']:.1f} | {per_thousand:.0f} | {lag['gc_full']:.0f} | "
+                    f"{lag['gc_max_ms']:.1f} |"
                 )
     lines += [
         "",

@@ -430,3 +430,36 @@ async def test_ctrl_c_stops_every_worker_quietly(tmp_path: Path) -> None:
             process.wait()
     assert process.returncode == 0, out + err
     assert "GracefulExit" not in out + err and "Traceback" not in err, out + err
+
+
+async def test_a_serving_hub_keeps_its_loaded_bots_out_of_the_collector(bot_a: Path) -> None:
+    """What ``chinwag run`` adds to the app: once the bots load, their objects are frozen
+    out of the collector's generations (a full collection no longer walks them), while a
+    message's objects are still collected; stopping undoes it."""
+    import gc
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from chinwag.adapters.hub import SERVING_GC_THRESHOLDS, long_lived_heap
+    from tests.adapters.conftest import memory_stores
+
+    thresholds = gc.get_threshold()
+    app = create_app([bot_a], stores=memory_stores)
+    app.cleanup_ctx.append(long_lived_heap)
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        agent = app[BOTS][bot_a.name].agent
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == SERVING_GC_THRESHOLDS
+        assert all(o is not agent for o in gc.get_objects())  # frozen: out of every generation
+        made_now = {"a message's": ["objects"]}
+        assert any(o is made_now for o in gc.get_objects())  # still collected
+        response = await client.post(
+            "/webhooks/rest/webhook", json={"sender": "u", "message": "hi"}
+        )
+        assert response.status == 200
+    finally:
+        await client.close()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
