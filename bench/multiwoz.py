@@ -171,6 +171,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "new defaults, listen_weight 0.4": {"listen_weight": 0.4},
     "new defaults, listen_weight 0.35": {"listen_weight": 0.35},
     "new defaults, listen_weight 0.3": {"listen_weight": 0.3},
+    # round 3: DART boosting (the best LightGBM choice found; not the default)
+    "dart, 80 rounds": {"boosting": "dart", "num_boost_round": 80},
+    "dart, 80 rounds, listen_weight 0.9": {
+        "boosting": "dart",
+        "num_boost_round": 80,
+        "listen_weight": 0.9,
+    },
+    "dart, 80 rounds, listen_weight 0.85": {
+        "boosting": "dart",
+        "num_boost_round": 80,
+        "listen_weight": 0.85,
+    },
 }
 # the defaults, and the variant kept for human dialogues (chosen on the validation split)
 DEFAULTS = "turn features + count weights (new defaults)"
@@ -790,6 +802,124 @@ only with the listen trade (`listen_weight` 0.35: 0.753, at 0.754 over all actio
 Memoization + Rule + LightGBM ensemble (MemoizationPolicy answers remembered histories,
 often followed by something else in human dialogues: at the defaults the ensemble scores
 0.699 / 0.769 / 0.057, below LightGBMPolicy alone, with `listen_weight` 0.35 0.742).
+
+## Third round: back-off statistics, dialogue context, objectives (none reaches the goal)
+
+Goal and rule as in round 2: 0.75 excluding listen while accuracy over all actions stays at
+least 0.775 and listen -> listen at least about 1,575 (the defaults' 1,584 in the replay), so
+that the gain is not the listen trade. Tuned on the validation split, the only split the set
+has (there is no separate test split: figures of a variant picked on it are optimistic).
+Explored on the `--quick` states with a scratch script (uncommitted: the feature variants
+were dropped), LightGBM defaults unless said; on that path the defaults read 0.706 / 0.777 /
+0.073 with listen -> listen 1,597 (about 13 above the replay's). lw: listen_weight. Cells:
+excl. listen / all / dialogues (listen -> listen).
+
+- stacking: the training stories' next-action distribution for the context at several
+  lengths, out-of-fold (5 or 10 folds by dialogue) for training rows and from all stories
+  for validation, P(each class) and log(support) per length as features. "5 lengths":
+  previous action; + intent; last 2 actions + intent; this turn's actions + intent; +
+  entities (3x training time). "long": this turn's actions + intent + entities; + the slots
+  the user changed and the bot's previous turn; the whole window of 5 states + turn context.
+  "short": previous action + intent; this turn's actions + intent (+ entities with 10 folds).
+- back-off: the same counts as a model, interpolated from the longest seen context down
+  (Witten-Bell-like, beta 0.5 to 8); "mixed": with LightGBM, linear or geometric, back-off
+  share 0.2 to 0.6 (best of 54 cells); "init_score": its log-probabilities (scale 0.3 to
+  1.0, out-of-fold) as LightGBM's starting scores, 30 or 60 rounds (best shown).
+- dialogue and turn context: "action counts": each action's count so far; "domains done":
+  actions per domain (name suffix) and domains booked; "mentioned": the user's entity
+  domains (prefix counts), domains with set slots, how many mentioned and not booked;
+  "cross": the current message's domains, their overlap with the bot's previous turn's and
+  this turn's, current-and-booked; "position": actions so far, position in the turn, act
+  types this turn (name prefix counts); "clerk style": bot turns so far, their mean length,
+  share ending with / containing reqmore_general, share with several actions, the last
+  turn's last action and length.
+- factored: act type x domain (two boosters over the same features), alone and mixed.
+- objectives: multiclassova; early stopping on 10% of the training dialogues (lr 0.1,
+  stopped at 77 rounds, then trained on all; 51 s); dart (LightGBM's drop rates unless said).
+
+| variant | lw | excl. / all / dialogues (listen -> listen) |
+|---|---|---|
+| the defaults | 1.0 | 0.706 / 0.777 / 0.073 (1597) |
+| the defaults | 0.8 | 0.713 / 0.773 / 0.065 (1555) |
+| stacking, 5 lengths | 1.0 | 0.688 / 0.766 / 0.069 (1597) |
+| stacking, long | 1.0 | 0.693 / 0.763 / 0.061 (1568) |
+| stacking, short, min_data_in_leaf 20 | 1.0 | 0.678 / 0.767 / 0.065 (1634) |
+| stacking, long, min_data_in_leaf 20 | 1.0 | 0.696 / 0.762 / 0.069 (1555) |
+| stacking, short, 10 folds | 1.0 | 0.690 / 0.766 / 0.069 (1588) |
+| stacking, long, 10 folds | 1.0 | 0.692 / 0.766 / 0.053 (1587) |
+| back-off alone (6 lengths, beta 2) | - | 0.637 / 0.722 / 0.020 (1542) |
+| back-off mixed (geometric, share 0.2) | 1.0 | 0.711 / 0.779 / 0.073 (1590) |
+| back-off as init_score (scale 0.6, 30 rounds) | 1.0 | 0.698 / 0.771 / 0.081 (1590) |
+| action counts | 1.0 | 0.703 / 0.775 / 0.073 (1595) |
+| action counts | 0.8 | 0.711 / 0.770 / 0.065 (1547) |
+| domains done | 1.0 | 0.699 / 0.774 / 0.069 (1602) |
+| domains done | 0.8 | 0.709 / 0.772 / 0.049 (1563) |
+| mentioned | 1.0 | 0.696 / 0.772 / 0.061 (1599) |
+| mentioned | 0.8 | 0.709 / 0.768 / 0.057 (1543) |
+| cross | 1.0 | 0.699 / 0.775 / 0.061 (1607) |
+| cross | 0.8 | 0.710 / 0.771 / 0.057 (1555) |
+| position | 1.0 | 0.700 / 0.772 / 0.065 (1590) |
+| position | 0.8 | 0.713 / 0.768 / 0.061 (1532) |
+| clerk style | 1.0 | 0.702 / 0.774 / 0.061 (1595) |
+| clerk style | 0.8 | 0.715 / 0.772 / 0.057 (1546) |
+| all dialogue and turn context | 1.0 | 0.695 / 0.771 / 0.057 (1600) |
+| all dialogue and turn context | 0.8 | 0.708 / 0.767 / 0.053 (1541) |
+| factored, alone | 1.0 | 0.697 / 0.771 / 0.061 (1591) |
+| factored, mixed (share 0.3 to 0.7, best) | 1.0 | 0.707 / 0.776 / 0.073 (1591) |
+| multiclassova | 1.0 | 0.694 / 0.770 / 0.061 (1597) |
+| multiclassova | 0.8 | 0.715 / 0.769 / 0.053 (1530) |
+| early stopping | 1.0 | 0.705 / 0.779 / 0.061 (1607) |
+| early stopping | 0.8 | 0.715 / 0.774 / 0.053 (1553) |
+| dart, 60 rounds | 1.0 | 0.699 / 0.781 / 0.073 (1635) |
+| dart, 60 rounds | 0.9 | 0.711 / 0.781 / 0.065 (1600) |
+| dart, 60 rounds | 0.8 | 0.718 / 0.780 / 0.065 (1570) |
+| dart, 60 rounds | 0.5 | 0.749 / 0.771 / 0.020 (1436) |
+| dart, drop_rate 0.05 | 0.85 | 0.715 / 0.779 / 0.069 (1578) |
+| dart, drop_rate 0.2 | 0.85 | 0.713 / 0.779 / 0.061 (1586) |
+| dart, 80 rounds | 1.0 | 0.700 / 0.780 / 0.069 (1629) |
+| dart, 80 rounds | 0.9 | 0.714 / 0.781 / 0.061 (1591) |
+| dart, 80 rounds | 0.85 | 0.717 / 0.781 / 0.061 (1581) |
+| dart, 120 rounds | 0.85 | 0.711 / 0.778 / 0.069 (1586) |
+| dart, 80 rounds, num_leaves 16 | 0.85 | 0.710 / 0.775 / 0.057 (1574) |
+| dart, 80 rounds, feature_fraction 0.5 | 0.85 | 0.709 / 0.779 / 0.061 (1594) |
+| dart, 80 rounds, learning_rate 0.15 | 0.85 | 0.712 / 0.780 / 0.069 (1592) |
+| dart, 80 rounds, learning_rate 0.3 | 0.85 | 0.673 / 0.751 / 0.045 (1569) |
+
+Back-off statistics do not help: LightGBM's trees over the same states already hold what the
+counts say, and out-of-fold counts are noisier than the trees (with min_data_in_leaf 1 the
+model splits on them and overfits). Dialogue-level and turn-level context describe the state
+again (as round 2's tokens did). The one change that helps a little is **DART boosting**: it
+lifts accuracy over all actions by about half a point at any listen weight, which buys about
+a point excluding listen under the rule. Through the replay (the "dart, 80 rounds" rows of
+the first table: `--no-baselines --variants` with their names), listen_weight 0.9 gives
+**0.714 / 0.778 / 0.061 with listen -> listen 1,579** (0.85: 0.717 / 0.778 / 0.061, 1,569),
+training 21 s; the same through `chinwag train` / `chinwag test` with `boosting: dart` in
+config.yml (`--via cli`, the row in that section). It is now an option (`boosting: dart`;
+the default stays `gbdt`, so the corpus bots and the defaults are unchanged), not the
+default: it is far from the goal, one point is about the spread of such changes, whole
+dialogues fall from 0.073 to 0.061, and training takes about 1.5x as long.
+
+**The ceiling, and why.** Three measurements on this split:
+
+- the clerks disagree on identical states: validation actions (not listen) whose *whole
+  history* occurs 20 times or more in training (272 actions, mostly dialogue openings) are
+  the training majority's action for 0.688 of them, and the defaults score exactly 0.688
+  there; seen 5-19 times (222): majority 0.793, defaults 0.811; 1-4 times (220): 0.677,
+  0.741. That is the Bayes accuracy of those states, and the model is at it. To average 0.75
+  the 2,298 actions on unseen histories (76%; the defaults 0.695) would have to reach about
+  0.75, above the training majority's 0.717 over all 714 actions on shared histories;
+- trained on training + validation and scored on validation (in-sample), the defaults reach
+  only 0.774 excluding listen (0.827 all);
+- the learning curve (the defaults on 25 / 50 / 75 / 100% of the training dialogues): 0.662 /
+  0.687 / 0.690 / 0.706 excluding listen, about +2 points a doubling: 0.75 would take some
+  4x the dialogues. The official MultiWOZ train split (8,434 dialogues, not in the set, see
+  SOURCE.txt) is where the remaining gain would come from, not features.
+
+What separates the confused pairs (`reqmore_general` / listen, `bye_general` /
+`welcome_general`, `request_*` / `inform_*`) is what the user said; the stories carry only
+`inform` / `bye` and status entities. Under the rule the ceiling with these stories is about
+0.71-0.72 excluding listen (dart with listen_weight 0.85-0.9); 0.75 is reached only by the
+listen trade (round 1).
 
 ## Training time
 

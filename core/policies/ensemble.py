@@ -78,6 +78,7 @@ _CONFIG_KEYS: dict[str, tuple[str, ...]] = {
         "turn_features",
         "example_weights",
         "listen_weight",
+        "boosting",
         "seed",
     ),
 }
@@ -242,7 +243,7 @@ def build_policies(
             options[key] = value
         try:
             policies.append(cls(**options))
-        except TypeError as error:  # pragma: no cover - keys are checked above
+        except (TypeError, ValueError) as error:  # a bad value (the keys are checked above)
             problems.error(f"{name}: {error}", where)
     return policies
 

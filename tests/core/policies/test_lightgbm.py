@@ -92,6 +92,23 @@ def test_deterministic() -> None:
     assert first.predict(t, domain()) == second.predict(t, domain())
 
 
+def test_dart_boosting_learns_deterministically_and_persists() -> None:
+    first, second = (
+        trained(LightGBMPolicy(boosting="dart")),
+        trained(LightGBMPolicy(boosting="dart")),
+    )
+    assert first.booster is not None and second.booster is not None
+    assert first.params()["boosting"] == "dart"
+    assert first.booster.model_to_string() == second.booster.model_to_string()
+    # dropped-out trees: not the plain model
+    assert first.booster.model_to_string() != trained(LightGBMPolicy()).booster.model_to_string()
+    assert story_accuracy(first, five_stories(), domain()) == 1.0
+    loaded = LightGBMPolicy.load(json.loads(json.dumps(first.persist())))
+    assert loaded.boosting == "dart"
+    t = tracker(user("greet"), act("utter_greet"), user("deny"))
+    assert loaded.predict(t, domain()).probabilities == first.predict(t, domain()).probabilities
+
+
 def test_persist_and_load_predict_the_same() -> None:
     policy = trained(LightGBMPolicy(max_history=3))
     data = json.loads(json.dumps(policy.persist()))

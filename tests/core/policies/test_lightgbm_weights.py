@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from chinwag.core.data.problems import Problems
+from chinwag.core.data.problems import Location, Problems
 from chinwag.core.data.story_graph import Conversation
 from chinwag.core.policies.ensemble import build_policies
 from chinwag.core.policies.lightgbm import LightGBMPolicy
@@ -74,6 +74,8 @@ def test_bad_options_are_refused() -> None:
         LightGBMPolicy(listen_weight=0)
     with pytest.raises(ValueError, match="example_weights"):
         LightGBMPolicy(example_weights="sometimes")
+    with pytest.raises(ValueError, match=r"boosting must be one of .*'goss'"):
+        LightGBMPolicy(boosting="goss")
 
 
 def test_options_come_from_config() -> None:
@@ -85,14 +87,26 @@ def test_options_come_from_config() -> None:
                 "turn_features": False,
                 "example_weights": "unique",
                 "listen_weight": 0.35,
+                "boosting": "dart",
             }
         ],
         problems,
     )
     assert not problems.warnings and not problems.errors
     assert isinstance(policy, LightGBMPolicy)
-    assert (policy.turn_features, policy.example_weights, policy.listen_weight) == (
-        False,
-        "unique",
-        0.35,
-    )
+    assert (
+        policy.turn_features,
+        policy.example_weights,
+        policy.listen_weight,
+        policy.boosting,
+    ) == (False, "unique", 0.35, "dart")
+
+
+def test_a_bad_option_value_in_config_is_a_located_error() -> None:
+    problems = Problems()
+    where = Location("config.yml", 7)
+    policies = build_policies([{"name": "LightGBMPolicy", "boosting": "goss"}], problems, [where])
+    assert policies == []
+    (error,) = problems.errors
+    assert error.location == where
+    assert "LightGBMPolicy: boosting must be one of ('gbdt', 'dart'), got 'goss'" in error.message
