@@ -19,6 +19,9 @@ from chinwag.core.events import Event, EventError, SessionStarted, UnreadableEve
 
 logger = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# what json.dumps(data, ensure_ascii=False, allow_nan=False) makes for each call: one encoder
+# for every stored event instead of a new one each time (its options are not the defaults)
+_STORED_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 class StoreError(Exception):
@@ -62,7 +65,7 @@ def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
         raise UnstorableEvent(f"conversation id {conversation_id!r} is not valid text")
     try:
         data = event.to_dict()
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)  # JSON values only
+        text = _STORED_JSON.encode(data)  # JSON values only
         text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
         return StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
