@@ -143,12 +143,20 @@ class Tracker:
             self.update(event)
 
     def _apply(self, event: Event) -> None:
-        """What Rasa's ``event.apply_to(tracker)`` does for each event type."""
+        """What Rasa's ``event.apply_to(tracker)`` does for each event type (no event type is
+        another's subclass: the most frequent come first)."""
         match event:
+            case ActionExecuted():
+                self._set_latest_action(event.as_sub_state())
+                self.followup_action = None
+            case SlotSet():
+                self._set_slot(event.key, event.value)
             case UserUttered():
                 # a private copy: EntitiesAdded and featurization events change it, not the event
                 self.latest_message = _private_message(event)
                 self.followup_action = None
+            case BotUttered():
+                self.latest_bot_utterance = event
             case DefinePrevUserUtteredFeaturization():
                 if self.latest_action_name == ACTION_LISTEN_NAME:
                     self.latest_message.use_text_for_featurization = (
@@ -159,10 +167,6 @@ class Tracker:
                     for entity in event.entities:
                         if entity not in self.latest_message.entities:
                             self.latest_message.entities.append(entity)
-            case BotUttered():
-                self.latest_bot_utterance = event
-            case SlotSet():
-                self._set_slot(event.key, event.value)
             case Restarted():
                 self._reset()
                 self.followup_action = ACTION_SESSION_START_NAME
@@ -178,9 +182,6 @@ class Tracker:
                 self.paused = True
             case ConversationResumed():
                 self.paused = False
-            case ActionExecuted():
-                self._set_latest_action(event.as_sub_state())
-                self.followup_action = None
             case ActiveLoop():
                 self._change_loop_to(event.name)
             case LoopInterrupted():
