@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import is_
 from typing import Any
 
 from chinwag.core.data.problems import Location
@@ -507,6 +508,8 @@ class _StatesMemo:
 
     def rewind(self, applied: list[Event]) -> None:
         """Go back to the latest snapshot whose events still start ``applied``."""
+        if len(applied) >= len(self.replayed) and all(map(is_, self.replayed, applied)):
+            return  # the usual case, checked without a Python loop: only events were added
         common = 0
         for old, new in zip(self.replayed, applied, strict=False):
             if old is not new:
