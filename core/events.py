@@ -670,3 +670,29 @@ def events_from_list(items: Iterable[Any]) -> list[Event]:
         for i, item in enumerate(items)
         if not (isinstance(item, Mapping) and item.get("event") in _SKIPPED_LEGACY)
     ]
+
+
+# -- the JSON of stored events --------------------------------------------------------------------
+
+# how many stored events' texts are kept (the oldest go first)
+STORED_TEXTS_KEPT = 20_000
+# event identity -> (the event, held so that its id stays its own; its JSON text)
+_stored_texts: dict[int, tuple[Event, str]] = {}
+
+
+def keep_stored_text(event: Event, text: str) -> None:
+    """Remember ``text``, the JSON ``event`` is stored as (a store's checked form of it).
+
+    A stored event is final: trackers never change their events, so whoever needs the
+    event's JSON later (the tracker an in-process action receives) can take this text
+    instead of serializing the event again.
+    """
+    _stored_texts[id(event)] = (event, text)
+    if len(_stored_texts) > STORED_TEXTS_KEPT:
+        del _stored_texts[next(iter(_stored_texts))]
+
+
+def stored_text(event: Event) -> str | None:
+    """The JSON text ``event`` (this very object) was stored as, if it is remembered."""
+    kept = _stored_texts.get(id(event))
+    return kept[1] if kept is not None and kept[0] is event else None

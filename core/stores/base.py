@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chinwag.core.events import Event, EventError, SessionStarted, UnreadableEvent, event_from_dict
+from chinwag.core.events import (
+    Event,
+    EventError,
+    SessionStarted,
+    UnreadableEvent,
+    event_from_dict,
+    keep_stored_text,
+)
 
 logger = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -67,13 +74,16 @@ def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
         data = event.to_dict()
         text = _STORED_JSON.encode(data)  # JSON values only
         text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
-        return StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
+        form = StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
         raise UnstorableEvent(
             f"conversation '{conversation_id}' "
             f"{'an event' if seq is None else f'event {seq}'} ('{event.type_name}') cannot be "
             f"stored: {exc}"
         ) from exc
+    if seq is not None:  # a store's check before its append: the event is final now
+        keep_stored_text(event, text)
+    return form
 
 
 def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
