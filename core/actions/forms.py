@@ -283,6 +283,8 @@ class FormAction(LoopAction):
     def __init__(self, form_name: str, lookup: Lookup) -> None:
         self._form_name = form_name
         self._lookup = lookup
+        # the plans, read once per domain (a loaded domain does not change)
+        self._plans: tuple[Domain, Plans] | None = None
 
     def name(self) -> str:
         return self._form_name
@@ -294,7 +296,9 @@ class FormAction(LoopAction):
 
     def plans(self, domain: Domain) -> Plans:
         """The form's plans; the malformed parts (see :func:`check_plans`) are ignored."""
-        return read_plans(self.form(domain), Problems())
+        if self._plans is None or self._plans[0] is not domain:
+            self._plans = (domain, read_plans(self.form(domain), Problems()))
+        return self._plans[1]
 
     def required_slots(self, slots: Mapping[str, Any], domain: Domain) -> list[str]:
         """The domain's required slots, changed by the plans' keep/lose rules for ``slots``."""
