@@ -226,7 +226,9 @@ class Tracker:
         if name is None:
             self.active_loop = None
         else:
-            trigger = copy.deepcopy(self.latest_message.parse_data)
+            # its own dict (Rasa shares the message's); what is inside belongs to the user
+            # event, which nothing changes (a deep copy cost every replay of a form's start)
+            trigger = dict(self.latest_message.parse_data)
             self.active_loop = TrackerActiveLoop(name, False, False, trigger)
 
     # -- reading state ----------------------------------------------------------------------------
