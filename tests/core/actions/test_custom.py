@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chinwag.core.actions import sdk
 from chinwag.core.actions.base import ActionContext, ActionExecutionRejection
 from chinwag.core.actions.custom import (
     SDK_MODULE_ALIASES,
+    EventTexts,
     InProcessAction,
     isolated_module_name,
     load_actions_module,
@@ -476,3 +479,17 @@ async def test_stored_events_reach_actions_as_stored_and_edits_stay_in_the_call(
     again = [storable(tracker.sender_id, seq, e).text for seq, e in enumerate(tracker.events)]
     assert again == texts
     assert [json.loads(t) for t in texts] == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), max_size=12), min_size=1, max_size=6))
+def test_event_texts_are_a_fresh_serialization(calls: list[list[int]]) -> None:
+    """Whatever the conversation's events do between calls (grow, lose their tail, get other
+    objects in the middle), the cached texts give what serializing every event gives."""
+    pool: list[Event] = [SlotSet(f"s{i}", [i], timestamp=float(i)) for i in range(5)]
+    pool += [ActionExecuted(f"a{i}", timestamp=float(i)) for i in range(5)]
+    texts = EventTexts()
+    for picks in calls:
+        events = [pool[i] for i in picks]
+        array = json.loads(texts.json_array("c", events))
+        assert array == [json.loads(json.dumps(e.to_dict())) for e in events]
