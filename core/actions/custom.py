@@ -121,7 +121,7 @@ class EventTexts:
         self._known[sender_id] = (known, texts)
         while len(self._known) > self.max_conversations:
             self._known.popitem(last=False)
-        return "[" + ", ".join(t for t in texts if t is not None) + "]"
+        return "[" + ", ".join(filter(None, texts)) + "]"  # no generator over every event
 
 
 _EVENT_TEXTS = EventTexts()
