@@ -301,7 +301,7 @@ class Tracker:
             else [e.to_dict() for e in events if not isinstance(e, UnreadableEvent)],
             "latest_input_channel": self.latest_input_channel,
             # shallow, as the slots and latest_message above: every caller sends it as JSON
-            "active_loop": dict(vars(self.active_loop)) if self.active_loop else {},
+            "active_loop": _loop_dict(self.active_loop) if self.active_loop else {},
             "latest_action": dict(self.latest_action),
             "latest_action_name": self.latest_action_name,
         }
@@ -469,6 +469,16 @@ class Tracker:
         yield tracker, False
 
 
+def _loop_dict(loop: TrackerActiveLoop) -> dict[str, Any]:
+    """``vars(loop)`` as a new dict, without reading ``__dict__`` (see :func:`_shallow_copy`)."""
+    return {
+        "name": loop.name,
+        "is_interrupted": loop.is_interrupted,
+        "rejected": loop.rejected,
+        "trigger_message": loop.trigger_message,
+    }
+
+
 def _private_message(message: UserUttered) -> UserUttered:
     """A copy of ``message`` whose entities and parse data can change without changing it
     (no ``__post_init__``: the fields stay as they are)."""
@@ -479,11 +489,22 @@ def _private_message(message: UserUttered) -> UserUttered:
 
 
 def _shallow_copy(obj: C) -> C:
-    """``copy.copy`` of a plain dataclass instance (its ``__dict__``), without the generic
-    ``__reduce_ex__`` route: trackers are copied several times a message."""
-    new = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
+    """``copy.copy`` of a plain dataclass instance, field by field, without the generic
+    ``__reduce_ex__`` route (trackers are copied several times a message) and without
+    touching either ``__dict__``: that would switch both objects to Python's dict-backed
+    attribute layout, which makes every later attribute read of them slower."""
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        fields = dataclasses.fields(cast(Any, cls))
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields)
+    new = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, getattr(obj, name))
     return new
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 # slot values a copied tracker gets its own copy of

@@ -524,3 +524,15 @@ def test_loop_trigger_is_the_message_at_activation() -> None:
     assert [e["entity"] for e in tracker.latest_message.entities] == ["n", "m"]
     assert tracker.current_state()["active_loop"]["trigger_message"] == expected
     assert said.parse_data == expected
+
+
+def test_copies_and_dumps_keep_every_field_of_the_loop_and_message() -> None:
+    """The copies and the loop's dump are written field by field: none is left out."""
+    said = UserUttered("a table", {"name": "request"}, input_channel="rest", message_id="m")
+    tracker = Tracker("t", make_domain(), [ActionExecuted("action_listen"), said])
+    tracker.update(ActiveLoop(FORM))
+    copied = tracker.copy()
+    assert copied.active_loop is not None and tracker.active_loop is not None
+    assert vars(copied.active_loop) == vars(tracker.active_loop)
+    assert tracker.current_state()["active_loop"] == vars(tracker.active_loop)
+    assert vars(copied.latest_message) == vars(tracker.latest_message) == vars(said)
