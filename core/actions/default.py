@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import dataclasses
 import json
 import logging
 import time
@@ -561,7 +560,7 @@ class ActionExtractSlots(Action):
         temporary = ctx.tracker.copy()
         temporary.update_all(extracted)
         validated = await self._run_custom(
-            ACTION_VALIDATE_SLOT_MAPPINGS, dataclasses.replace(ctx, tracker=temporary)
+            ACTION_VALIDATE_SLOT_MAPPINGS, ctx.with_tracker(temporary)
         )
         # a slot the validator does not mention was valid; it resets invalid ones to None
         decided = {e.key for e in validated if isinstance(e, SlotSet)}

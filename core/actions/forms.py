@@ -64,7 +64,6 @@ as in Rasa. :func:`check_plans` reports malformed plans and unknown names.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -325,7 +324,7 @@ class FormAction(LoopAction):
         events: list[Event] = []
         extractor = self._lookup(ACTION_EXTRACT_SLOTS)
         if extractor is not None:
-            events += await extractor.run(dataclasses.replace(ctx, tracker=activating))
+            events += await extractor.run(ctx.with_tracker(activating))
         activating.update_all(events)
         prefilled = {
             slot: activating.get_slot(slot)
@@ -446,7 +445,7 @@ class FormAction(LoopAction):
             ],
             after_restart=True,
         )
-        verdict = await validator.run(dataclasses.replace(ctx, tracker=temporary))
+        verdict = await validator.run(ctx.with_tracker(temporary))
         decided = {e.key for e in verdict if isinstance(e, SlotSet)}
         return verdict + [e for e in events if isinstance(e, SlotSet) and e.key not in decided]
 
@@ -496,7 +495,7 @@ class FormAction(LoopAction):
         if name is None:
             logger.debug("Form '%s' has no question for slot '%s'.", self.name(), slot)
             return []
-        return await self._run(name, dataclasses.replace(ctx, tracker=tracker))
+        return await self._run(name, ctx.with_tracker(tracker))
 
     async def _run(self, name: str, ctx: ActionContext) -> list[Event]:
         action = self._lookup(name)

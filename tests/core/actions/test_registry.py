@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -137,3 +138,10 @@ def test_a_remembered_answer_is_the_first_one(monkeypatch: pytest.MonkeyPatch) -
     assert [(type(a), a and a.name()) for a in again] == [
         (type(a), a and a.name()) for a in first[:3]
     ]
+
+
+def test_a_context_for_another_tracker_is_the_replaced_one() -> None:
+    d = domain()
+    ctx = ActionContext(Tracker("a", d), d, ResponseGenerator(d), "slack", {"metadata": {"k": 1}})
+    other = Tracker("b", d)
+    assert vars(ctx.with_tracker(other)) == vars(dataclasses.replace(ctx, tracker=other))
