@@ -57,7 +57,6 @@ SHOULD_NOT_BE_SET = "should_not_be_set"
 Verbosity = Literal["all", "applied", "after_restart", "none"]
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
-C = TypeVar("C")
 
 
 @dataclasses.dataclass
@@ -446,7 +445,12 @@ class Tracker:
         tracker.latest_message = _private_message(self.latest_message)
         tracker.latest_bot_utterance = self.latest_bot_utterance
         # the trigger message is never changed in place, so the copies share it
-        tracker.active_loop = None if self.active_loop is None else _shallow_copy(self.active_loop)
+        loop = self.active_loop
+        if loop is not None:
+            loop = TrackerActiveLoop(
+                loop.name, loop.is_interrupted, loop.rejected, loop.trigger_message
+            )
+        tracker.active_loop = loop
         tracker._derived = dict(self._derived)
         tracker.memo = {}
         tracker._loop_names = set(self._loop_names)
@@ -470,7 +474,7 @@ class Tracker:
 
 
 def _loop_dict(loop: TrackerActiveLoop) -> dict[str, Any]:
-    """``vars(loop)`` as a new dict, without reading ``__dict__`` (see :func:`_shallow_copy`)."""
+    """``vars(loop)`` as a new dict, without reading ``__dict__`` (see :func:`_private_message`)."""
     return {
         "name": loop.name,
         "is_interrupted": loop.is_interrupted,
@@ -481,30 +485,23 @@ def _loop_dict(loop: TrackerActiveLoop) -> dict[str, Any]:
 
 def _private_message(message: UserUttered) -> UserUttered:
     """A copy of ``message`` whose entities and parse data can change without changing it
-    (no ``__post_init__``: the fields stay as they are)."""
-    copied = _shallow_copy(message)
+    (no ``__post_init__``: the fields stay as they are).
+
+    Field by field, in their order, and never through ``__dict__``: reading or updating it
+    would move both objects to Python's dict-backed attribute layout, which makes every
+    later attribute read of them slower (and a generic copy loop cost more than it saved).
+    """
+    copied = object.__new__(UserUttered)
+    copied.timestamp = message.timestamp
+    copied.metadata = message.metadata
+    copied.text = message.text
+    copied.intent = message.intent
     copied.entities = list(message.entities)
     copied.parse_data = dict(message.parse_data)
+    copied.input_channel = message.input_channel
+    copied.message_id = message.message_id
+    copied.use_text_for_featurization = message.use_text_for_featurization
     return copied
-
-
-def _shallow_copy(obj: C) -> C:
-    """``copy.copy`` of a plain dataclass instance, field by field, without the generic
-    ``__reduce_ex__`` route (trackers are copied several times a message) and without
-    touching either ``__dict__``: that would switch both objects to Python's dict-backed
-    attribute layout, which makes every later attribute read of them slower."""
-    cls = type(obj)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        fields = dataclasses.fields(cast(Any, cls))
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields)
-    new = object.__new__(cls)
-    for name in names:
-        object.__setattr__(new, name, getattr(obj, name))
-    return new
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 # slot values a copied tracker gets its own copy of
