@@ -26,8 +26,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import compress, count
-from operator import is_not
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -107,10 +105,11 @@ class EventTexts:
         """``events`` as a JSON array (unreadable stored events left out, as
         ``Tracker.current_state`` leaves them out)."""
         known, texts = self._known.pop(sender_id, ([], []))
-        # the first position where the events are not the known ones (found without a Python
-        # loop over the whole conversation), else the shorter length
-        differ = compress(count(), map(is_not, known, events))
-        same = next(differ, min(len(known), len(events)))
+        same = 0
+        for old, new in zip(known, events, strict=False):
+            if old is not new:
+                break
+            same += 1
         del known[same:], texts[same:]
         for event in events[same:]:
             known.append(event)
