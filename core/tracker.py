@@ -365,6 +365,9 @@ class Tracker:
 
     def _fold_applied(self, event: Event) -> None:
         applied = self._applied
+        if not isinstance(event, _FOLDED_SPECIALLY):  # most events: one check
+            applied.append(event)
+            return
         if isinstance(event, UnreadableEvent):
             return  # a damaged stored event: it only keeps the numbering
         if isinstance(event, (Restarted, SessionStarted)):
@@ -504,6 +507,15 @@ def _private_message(message: UserUttered) -> UserUttered:
     return copied
 
 
+# the events _fold_applied does more with than append them
+_FOLDED_SPECIALLY = (
+    UnreadableEvent,
+    Restarted,
+    SessionStarted,
+    ActionReverted,
+    UserUtteranceReverted,
+    ActionExecuted,
+)
 # slot values a copied tracker gets its own copy of
 _CONTAINERS = (list, dict, set)
 # slot value types that are never containers (checked by exact type, in one C-level pass)
