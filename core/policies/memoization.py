@@ -94,7 +94,7 @@ class MemoizationPolicy(Policy):
             score = 1.0
             if self.use_nlu_confidence_as_score:
                 confidence = tracker.latest_message.intent.get("confidence", 1.0)
-                score = float(confidence) if isinstance(confidence, int | float) else 1.0
+                score = float(confidence) if isinstance(confidence, (int, float)) else 1.0
             probabilities[action] = score
         else:
             logger.debug("%s: there is no memorised next action", self.name)

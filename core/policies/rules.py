@@ -94,7 +94,7 @@ class RuleInput:
             loop_rejected=tracker.is_active_loop_rejected,
             latest_intent=message.intent_name,
             latest_text=message.text if message.use_text_for_featurization is not False else None,
-            intent_confidence=float(confidence) if isinstance(confidence, int | float) else 1.0,
+            intent_confidence=float(confidence) if isinstance(confidence, (int, float)) else 1.0,
         )
 
     @classmethod
