@@ -344,7 +344,7 @@ class Agent:
         for event in reversed(tracker.events):
             if isinstance(event, FollowupAction):
                 return event
-            if isinstance(event, ActionExecuted | UserUttered):
+            if isinstance(event, (ActionExecuted, UserUttered)):
                 break
         return FollowupAction(tracker.followup_action)
 
@@ -387,7 +387,7 @@ class Agent:
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME, policy=policy, timestamp=now))
             return True
         logger.debug("ran %s (predicted by %s, confidence %.2f)", name, policy, confidence)
-        if isinstance(action, InProcessAction | RemoteAction):
+        if isinstance(action, (InProcessAction, RemoteAction)):
             events = _storable_only(events, tracker.sender_id, name)
         if not any(isinstance(e, ActionExecutionRejected) for e in events):
             for event in extra_events or []:

@@ -405,13 +405,13 @@ class _Reader:
         raise EventError(f"{self.where}: {message}")
 
     def _typed(self, key: str, kinds: tuple[type, ...], expected: str, required: bool) -> Any:
-        if self.data.get(key) is None:
+        value = self.data.get(key)
+        if value is None:
             if required:
                 self.fail(f"missing required field '{key}'")
             return None
-        value = self.data[key]
         # bool is an int subclass: never accept it as a number, nor a number as a bool
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        if not isinstance(value, kinds) or (value.__class__ is bool and bool not in kinds):
             self.fail(f"field '{key}' must be {expected}, got {_describe(value)}")
         return value
 
@@ -632,7 +632,8 @@ def event_from_dict(data: Any, index: int | None = None) -> Event:
     Raises :class:`EventError` for a non-object, a missing or unknown ``event`` name, a missing
     required field or a field of the wrong type.
     """
-    if not isinstance(data, Mapping):
+    # a dict without the abstract-class check (every stored event is read back on append)
+    if data.__class__ is not dict and not isinstance(data, Mapping):
         raise EventError(f"{_where(index, None)}: expected an object, got {_describe(data)}")
     name = data.get("event")
     if name is None:
@@ -669,3 +670,29 @@ def events_from_list(items: Iterable[Any]) -> list[Event]:
         for i, item in enumerate(items)
         if not (isinstance(item, Mapping) and item.get("event") in _SKIPPED_LEGACY)
     ]
+
+
+# -- the JSON of stored events --------------------------------------------------------------------
+
+# how many stored events' texts are kept (the oldest go first)
+STORED_TEXTS_KEPT = 20_000
+# event identity -> (the event, held so that its id stays its own; its JSON text)
+_stored_texts: dict[int, tuple[Event, str]] = {}
+
+
+def keep_stored_text(event: Event, text: str) -> None:
+    """Remember ``text``, the JSON ``event`` is stored as (a store's checked form of it).
+
+    A stored event is final: trackers never change their events, so whoever needs the
+    event's JSON later (the tracker an in-process action receives) can take this text
+    instead of serializing the event again.
+    """
+    _stored_texts[id(event)] = (event, text)
+    if len(_stored_texts) > STORED_TEXTS_KEPT:
+        del _stored_texts[next(iter(_stored_texts))]
+
+
+def stored_text(event: Event) -> str | None:
+    """The JSON text ``event`` (this very object) was stored as, if it is remembered."""
+    kept = _stored_texts.get(id(event))
+    return kept[1] if kept is not None and kept[0] is event else None

@@ -57,7 +57,6 @@ SHOULD_NOT_BE_SET = "should_not_be_set"
 Verbosity = Literal["all", "applied", "after_restart", "none"]
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
-C = TypeVar("C")
 
 
 @dataclasses.dataclass
@@ -143,12 +142,20 @@ class Tracker:
             self.update(event)
 
     def _apply(self, event: Event) -> None:
-        """What Rasa's ``event.apply_to(tracker)`` does for each event type."""
+        """What Rasa's ``event.apply_to(tracker)`` does for each event type (no event type is
+        another's subclass: the most frequent come first)."""
         match event:
+            case ActionExecuted():
+                self._set_latest_action(event.as_sub_state())
+                self.followup_action = None
+            case SlotSet():
+                self._set_slot(event.key, event.value)
             case UserUttered():
                 # a private copy: EntitiesAdded and featurization events change it, not the event
                 self.latest_message = _private_message(event)
                 self.followup_action = None
+            case BotUttered():
+                self.latest_bot_utterance = event
             case DefinePrevUserUtteredFeaturization():
                 if self.latest_action_name == ACTION_LISTEN_NAME:
                     self.latest_message.use_text_for_featurization = (
@@ -159,10 +166,6 @@ class Tracker:
                     for entity in event.entities:
                         if entity not in self.latest_message.entities:
                             self.latest_message.entities.append(entity)
-            case BotUttered():
-                self.latest_bot_utterance = event
-            case SlotSet():
-                self._set_slot(event.key, event.value)
             case Restarted():
                 self._reset()
                 self.followup_action = ACTION_SESSION_START_NAME
@@ -178,9 +181,6 @@ class Tracker:
                 self.paused = True
             case ConversationResumed():
                 self.paused = False
-            case ActionExecuted():
-                self._set_latest_action(event.as_sub_state())
-                self.followup_action = None
             case ActiveLoop():
                 self._change_loop_to(event.name)
             case LoopInterrupted():
@@ -225,7 +225,9 @@ class Tracker:
         if name is None:
             self.active_loop = None
         else:
-            trigger = copy.deepcopy(self.latest_message.parse_data)
+            # its own dict (Rasa shares the message's); what is inside belongs to the user
+            # event, which nothing changes (a deep copy cost every replay of a form's start)
+            trigger = dict(self.latest_message.parse_data)
             self.active_loop = TrackerActiveLoop(name, False, False, trigger)
 
     # -- reading state ----------------------------------------------------------------------------
@@ -298,7 +300,7 @@ class Tracker:
             else [e.to_dict() for e in events if not isinstance(e, UnreadableEvent)],
             "latest_input_channel": self.latest_input_channel,
             # shallow, as the slots and latest_message above: every caller sends it as JSON
-            "active_loop": dict(vars(self.active_loop)) if self.active_loop else {},
+            "active_loop": _loop_dict(self.active_loop) if self.active_loop else {},
             "latest_action": dict(self.latest_action),
             "latest_action_name": self.latest_action_name,
         }
@@ -363,6 +365,9 @@ class Tracker:
 
     def _fold_applied(self, event: Event) -> None:
         applied = self._applied
+        if not isinstance(event, _FOLDED_SPECIALLY):  # most events: one check
+            applied.append(event)
+            return
         if isinstance(event, UnreadableEvent):
             return  # a damaged stored event: it only keeps the numbering
         if isinstance(event, (Restarted, SessionStarted)):
@@ -423,23 +428,32 @@ class Tracker:
         The state is copied, not replayed: it is what replaying the events gives (``update``
         is the only way in), so the copy is cheap however long the conversation is.
         """
+        # attribute by attribute, in __init__'s order: the copy keeps Python's compact
+        # instance layout (a __dict__.update would make every later attribute read slower)
         tracker = Tracker.__new__(Tracker)
         tracker.sender_id = self.sender_id
         tracker.domain = self.domain
         tracker.slot_defs = dict(self.slot_defs)
         tracker.events = list(self.events)
-        # containers are copied, anything else shared (inline: this runs for every slot)
-        tracker.slots = {
-            name: copy.deepcopy(value) if isinstance(value, _CONTAINERS) else value
-            for name, value in self.slots.items()
-        }
+        if _PLAIN.issuperset(map(type, self.slots.values())):  # no slot holds a container
+            tracker.slots = self.slots.copy()
+        else:  # containers are copied, anything else shared
+            tracker.slots = {
+                name: copy.deepcopy(value) if isinstance(value, _CONTAINERS) else value
+                for name, value in self.slots.items()
+            }
         tracker.paused = self.paused
         tracker.followup_action = self.followup_action
         tracker.latest_action = dict(self.latest_action)
         tracker.latest_message = _private_message(self.latest_message)
         tracker.latest_bot_utterance = self.latest_bot_utterance
         # the trigger message is never changed in place, so the copies share it
-        tracker.active_loop = None if self.active_loop is None else _shallow_copy(self.active_loop)
+        loop = self.active_loop
+        if loop is not None:
+            loop = TrackerActiveLoop(
+                loop.name, loop.is_interrupted, loop.rejected, loop.trigger_message
+            )
+        tracker.active_loop = loop
         tracker._derived = dict(self._derived)
         tracker.memo = {}
         tracker._loop_names = set(self._loop_names)
@@ -462,25 +476,50 @@ class Tracker:
         yield tracker, False
 
 
+def _loop_dict(loop: TrackerActiveLoop) -> dict[str, Any]:
+    """``vars(loop)`` as a new dict, without reading ``__dict__`` (see :func:`_private_message`)."""
+    return {
+        "name": loop.name,
+        "is_interrupted": loop.is_interrupted,
+        "rejected": loop.rejected,
+        "trigger_message": loop.trigger_message,
+    }
+
+
 def _private_message(message: UserUttered) -> UserUttered:
     """A copy of ``message`` whose entities and parse data can change without changing it
-    (no ``__post_init__``: the fields stay as they are)."""
-    copied = _shallow_copy(message)
+    (no ``__post_init__``: the fields stay as they are).
+
+    Field by field, in their order, and never through ``__dict__``: reading or updating it
+    would move both objects to Python's dict-backed attribute layout, which makes every
+    later attribute read of them slower (and a generic copy loop cost more than it saved).
+    """
+    copied = object.__new__(UserUttered)
+    copied.timestamp = message.timestamp
+    copied.metadata = message.metadata
+    copied.text = message.text
+    copied.intent = message.intent
     copied.entities = list(message.entities)
     copied.parse_data = dict(message.parse_data)
+    copied.input_channel = message.input_channel
+    copied.message_id = message.message_id
+    copied.use_text_for_featurization = message.use_text_for_featurization
     return copied
 
 
-def _shallow_copy(obj: C) -> C:
-    """``copy.copy`` of a plain dataclass instance (its ``__dict__``), without the generic
-    ``__reduce_ex__`` route: trackers are copied several times a message."""
-    new = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
-    return new
-
-
+# the events _fold_applied does more with than append them
+_FOLDED_SPECIALLY = (
+    UnreadableEvent,
+    Restarted,
+    SessionStarted,
+    ActionReverted,
+    UserUtteranceReverted,
+    ActionExecuted,
+)
 # slot values a copied tracker gets its own copy of
 _CONTAINERS = (list, dict, set)
+# slot value types that are never containers (checked by exact type, in one C-level pass)
+_PLAIN = frozenset({type(None), str, int, float, bool})
 
 
 def _undo_till_previous(event_type: type[Event], done: list[Event]) -> None:

@@ -41,6 +41,11 @@ class ActionContext:
     channel: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def with_tracker(self, tracker: Tracker) -> ActionContext:
+        """This context for ``tracker`` (``dataclasses.replace`` without its per-field
+        introspection: forms hand a tracker of their own to two or three actions a turn)."""
+        return ActionContext(tracker, self.domain, self.nlg, self.channel, self.extra)
+
 
 class Action(ABC):
     """One runnable action."""

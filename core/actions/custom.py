@@ -36,7 +36,7 @@ from chinwag.core.actions.remote import ActionServerError, events_from_action_re
 from chinwag.core.data.domain_reader import display_path
 from chinwag.core.data.problems import BotDataError, Location, Problems
 from chinwag.core.domain import Domain
-from chinwag.core.events import Event, EventError, UnreadableEvent
+from chinwag.core.events import Event, EventError, UnreadableEvent, stored_text
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +113,14 @@ class EventTexts:
         del known[same:], texts[same:]
         for event in events[same:]:
             known.append(event)
-            texts.append(
-                None if isinstance(event, UnreadableEvent) else json.dumps(event.to_dict())
-            )
+            if isinstance(event, UnreadableEvent):
+                texts.append(None)
+            else:  # a stored event's text as the store made it (the same JSON values)
+                texts.append(stored_text(event) or json.dumps(event.to_dict()))
         self._known[sender_id] = (known, texts)
         while len(self._known) > self.max_conversations:
             self._known.popitem(last=False)
-        return "[" + ", ".join(t for t in texts if t is not None) + "]"
+        return "[" + ", ".join(filter(None, texts)) + "]"  # no generator over every event
 
 
 _EVENT_TEXTS = EventTexts()

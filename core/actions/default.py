@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import dataclasses
 import json
 import logging
 import time
@@ -489,15 +488,18 @@ class ActionExtractSlots(Action):
         ran_custom: set[str] = set()
         for slot, mappings in self._valid_mappings(domain):
             for mapping in mappings:
-                if not self._applies(slot, mapping, tracker, domain):
-                    continue
                 if mapping.type == "custom":
-                    if mapping.action and mapping.action not in ran_custom:
+                    if (
+                        mapping.action
+                        and mapping.action not in ran_custom
+                        and self._applies(slot, mapping, tracker, domain)
+                    ):
                         ran_custom.add(mapping.action)
                         events += await self._run_custom(mapping.action, ctx)
                     continue
+                # the values first: most mappings find none in a message (both checks only read)
                 values = _mapping_values(mapping, tracker)
-                if not values:
+                if not values or not self._applies(slot, mapping, tracker, domain):
                     continue
                 value = values if slot.type == "list" else values[-1]
                 current = tracker.get_slot(slot.name)
@@ -558,7 +560,7 @@ class ActionExtractSlots(Action):
         temporary = ctx.tracker.copy()
         temporary.update_all(extracted)
         validated = await self._run_custom(
-            ACTION_VALIDATE_SLOT_MAPPINGS, dataclasses.replace(ctx, tracker=temporary)
+            ACTION_VALIDATE_SLOT_MAPPINGS, ctx.with_tracker(temporary)
         )
         # a slot the validator does not mention was valid; it resets invalid ones to None
         decided = {e.key for e in validated if isinstance(e, SlotSet)}
@@ -595,17 +597,19 @@ def _mapping_is_valid(slot: Slot, mapping: SlotMapping, domain: Domain) -> bool:
 
 def _intent_is_desired(mapping: SlotMapping, tracker: Tracker, domain: Domain) -> bool:
     """Rasa's ``SlotMapping.intent_is_desired``, with the active form's ignored intents."""
-    intents = mapping.intent or []
-    not_intents = list(mapping.not_intent or [])
+    intent = tracker.latest_message.intent_name
+    if mapping.intent:
+        return intent in mapping.intent
+    if mapping.not_intent and intent in mapping.not_intent:
+        return False
     active = tracker.active_loop_name
     if active and active in domain.forms:
         applies_to_form = not mapping.conditions or any(
             c.active_loop == active for c in mapping.conditions
         )
         if applies_to_form:
-            not_intents += domain.forms[active].ignored_intents
-    intent = tracker.latest_message.intent_name
-    return (not intents and intent not in not_intents) or intent in intents
+            return intent not in domain.forms[active].ignored_intents
+    return True
 
 
 def _conditions_match(slot_name: str, mapping: SlotMapping, tracker: Tracker) -> bool:

@@ -64,7 +64,6 @@ as in Rasa. :func:`check_plans` reports malformed plans and unknown names.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -283,6 +282,8 @@ class FormAction(LoopAction):
     def __init__(self, form_name: str, lookup: Lookup) -> None:
         self._form_name = form_name
         self._lookup = lookup
+        # the plans, read once per domain (a loaded domain does not change)
+        self._plans: tuple[Domain, Plans] | None = None
 
     def name(self) -> str:
         return self._form_name
@@ -294,7 +295,9 @@ class FormAction(LoopAction):
 
     def plans(self, domain: Domain) -> Plans:
         """The form's plans; the malformed parts (see :func:`check_plans`) are ignored."""
-        return read_plans(self.form(domain), Problems())
+        if self._plans is None or self._plans[0] is not domain:
+            self._plans = (domain, read_plans(self.form(domain), Problems()))
+        return self._plans[1]
 
     def required_slots(self, slots: Mapping[str, Any], domain: Domain) -> list[str]:
         """The domain's required slots, changed by the plans' keep/lose rules for ``slots``."""
@@ -321,7 +324,7 @@ class FormAction(LoopAction):
         events: list[Event] = []
         extractor = self._lookup(ACTION_EXTRACT_SLOTS)
         if extractor is not None:
-            events += await extractor.run(dataclasses.replace(ctx, tracker=activating))
+            events += await extractor.run(ctx.with_tracker(activating))
         activating.update_all(events)
         prefilled = {
             slot: activating.get_slot(slot)
@@ -442,7 +445,7 @@ class FormAction(LoopAction):
             ],
             after_restart=True,
         )
-        verdict = await validator.run(dataclasses.replace(ctx, tracker=temporary))
+        verdict = await validator.run(ctx.with_tracker(temporary))
         decided = {e.key for e in verdict if isinstance(e, SlotSet)}
         return verdict + [e for e in events if isinstance(e, SlotSet) and e.key not in decided]
 
@@ -492,7 +495,7 @@ class FormAction(LoopAction):
         if name is None:
             logger.debug("Form '%s' has no question for slot '%s'.", self.name(), slot)
             return []
-        return await self._run(name, dataclasses.replace(ctx, tracker=tracker))
+        return await self._run(name, ctx.with_tracker(tracker))
 
     async def _run(self, name: str, ctx: ActionContext) -> list[Event]:
         action = self._lookup(name)

@@ -16,6 +16,9 @@ from chinwag.core.actions.utter import UTTER_PREFIX, EndToEndAction, RetrievalAc
 from chinwag.core.data.config import TwoStageFallbackSettings
 from chinwag.core.domain import Domain
 
+# names whose action (or absence) a registry remembers
+MAX_FOUND_NAMES = 10_000
+
 
 class UnknownActionError(LookupError):
     """No action of that name; the message says where the name should have come from."""
@@ -44,6 +47,9 @@ class ActionRegistry:
         self.custom = dict(custom or {})
         self.loops = dict(loops or {})
         self.defaults = default_actions(self.find, intent_prompts, two_stage_fallback)
+        # each name's answer, found once: the actions and the loaded domain do not change
+        # (a form turn looks up its validator and four question names)
+        self._found: dict[str, Action | None] = {}
 
     def get(self, name: str) -> Action:
         """The action for ``name``; raises :class:`UnknownActionError` when there is none."""
@@ -54,6 +60,15 @@ class ActionRegistry:
 
     def find(self, name: str) -> Action | None:
         """The action for ``name``, or None."""
+        try:
+            return self._found[name]
+        except KeyError:
+            if len(self._found) >= MAX_FOUND_NAMES:  # names from requests: keep it bounded
+                self._found.clear()
+            found = self._found[name] = self._find(name)
+            return found
+
+    def _find(self, name: str) -> Action | None:
         if name in self.custom:
             return self.custom[name]
         if name in self.defaults:

@@ -71,7 +71,7 @@ class MemoizationPolicy(Policy):
     def _prediction_states(self, tracker: Tracker, domain: Domain) -> list[State]:
         """The tracker's states, the last user turn by its intent (``_choose_last_user_input``)."""
         states = tracker_states(tracker, domain)
-        if states[-1].after_listen:
+        if states[-1].after_listen and states[-1].text is not None:
             states[-1] = replace(states[-1], text=None)
         return self._slice(states)
 
@@ -94,7 +94,7 @@ class MemoizationPolicy(Policy):
             score = 1.0
             if self.use_nlu_confidence_as_score:
                 confidence = tracker.latest_message.intent.get("confidence", 1.0)
-                score = float(confidence) if isinstance(confidence, int | float) else 1.0
+                score = float(confidence) if isinstance(confidence, (int, float)) else 1.0
             probabilities[action] = score
         else:
             logger.debug("%s: there is no memorised next action", self.name)

@@ -94,7 +94,7 @@ class RuleInput:
             loop_rejected=tracker.is_active_loop_rejected,
             latest_intent=message.intent_name,
             latest_text=message.text if message.use_text_for_featurization is not False else None,
-            intent_confidence=float(confidence) if isinstance(confidence, int | float) else 1.0,
+            intent_confidence=float(confidence) if isinstance(confidence, (int, float)) else 1.0,
         )
 
     @classmethod
@@ -405,12 +405,9 @@ class RulePolicy(Policy):
         if from_text.action:
             return replace(from_text, is_end_to_end_prediction=True)
         from_intent = self._from_rules(inp, use_text=False)
-        return replace(
-            from_intent,
-            returning_from_unhappy_path=(
-                from_text.returning_from_unhappy_path or from_intent.returning_from_unhappy_path
-            ),
-        )
+        if from_intent.returning_from_unhappy_path or not from_text.returning_from_unhappy_path:
+            return from_intent  # already what the replace below would make (results are frozen)
+        return replace(from_intent, returning_from_unhappy_path=True)
 
     def _possible(self, keys: dict[str, str], states: Sequence[State]) -> list[str]:
         """The rule keys in ``keys`` that apply to ``states`` (checked against the few rules
@@ -437,7 +434,7 @@ class RulePolicy(Policy):
             states[-1] = (
                 replace(state, intent=None, entities=(), text=inp.latest_text)
                 if use_text
-                else replace(state, text=None)
+                else (state if state.text is None else replace(state, text=None))
             )
         rule_keys = self._possible(self.lookup, states)
         predicted: str | None = None

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import is_
 from typing import Any
 
 from chinwag.core.data.problems import Location
@@ -207,12 +208,26 @@ def featurized_entities(
     return tuple(sorted(labels & _used_entities(domain, intent or "")))
 
 
+# the latest domains' used entities by intent, for live predictions (a loaded domain does
+# not change; every state of a prediction asks again)
+_LIVE_DOMAINS = 4
+_live_entities: dict[int, tuple[Domain, dict[str, frozenset[str]]]] = {}
+
+
 def _used_entities(domain: Domain, intent: str) -> frozenset[str]:
     """:func:`_intent_entities`, remembered while :func:`shared_states` runs (it is asked for
-    every state of every story)."""
+    every state of every story), and for the last few domains predictions used."""
     shared = _SHARED.get()
     if shared is None:
-        return _intent_entities(domain, intent)
+        live = _live_entities.get(id(domain))
+        if live is None or live[0] is not domain:
+            if len(_live_entities) >= _LIVE_DOMAINS:
+                _live_entities.clear()
+            live = _live_entities[id(domain)] = (domain, {})
+        used = live[1].get(intent)
+        if used is None:
+            used = live[1][intent] = _intent_entities(domain, intent)
+        return used
     key = (id(domain), intent)
     hit = shared.used_entities.get(key)
     if hit is None or hit[0] is not domain:
@@ -493,6 +508,8 @@ class _StatesMemo:
 
     def rewind(self, applied: list[Event]) -> None:
         """Go back to the latest snapshot whose events still start ``applied``."""
+        if len(applied) >= len(self.replayed) and all(map(is_, self.replayed, applied)):
+            return  # the usual case, checked without a Python loop: only events were added
         common = 0
         for old, new in zip(self.replayed, applied, strict=False):
             if old is not new:

@@ -12,13 +12,22 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from chinwag.core.events import Event, EventError, SessionStarted, UnreadableEvent, event_from_dict
+from chinwag.core.events import (
+    Event,
+    EventError,
+    SessionStarted,
+    UnreadableEvent,
+    event_from_dict,
+    keep_stored_text,
+)
 
 logger = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# what json.dumps(data, ensure_ascii=False, allow_nan=False) makes for each call: one encoder
+# for every stored event instead of a new one each time (its options are not the defaults)
+_STORED_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 class StoreError(Exception):
@@ -43,10 +52,10 @@ class UnstorableEvent(StoreError, ValueError):
     """An event that could not be read back once stored; nothing of its append is written."""
 
 
-@dataclass(frozen=True)
-class StoredForm:
+class StoredForm(NamedTuple):
     """An event as every store writes it: ``data`` (its dict of JSON values), ``text``
-    (that as JSON) and ``event`` (what a load will give back)."""
+    (that as JSON) and ``event`` (what a load will give back). A named tuple: one is made for
+    every stored event, and a frozen dataclass costs several times as much to make."""
 
     data: dict[str, Any]
     text: str
@@ -62,15 +71,18 @@ def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
         raise UnstorableEvent(f"conversation id {conversation_id!r} is not valid text")
     try:
         data = event.to_dict()
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)  # JSON values only
+        text = _STORED_JSON.encode(data)  # JSON values only
         text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
-        return StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
+        form = StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
         raise UnstorableEvent(
             f"conversation '{conversation_id}' "
             f"{'an event' if seq is None else f'event {seq}'} ('{event.type_name}') cannot be "
             f"stored: {exc}"
         ) from exc
+    if seq is not None:  # a store's check before its append: the event is final now
+        keep_stored_text(event, text)
+    return form
 
 
 def stored_event(conversation_id: str, seq: int, data: Any) -> Event:

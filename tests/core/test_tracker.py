@@ -503,3 +503,36 @@ def test_tracker_rebuilt_from_stored_events_has_the_same_state(events: list[Even
         assert json.loads(json.dumps(state)) == state
     assert rebuilt.events == tracker.events
     assert rebuilt.applied_events() == tracker.applied_events()
+
+
+def test_loop_trigger_is_the_message_at_activation() -> None:
+    """The active loop keeps the parse data of the message that started it, as its own dict:
+    entities added to the latest message later, and a copy's changes, leave it as it was."""
+    said = UserUttered(
+        "a table", {"name": "request", "confidence": 0.9}, [{"entity": "n", "value": 2}]
+    )
+    tracker = Tracker("t", make_domain(), [ActionExecuted("action_listen"), said])
+    tracker.update(ActiveLoop(FORM))
+    expected = json.loads(json.dumps(said.parse_data))
+    assert tracker.active_loop is not None
+    assert tracker.active_loop.trigger_message == expected
+    assert tracker.active_loop.trigger_message is not tracker.latest_message.parse_data
+    tracker.update(EntitiesAdded([{"entity": "m", "value": 3}]))
+    copied = tracker.copy()
+    copied.latest_message.parse_data["intent"] = {"name": "other"}
+    copied.update(ActiveLoop(FORM))
+    assert [e["entity"] for e in tracker.latest_message.entities] == ["n", "m"]
+    assert tracker.current_state()["active_loop"]["trigger_message"] == expected
+    assert said.parse_data == expected
+
+
+def test_copies_and_dumps_keep_every_field_of_the_loop_and_message() -> None:
+    """The copies and the loop's dump are written field by field: none is left out."""
+    said = UserUttered("a table", {"name": "request"}, input_channel="rest", message_id="m")
+    tracker = Tracker("t", make_domain(), [ActionExecuted("action_listen"), said])
+    tracker.update(ActiveLoop(FORM))
+    copied = tracker.copy()
+    assert copied.active_loop is not None and tracker.active_loop is not None
+    assert vars(copied.active_loop) == vars(tracker.active_loop)
+    assert tracker.current_state()["active_loop"] == vars(tracker.active_loop)
+    assert vars(copied.latest_message) == vars(tracker.latest_message) == vars(said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
@@ -9,18 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chinwag.core.actions import sdk
 from chinwag.core.actions.base import ActionContext, ActionExecutionRejection
 from chinwag.core.actions.custom import (
     SDK_MODULE_ALIASES,
+    EventTexts,
     InProcessAction,
     isolated_module_name,
     load_actions_module,
 )
 from chinwag.core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
 from chinwag.core.data.problems import BotDataError, Problems
-from chinwag.core.events import Event, SlotSet
+from chinwag.core.events import ActionExecuted, Event, SlotSet, UnreadableEvent
+from chinwag.core.stores.base import storable
 from chinwag.core.tracker import Tracker
 from tests.core.actions.conftest import ActionServer
 
@@ -429,3 +434,64 @@ async def test_action_cannot_change_our_tracker(
     await load_actions_module(tmp_path)["action_meddle"].run(ctx)
     assert tracker.current_state("all") == before
     assert "colour" in ctx.domain.as_dict()["slots"]
+
+
+async def test_stored_events_reach_actions_as_stored_and_edits_stay_in_the_call(
+    tmp_path: Path, trackers: dict[str, Tracker], make_ctx: MakeCtx
+) -> None:
+    """An action's tracker takes a stored event's JSON from the store's check (not serialized
+    again): it holds the same values, and an action editing its event dicts in place changes
+    neither the next call's tracker nor what the store writes."""
+    write(
+        tmp_path / "actions.py",
+        """
+        import copy
+
+        from rasa_sdk import Action
+
+        SEEN = []
+
+
+        class ActionScribble(Action):
+            def name(self):
+                return "action_scribble"
+
+            def run(self, dispatcher, tracker, domain):
+                SEEN.append(copy.deepcopy(tracker.events))
+                for event in tracker.events:
+                    event["event"] = "scribbled"
+                    event.setdefault("metadata", {})["scribbled"] = True
+                tracker.events.append({"event": "restart"})
+                return []
+        """,
+    )
+    tracker = trackers["colour"].copy()
+    tracker.update(SlotSet("colour", ["red", "green"], metadata={"by": "test"}))
+    tracker.update(ActionExecuted("action_scribble"))
+    texts = [storable(tracker.sender_id, seq, e).text for seq, e in enumerate(tracker.events)]
+    action = load_actions_module(tmp_path)["action_scribble"]
+    await action.run(make_ctx(tracker))
+    await action.run(make_ctx(tracker))
+    module = sys.modules[f"{isolated_module_name(tmp_path.resolve())}:actions"]
+    expected = [json.loads(json.dumps(e.to_dict())) for e in tracker.events]
+    seen = module.SEEN
+    assert seen == [expected, expected]
+    again = [storable(tracker.sender_id, seq, e).text for seq, e in enumerate(tracker.events)]
+    assert again == texts
+    assert [json.loads(t) for t in texts] == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), max_size=12), min_size=1, max_size=6))
+def test_event_texts_are_a_fresh_serialization(calls: list[list[int]]) -> None:
+    """Whatever the conversation's events do between calls (grow, lose their tail, get other
+    objects in the middle), the cached texts give what serializing every event gives."""
+    pool: list[Event] = [SlotSet(f"s{i}", [i], timestamp=float(i)) for i in range(5)]
+    pool += [ActionExecuted(f"a{i}", timestamp=float(i)) for i in range(4)]
+    pool.append(UnreadableEvent(seq=3, reason="damaged", timestamp=0.0))  # left out
+    texts = EventTexts()
+    for picks in calls:
+        events = [pool[i] for i in picks]
+        array = json.loads(texts.json_array("c", events))
+        readable = [e for e in events if not isinstance(e, UnreadableEvent)]
+        assert array == [json.loads(json.dumps(e.to_dict())) for e in readable]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -119,3 +120,28 @@ def test_a_form_without_its_loop_action_is_reported_as_such() -> None:
     registry = ActionRegistry(Domain(forms={"f": Form("f")}))
     with pytest.raises(UnknownActionError, match="it is a form"):
         registry.get("f")
+
+
+def test_a_remembered_answer_is_the_first_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each name is resolved once: asking again gives the same action (or None), also past
+    the bound on remembered names, where it starts over."""
+    monkeypatch.setattr("chinwag.core.actions.registry.MAX_FOUND_NAMES", 3)
+    registry = ActionRegistry(domain(), loops={"restaurant_form": Named("restaurant_form")})
+    names = ["utter_greet", "utter_faq", "Sure thing!", "action_nope", "restaurant_form"]
+    first = [registry.find(name) for name in names]
+    assert first[3] is None and all(action is not None for i, action in enumerate(first) if i != 3)
+    fresh = ActionRegistry(domain(), loops={"restaurant_form": Named("restaurant_form")})
+    assert [type(fresh.find(n)) for n in names] == [type(a) for a in first]
+    # the bound was passed at the fourth name: the last two are remembered, the rest found again
+    assert all(registry.find(n) is a for n, a in zip(names[3:], first[3:], strict=True))
+    again = [registry.find(name) for name in names[:3]]
+    assert [(type(a), a and a.name()) for a in again] == [
+        (type(a), a and a.name()) for a in first[:3]
+    ]
+
+
+def test_a_context_for_another_tracker_is_the_replaced_one() -> None:
+    d = domain()
+    ctx = ActionContext(Tracker("a", d), d, ResponseGenerator(d), "slack", {"metadata": {"k": 1}})
+    other = Tracker("b", d)
+    assert vars(ctx.with_tracker(other)) == vars(dataclasses.replace(ctx, tracker=other))
