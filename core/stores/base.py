@@ -12,7 +12,11 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import (  # type: ignore[attr-defined]
+    c_make_encoder,
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from typing import Any, NamedTuple
 
 from chinwag.core.events import (
@@ -29,36 +33,49 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # what json.dumps(data, ensure_ascii=False, allow_nan=False) makes for each call: one encoder
 # for every stored event instead of a new one each time (its options are not the defaults)
 _STORED_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-# ``_STORED_JSON.encode`` makes a closure and a new C encoder on every call (a third of its
-# cost for an event's small dict); this is that C encoder, made once with the same options.
-# Its circular-reference markers are emptied again by every encoding that ends normally.
-_MARKERS: dict[int, Any] = {}
-_C_ENCODER = (
-    None
-    if c_make_encoder is None
-    else c_make_encoder(
-        _MARKERS,
-        _STORED_JSON.default,
-        encode_basestring,
-        None,
-        _STORED_JSON.key_separator,
-        _STORED_JSON.item_separator,
-        False,
-        False,
-        False,
-    )
-)
 
 
-def stored_json(data: dict[str, Any]) -> str:
-    """``data`` as a store writes it: ``_STORED_JSON.encode(data)``, the same text."""
-    if _C_ENCODER is None:  # a Python without the C accelerator
-        return _STORED_JSON.encode(data)
-    try:
-        return "".join(_C_ENCODER(data, 0))
-    except BaseException:
-        _MARKERS.clear()  # what the failed encoding left
-        raise
+class JSONText:
+    """``encoder.encode(data)``, the same text, without what ``encode`` redoes on every
+    call: a closure and a new C encoder (a third of its cost for an event's small dict). The
+    C encoder is made once with the encoder's options; its circular-reference markers are
+    emptied by every encoding that ends normally, and cleared here after one that fails."""
+
+    __slots__ = ("_c_encoder", "_encoder", "_markers")
+
+    def __init__(self, encoder: json.JSONEncoder) -> None:
+        self._encoder = encoder
+        self._markers: dict[int, Any] | None = {} if encoder.check_circular else None
+        self._c_encoder = (
+            None
+            if c_make_encoder is None or encoder.indent is not None
+            else c_make_encoder(
+                self._markers,
+                encoder.default,
+                encode_basestring_ascii if encoder.ensure_ascii else encode_basestring,
+                None,
+                encoder.key_separator,
+                encoder.item_separator,
+                encoder.sort_keys,
+                encoder.skipkeys,
+                encoder.allow_nan,
+            )
+        )
+
+    def __call__(self, data: Any) -> str:
+        if self._c_encoder is None:  # a Python without the C accelerator
+            return self._encoder.encode(data)
+        try:
+            return "".join(self._c_encoder(data, 0))
+        except BaseException:
+            if self._markers:
+                self._markers.clear()  # what the failed encoding left
+            raise
+
+
+# an event as every store writes it; json.dumps with its default options
+stored_json = JSONText(_STORED_JSON)
+dumps = JSONText(json.JSONEncoder())
 
 
 class StoreError(Exception):

@@ -1,5 +1,5 @@
-"""The stores' JSON of an event: the text ``json.JSONEncoder(ensure_ascii=False,
-allow_nan=False)`` gives, also right after an encoding that failed."""
+"""JSONText: the text its encoder gives (the stores' JSON of an event; ``json.dumps``),
+also right after an encoding that failed."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chinwag.core.stores.base import _MARKERS, stored_json
+from chinwag.core.stores.base import dumps, stored_json
 
 REFERENCE = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 json_values = st.recursive(
     st.none()
+    | st.sampled_from(["\u00e9t\u00e9", "\U0001f600", "\ud800"])
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
@@ -29,6 +30,12 @@ json_values = st.recursive(
 @given(st.dictionaries(st.text(), json_values, max_size=6))
 def test_the_same_text_as_the_reference_encoder(data: dict[str, Any]) -> None:
     assert stored_json(data) == REFERENCE.encode(data)
+    assert dumps(data) == json.dumps(data)
+
+
+@given(st.floats() | st.text())
+def test_top_level_values_and_json_dumps_extensions(value: Any) -> None:
+    assert dumps(value) == json.dumps(value)  # NaN and infinities as json.dumps writes them
 
 
 def test_a_failed_encoding_leaves_nothing_behind() -> None:
@@ -43,7 +50,7 @@ def test_a_failed_encoding_leaves_nothing_behind() -> None:
         with pytest.raises((ValueError, TypeError)) as exc:
             stored_json({"first": shared, **bad})
         assert error in str(exc.value)
-        assert _MARKERS == {}
+        assert stored_json._markers == {}
         # the same objects again, fine this time: no false circular reference
         assert stored_json({"first": shared, "again": shared}) == REFERENCE.encode(
             {"first": shared, "again": shared}
