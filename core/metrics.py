@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 from prometheus_client import (
@@ -109,21 +108,10 @@ class BotMetrics:
         raises)."""
         return _Timed(self._latency[stage])
 
-    @asynccontextmanager
-    async def locked(self, locks: LockStore, conversation_id: str) -> AsyncIterator[None]:
+    def locked(self, locks: LockStore, conversation_id: str) -> _Locked:
         """``locks.lock(conversation_id)``, observing the wait and counting lock timeouts and
         store errors raised inside."""
-        started = time.perf_counter()
-        try:
-            async with locks.lock(conversation_id):
-                self._lock_waits.observe(time.perf_counter() - started)
-                yield
-        except LockTimeout:
-            self._errors["lock_timeout"].inc()
-            raise
-        except StoreError:
-            self._errors["store"].inc()
-            raise
+        return _Locked(self, locks.lock(conversation_id))
 
     def error(self, kind: str) -> None:
         self._errors[kind].inc()
@@ -160,6 +148,46 @@ class BotMetrics:
                 break
             del seen[oldest]
         self._active.set(len(seen))
+
+
+class _Locked:
+    """What :meth:`BotMetrics.locked` returns (a plain class, like :class:`_Timed`)."""
+
+    __slots__ = ("_lock", "_metrics")
+
+    def __init__(self, metrics: BotMetrics, lock: AbstractAsyncContextManager[None]) -> None:
+        self._metrics = metrics
+        self._lock = lock
+
+    async def __aenter__(self) -> None:
+        started = time.perf_counter()
+        try:
+            await self._lock.__aenter__()
+        except BaseException as exc:
+            self._count(exc)
+            raise
+        self._metrics._lock_waits.observe(time.perf_counter() - started)
+
+    async def __aexit__(
+        self,
+        type_: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        try:
+            suppressed = await self._lock.__aexit__(type_, value, traceback)
+        except BaseException as exc:
+            self._count(exc)
+            raise
+        if value is not None and not suppressed:
+            self._count(value)
+        return suppressed
+
+    def _count(self, exc: BaseException) -> None:
+        if isinstance(exc, LockTimeout):
+            self._metrics._errors["lock_timeout"].inc()
+        elif isinstance(exc, StoreError):
+            self._metrics._errors["store"].inc()
 
 
 class _Timed:

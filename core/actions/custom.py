@@ -37,6 +37,7 @@ from chinwag.core.data.domain_reader import display_path
 from chinwag.core.data.problems import BotDataError, Location, Problems
 from chinwag.core.domain import Domain
 from chinwag.core.events import Event, EventError, UnreadableEvent, stored_text
+from chinwag.core.stores.base import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class EventTexts:
             if isinstance(event, UnreadableEvent):
                 texts.append(None)
             else:  # a stored event's text as the store made it (the same JSON values)
-                texts.append(stored_text(event) or json.dumps(event.to_dict()))
+                texts.append(stored_text(event) or dumps(event.to_dict()))
         self._known[sender_id] = (known, texts)
         while len(self._known) > self.max_conversations:
             self._known.popitem(last=False)
@@ -162,7 +163,7 @@ class InProcessAction(Action):
         rest = ctx.tracker.current_state("none")
         del rest["events"]
         array = _EVENT_TEXTS.json_array(ctx.tracker.sender_id, ctx.tracker.events)
-        state = json.loads(f'{{"events": {array}, {json.dumps(rest)[1:]}')
+        state = json.loads(f'{{"events": {array}, {dumps(rest)[1:]}')
         domain = self._domain_dict(ctx.domain)
         tracker = self._runtime.tracker_from_dict(state)
         dispatcher = self._runtime.dispatcher()
@@ -185,7 +186,7 @@ class InProcessAction(Action):
             ) from exc
         events = _valid_events(returned or [], self._name)
         try:
-            payload = json.loads(json.dumps({"events": events, "responses": dispatcher.messages}))
+            payload = json.loads(dumps({"events": events, "responses": dispatcher.messages}))
         except (TypeError, ValueError) as exc:
             message = f"custom action '{self._name}' returned data that is not JSON: {exc}"
             logger.error(message)

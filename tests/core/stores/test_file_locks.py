@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -98,3 +99,34 @@ def test_offsets_differ_per_conversation() -> None:
     offsets = {FileLockStore.offset(f"conversation-{n}") for n in range(1000)}
     assert len(offsets) == 1000
     assert FileLockStore.offset("a") == FileLockStore.offset("a")
+
+
+async def test_a_cancelled_or_failed_waiter_leaves_the_lock_usable(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    """A waiter cancelled in the process queue or while another process holds the byte, and
+    a body that raises, release what they took: the next message gets in, nothing is kept."""
+    locks = FileLockStore(tmp_path / "locks", wait_timeout=30)
+    try:
+        across = asyncio.create_task(locks.lock("c1").__aenter__())  # the holder has c1
+        queued = asyncio.create_task(locks.lock("c1").__aenter__())  # behind `across`
+        while locks._local._users.get("c1") != 2:
+            await asyncio.sleep(0.001)
+        queued.cancel()
+        across.cancel()
+        for task in (queued, across):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert locks._local._locks == {}
+        assert holder.stdin is not None
+        holder.stdin.close()  # the other process lets go
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "released"
+        with pytest.raises(KeyError):
+            async with locks.lock("c1"):
+                raise KeyError("the body failed")
+        async with locks.lock("c1"):  # released after the failure
+            assert locks._local._users == {"c1": 1}
+        assert locks._local._locks == {}
+    finally:
+        await locks.close()
