@@ -9,6 +9,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -92,10 +93,32 @@ async def test_the_feed_answers_when_the_graph_changes_and_rejects_bad_versions(
         assert "dagre" in html and "window.CHINWAG_LIVE = true" in html
 
 
+REDRAWS = 50  # redraws met in a row while reading the graph before the test gives up
+
+
 def node_labels(driver: WebDriver) -> list[str]:
-    return [
-        str(e.get_attribute("data-label")) for e in driver.find_elements(By.CSS_SELECTOR, "g.node")
-    ]
+    """The graph's node labels now; the live page redraws the graph when the story grows, so a
+    node found a moment ago may be gone (stale): then read the new drawing."""
+    for _ in range(REDRAWS):
+        try:
+            return [
+                str(e.get_attribute("data-label"))
+                for e in driver.find_elements(By.CSS_SELECTOR, "g.node")
+            ]
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"the graph was redrawn {REDRAWS} times while it was read")
+
+
+def node_classes(driver: WebDriver, label: str) -> str:
+    """The class attribute of the node labelled ``label`` ("" while there is none)."""
+    for _ in range(REDRAWS):
+        try:
+            nodes = driver.find_elements(By.CSS_SELECTOR, f'g.node[data-label="{label}"]')
+            return str(nodes[0].get_attribute("class")) if nodes else ""
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"the graph was redrawn {REDRAWS} times while it was read")
 
 
 def test_data_visualize_writes_an_offline_page(
@@ -129,9 +152,9 @@ def test_the_live_page_shows_each_new_action(
         say(child, "cheers mate")
         nlu(child, "cheers mate", "", correct_to="thank")
         action(child, "utter_welcome")
-        WebDriverWait(browser, 20).until(lambda d: "utter_welcome" in node_labels(d))
-        welcome = browser.find_element(By.CSS_SELECTOR, 'g.node[data-label="utter_welcome"]')
-        assert re.search(r"\bcurrent\b", str(welcome.get_attribute("class")))
+        WebDriverWait(browser, 20).until(
+            lambda d: re.search(r"\bcurrent\b", node_classes(d, "utter_welcome"))
+        )
         action(child, "action_listen")
         child.expect("Next user input:")
         child.sendeof()  # Ctrl-D: leaves, the session stays saved
