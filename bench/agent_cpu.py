@@ -177,14 +177,20 @@ def main() -> None:
         ]
     )
     print(section)
-    if not args.out.is_file():
-        args.out.write_text(
-            "# Agent.handle CPU per message (in-process, no HTTP)\n\n"
-            "The restaurant bot's booking dialogue, SQLite store, see bench/agent_cpu.py.\n\n",
-            encoding="utf-8",
-        )
-    with args.out.open("a", encoding="utf-8") as out:
-        out.write(section + "\n")
+    append_section(
+        args.out,
+        "# Agent.handle CPU per message (in-process, no HTTP)\n\n"
+        "The restaurant bot's booking dialogue, SQLite store, see bench/agent_cpu.py.\n\n",
+        section + "\n",
+    )
+
+
+def append_section(out: Path, heading: str, section: str) -> None:
+    """Append ``section`` to the results file ``out``, made with ``heading`` if it is new."""
+    if not out.is_file():
+        out.write_text(heading, encoding="utf-8")
+    with out.open("a", encoding="utf-8") as results:
+        results.write(section)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from agent_cpu import callgrind_instructions  # noqa: E402
+from agent_cpu import append_section, callgrind_instructions  # noqa: E402
 
 from chinwag.core.data.loader import load_bot  # noqa: E402
 from chinwag.core.data.problems import Problems  # noqa: E402
@@ -110,14 +110,12 @@ def main() -> None:
         f"{instructions}\n"
         f"cProfile, one round, top 15 by own time:\n\n```\n{profile}\n```\n"
     )
-    if not args.out.exists():
-        args.out.write_text(
-            "# NLU parse cost\n\nOne short message through `NLUPipeline.parse_sync` "
-            "(bots/restaurant, its own examples); see bench/nlu_parse.py.\n",
-            encoding="utf-8",
-        )
-    with args.out.open("a", encoding="utf-8") as fh:
-        fh.write(report)
+    append_section(
+        args.out,
+        "# NLU parse cost\n\nOne short message through `NLUPipeline.parse_sync` "
+        "(bots/restaurant, its own examples); see bench/nlu_parse.py.\n",
+        report,
+    )
     print(report)
 
 
