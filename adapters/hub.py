@@ -968,10 +968,12 @@ def run_hub(
     limits: ConnectionLimits | None = None,
     sock: socket.socket | None = None,
     metrics_port: int | None = None,
+    event_loop: str | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx).
     ``sock``: an already listening socket to accept on (a worker of ``chinwag run
-    --workers``), instead of binding ``host``:``port``."""
+    --workers``), instead of binding ``host``:``port``; ``event_loop``: "uvloop" or "asyncio"
+    (default: uvloop where it is installed)."""
     app = create_app(
         bot_dirs,
         auth_token=auth_token,
@@ -988,5 +990,11 @@ def run_hub(
         announce(f"chinwag hub serving {names} on http://{host}:{port}{worker}", event="serving")
 
     serve(
-        app, host=host, port=port, limits=limits or ConnectionLimits(), announce=serving, sock=sock
+        app,
+        host=host,
+        port=port,
+        limits=limits or ConnectionLimits(),
+        announce=serving,
+        sock=sock,
+        event_loop=event_loop,
     )

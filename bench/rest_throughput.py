@@ -57,14 +57,25 @@ LAG_DIR_ENV = "CHINWAG_BENCH_LAG_DIR"
 # ---------------------------------------------------------------------------- echo server
 
 
-def serve_echo(port: int) -> None:
+def serve_echo(port: int, event_loop: str) -> None:
+    """The bare endpoint, on the same kind of event loop as the hub it is the floor of."""
+    sys.path.insert(0, str(REPO))
+    from chinwag.adapters.server import new_event_loop
+
     async def echo(request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response([{"recipient_id": body["sender"], "text": body["message"]}])
 
     app = web.Application()
     app.router.add_post(WEBHOOK, echo)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        print=None,
+        access_log=None,
+        loop=new_event_loop(event_loop),
+    )
 
 
 # ---------------------------------------------------------------------------- hub with a lag probe
@@ -86,6 +97,7 @@ def serve_hub(argv: list[str]) -> int:
         lags: list[float] = []
         collections: list[tuple[int, float]] = []  # (generation, the pause's thread CPU s)
         began_gc = [0.0]
+        began_cpu = [0.0]
 
         def on_gc(phase: str, info: dict[str, int]) -> None:
             if phase == "start":
@@ -95,6 +107,7 @@ def serve_hub(argv: list[str]) -> int:
 
         async def count_collections(app: web.Application) -> None:
             gc.callbacks.append(on_gc)  # from here: after the hub's own start-up collection
+            began_cpu[0] = time.process_time()  # the bots are loaded: serving starts
 
         async def probe(app: web.Application) -> Any:
             async def sample() -> None:
@@ -117,6 +130,7 @@ def serve_hub(argv: list[str]) -> int:
                     "gc_ms": 1000 * sum(pause for _, pause in collections),
                     "gc_full": sum(1 for generation, _ in collections if generation == 2),
                     "gc_max_ms": 1000 * max((pause for _, pause in collections), default=0.0),
+                    "cpu_ms": 1000 * (time.process_time() - began_cpu[0]),
                 }
                 (lag_dir / f"{os.getpid()}.json").write_text(json.dumps(summary))
 
@@ -140,6 +154,7 @@ def loop_lag(lag_dir: Path) -> dict[str, float]:
         "gc_ms": sum(f["gc_ms"] for f in found),
         "gc_full": sum(f["gc_full"] for f in found),
         "gc_max_ms": max(f["gc_max_ms"] for f in found),
+        "cpu_ms": sum(f["cpu_ms"] for f in found),
     }
 
 
@@ -184,9 +199,9 @@ async def run_load(
                     latencies.append(time.perf_counter() - started)
                 round_ += 1
 
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(user(i) for i in range(concurrency)))
-        elapsed = time.perf_counter() - began
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
     latencies.sort()
     return {
         "concurrency": concurrency,
@@ -196,6 +211,7 @@ async def run_load(
         "per_second": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "client_cpu_ms": 1000 * cpu,  # the generator's own CPU while it sent
     }
 
 
@@ -264,7 +280,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def benchmark(
-    duration: float, workers: list[int]
+    duration: float, workers: list[int], event_loop: str
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]]]:
     results: dict[str, list[dict[str, Any]]] = {}
     lags: dict[str, dict[str, float]] = {}
@@ -272,11 +288,13 @@ def benchmark(
         bot = Path(tmp) / "restaurant"
         shutil.copytree(BOT, bot, ignore=shutil.ignore_patterns(".chinwag", "__pycache__"))
         env = {k: v for k, v in os.environ.items() if k != "MONGODB_URL"}
-        servers = {"aiohttp echo (bare)": [sys.executable, __file__, "echo"]}
+        servers = {
+            "aiohttp echo (bare)": [sys.executable, __file__, "echo", "--event-loop", event_loop]
+        }
         for n in workers:
             servers[f"chinwag hub, REST, SQLite store, --workers {n}"] = [
                 *(sys.executable, __file__, "hub", str(bot), "--host", "127.0.0.1"),
-                *("--workers", str(n)),
+                *("--event-loop", event_loop, "--workers", str(n)),
             ]
         for name, command in servers.items():
             port = free_port()
@@ -310,6 +328,7 @@ def report(
     command: str,
     duration: float,
     load: tuple[float, float],
+    event_loop: str,
 ) -> str:
     lines = [
         "# REST channel throughput",
@@ -324,37 +343,42 @@ def report(
         "serves a copy of bots/restaurant (no trained model: example matching + rules/"
         "memoization) with its default store, SQLite under the bot's .chinwag/ (record locks "
         "on .chinwag/locks keep each conversation to one message at a time across workers). "
-        "Load "
+        f"Both servers run on the {event_loop} event loop. Load "
         f"average (1 min) before / after the runs: {load[0]:.2f} / {load[1]:.2f} (other jobs "
         "on the machine slow both servers alike).",
         "",
-        "| server | concurrent conversations | messages | errors | messages/s | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| server | concurrent conversations | messages | errors | messages/s | p50 ms | p99 ms "
+        "| load generator CPU ms a message |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, rows in results.items():
         for row in rows:
             lines.append(
                 f"| {name} | {row['concurrency']} | {row['messages']} | {row['errors']} | "
-                f"{row['per_second']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |"
+                f"{row['per_second']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+                f"{row['client_cpu_ms'] / max(row['messages'], 1):.3f} |"
             )
     if lags:
         lines += [
             "",
             "Event-loop lag of the hub processes over both runs (how late a 10 ms timer "
-            "fired; worst process), and CPython's garbage collector in them (CPU time of the "
-            "collections, all processes; full = generation 2; the longest single pause):",
+            "fired; worst process), their CPU time (all processes and threads, from serving "
+            "on) and CPython's garbage collector in them (CPU time of the collections, all "
+            "processes; full = generation 2; the longest single pause):",
             "",
-            "| server | processes | lag p99 ms | lag max ms | GC CPU ms per 1,000 messages "
-            "| full collections | longest GC pause ms |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| server | processes | lag p99 ms | lag max ms | hub CPU ms a message "
+            "| GC CPU ms per 1,000 messages | full collections | longest GC pause ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, lag in lags.items():
             if lag:
                 messages = sum(row["messages"] for row in results.get(name, []))
                 per_thousand = 1000 * lag["gc_ms"] / messages if messages else 0.0
+                cpu = lag["cpu_ms"] / messages if messages else 0.0
                 lines.append(
                     f"| {name} | {lag['processes']:.0f} | {lag['lag_p99_ms']:.1f} | "
-                    f"{lag['lag_max_ms']:.1f} | {per_thousand:.0f} | {lag['gc_full']:.0f} | "
+                    f"{lag['lag_max_ms']:.1f} | {cpu:.3f} | {per_thousand:.0f} | "
+                    f"{lag['gc_full']:.0f} | "
                     f"{lag['gc_max_ms']:.1f} |"
                 )
     lines += [
@@ -381,6 +405,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="mode")
     echo = sub.add_parser("echo", help="serve the bare echo endpoint")
     echo.add_argument("--port", type=int, required=True)
+    echo.add_argument("--event-loop", choices=("uvloop", "asyncio"), required=True)
     hub = sub.add_parser("hub", help="chinwag run ARGS with a loop-lag probe in each process")
     hub.add_argument("argv", nargs=argparse.REMAINDER)
     load = sub.add_parser("load", help="run the load generator once, print JSON")
@@ -393,29 +418,40 @@ def main() -> None:
     )
     load.add_argument("--concurrency", type=int, default=1)
     load.add_argument("--duration", type=float, default=10.0)
+    load.add_argument("--limit", type=int, default=MAX_MESSAGES, help="stop after N messages")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="hub worker counts to measure"
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/rest_throughput.md")
+    parser.add_argument(
+        "--event-loop",
+        choices=("uvloop", "asyncio"),
+        default=None,
+        help="the servers' event loop, the echo's and the hub's (default: the hub's default)",
+    )
     args = parser.parse_args()
     if args.mode == "echo":
-        serve_echo(args.port)
+        serve_echo(args.port, args.event_loop)
     elif args.mode == "hub":
         raise SystemExit(serve_hub(args.argv))
     elif args.mode == "load":
         result = asyncio.run(
             run_load(
-                args.url, args.concurrency, args.duration, MAX_MESSAGES, alternate=args.alternate
+                args.url, args.concurrency, args.duration, args.limit, alternate=args.alternate
             )
         )
         print(json.dumps(result))
     else:
         load_before = os.getloadavg()[0]
-        results, lags = benchmark(args.duration, args.workers)
+        sys.path.insert(0, str(REPO))
+        from chinwag.adapters.server import default_event_loop
+
+        event_loop = args.event_loop or default_event_loop()
+        results, lags = benchmark(args.duration, args.workers, event_loop)
         loadavg = (load_before, os.getloadavg()[0])
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
-        text = report(results, lags, command.strip(), args.duration, loadavg)
+        text = report(results, lags, command.strip(), args.duration, loadavg, event_loop)
         print(text)
         write_results(args.out, text)
 

@@ -454,6 +454,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
             ),
             metrics_port=args.metrics_port,
+            event_loop=args.event_loop,
         )
         workers = _worker_count(args, console)
         if workers > 1:
@@ -986,6 +987,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="serve GET /metrics on this port without a token (default: on the hub's port, "
         "behind --auth-token)",
+    )
+    run.add_argument(
+        "--event-loop",
+        choices=("uvloop", "asyncio"),  # adapters.server.new_event_loop
+        default=None,
+        help="the event loop the hub runs on (default: uvloop where it is installed, else "
+        "asyncio's own)",
     )
     run.add_argument(
         "--log-format",

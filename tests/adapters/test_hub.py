@@ -463,3 +463,20 @@ async def test_a_serving_hub_keeps_its_loaded_bots_out_of_the_collector(bot_a: P
         await client.close()
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == thresholds
+
+
+def test_the_hub_runs_on_uvloop_by_default_and_on_asyncio_when_asked() -> None:
+    import uvloop
+
+    from chinwag.adapters.server import default_event_loop, new_event_loop
+
+    assert default_event_loop() == "uvloop"  # a dependency of chinwag (except on Windows)
+    for kind, expected in (("uvloop", uvloop.Loop), ("asyncio", asyncio.BaseEventLoop)):
+        loop = new_event_loop(kind)
+        try:
+            assert isinstance(loop, expected)
+            assert isinstance(loop, uvloop.Loop) == (kind == "uvloop")
+        finally:
+            loop.close()
+    with pytest.raises(ValueError, match="expected uvloop or asyncio"):
+        new_event_loop("trio")

@@ -113,6 +113,7 @@ class Hub:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     workers: int = 1  # --workers
+    options: tuple[str, ...] = ()  # more `chinwag run` options
 
     @property
     def url(self) -> str:
@@ -131,6 +132,7 @@ class Hub:
                     *(sys.executable, "-m", "chinwag", "run", str(self.bot)),
                     *("--host", "127.0.0.1", "--port", str(self.port), "--auth-token", TOKEN),
                     *("--workers", str(self.workers)),
+                    *self.options,
                 ],
                 env=env,
                 stdout=log,
@@ -194,8 +196,10 @@ def hubs() -> Iterator[list[Hub]]:
             hub.kill()
 
 
-def new_hub(hubs: list[Hub], bot: Path, name: str, workers: int = 1) -> Hub:
-    hub = Hub(bot, bot.parent / f"{name}.log", workers=workers)
+def new_hub(
+    hubs: list[Hub], bot: Path, name: str, workers: int = 1, options: tuple[str, ...] = ()
+) -> Hub:
+    hub = Hub(bot, bot.parent / f"{name}.log", workers=workers, options=options)
     hubs.append(hub)
     hub.start()
     return hub

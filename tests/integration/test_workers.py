@@ -160,3 +160,27 @@ async def test_a_slack_retry_is_answered_once_across_workers(
     stored = await stored_events(bot)
     users = [e for _, e in stored["slack:U222"] if e.type_name == "user"]
     assert len(users) == 1, hub.tail()
+
+
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+async def test_the_workers_serve_on_the_event_loop_asked_for(
+    tmp_path: Path, hubs: list[Hub], event_loop: str
+) -> None:
+    bot = write_ping_bot(tmp_path / "bot")
+    options = ("--event-loop", event_loop, "--log-level", "info")
+    hub = new_hub(hubs, bot, "hub", workers=2, options=options)
+    await hub.wait_ready()
+    await worker_pids(hub, 2)
+    conversations = [f"loop{i}" for i in range(4)]
+    # a new connection per request: the kernel hands each to either worker
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for k in range(3):
+            for conversation in conversations:
+                assert await send(session, hub, conversation, k) == (200, pong(conversation, k))
+    assert hub.stop() == 0, hub.tail()
+    said = hub.log.read_text(encoding="utf-8").count(f"serving on the {event_loop} event loop")
+    assert said == 2, hub.tail()  # each worker
+    stored = await stored_events(bot)
+    for conversation in conversations:
+        assert check_conversation(conversation, stored[conversation], {0, 1, 2}) == [0, 1, 2]
