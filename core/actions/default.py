@@ -59,6 +59,8 @@ ACTION_BACK = "action_back"
 ACTION_EXTRACT_SLOTS = "action_extract_slots"
 # the custom action Rasa runs to validate what action_extract_slots extracted
 ACTION_VALIDATE_SLOT_MAPPINGS = "action_validate_slot_mappings"
+# slot extraction remembers the mappings a message can select for this many intents
+MAX_INTENTS_SELECTED = 1000
 
 NLU_FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
@@ -463,6 +465,9 @@ class ActionExtractSlots(Action):
         self._lookup = lookup
         # each slot with its valid mappings, worked out (and warned about) once per domain
         self._mappings: tuple[Domain, list[tuple[Slot, list[SlotMapping]]]] | None = None
+        # the domain's mappings that a message of an intent can select, per domain and intent
+        self._by_intent: dict[str | None, list[tuple[Slot, list[SlotMapping]]]] = {}
+        self._by_intent_domain: Domain | None = None
 
     def name(self) -> str:
         return ACTION_EXTRACT_SLOTS
@@ -479,6 +484,38 @@ class ActionExtractSlots(Action):
             self._mappings = (domain, valid)
         return self._mappings[1]
 
+    def _selectable_mappings(
+        self, domain: Domain, intent: str | None
+    ) -> list[tuple[Slot, list[SlotMapping]]]:
+        """The valid mappings (by slot, slots without any left out) that a message of
+        ``intent`` can select: ``intent``/``not_intent`` exclude the others whatever else
+        holds (see ``_intent_is_desired``), and a custom mapping without an action never runs.
+        Worked out once per domain and intent (at most ``MAX_INTENTS_SELECTED`` intents)."""
+        by_intent = self._by_intent
+        if self._by_intent_domain is not domain:
+            by_intent.clear()
+            self._by_intent_domain = domain
+        selectable = by_intent.get(intent)
+        if selectable is None:
+            if len(by_intent) >= MAX_INTENTS_SELECTED:
+                by_intent.clear()
+            selectable = by_intent[intent] = [
+                (slot, kept)
+                for slot, mappings in self._valid_mappings(domain)
+                if (kept := [m for m in mappings if _selectable(m, intent)])
+            ]
+        return selectable
+
+    @staticmethod
+    def _entity_names(entities: list[Any]) -> set[Any] | None:
+        """The names (``entity``) of the message's entities, so that a ``from_entity``
+        mapping of another entity is passed over; None when an entity is not a dict or its
+        name is not hashable (then every ``from_entity`` mapping looks at the entities)."""
+        try:
+            return {entity.get("entity") for entity in entities}
+        except (AttributeError, TypeError):
+            return None
+
     async def run(self, ctx: ActionContext) -> list[Event]:
         tracker, domain = ctx.tracker, ctx.domain
         message = tracker.latest_message
@@ -486,8 +523,15 @@ class ActionExtractSlots(Action):
             return []
         events: list[Event] = []
         ran_custom: set[str] = set()
-        for slot, mappings in self._valid_mappings(domain):
+        named = self._entity_names(message.entities)
+        for slot, mappings in self._selectable_mappings(domain, message.intent_name):
             for mapping in mappings:
+                if (
+                    mapping.type == "from_entity"
+                    and named is not None
+                    and mapping.entity not in named
+                ):
+                    continue  # the message has no entity of that name: no values
                 if mapping.type == "custom":
                     if (
                         mapping.action
@@ -593,6 +637,16 @@ def _mapping_is_valid(slot: Slot, mapping: SlotMapping, domain: Domain) -> bool:
                 )
                 return False
     return True
+
+
+def _selectable(mapping: SlotMapping, intent: str | None) -> bool:
+    """Whether a message of ``intent`` can select ``mapping`` at all: the parts of
+    ``_intent_is_desired`` that depend on the intent alone, and a custom mapping's action."""
+    if mapping.type == "custom" and not mapping.action:
+        return False
+    if mapping.intent:
+        return intent in mapping.intent
+    return not (mapping.not_intent and intent in mapping.not_intent)
 
 
 def _intent_is_desired(mapping: SlotMapping, tracker: Tracker, domain: Domain) -> bool:

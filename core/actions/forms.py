@@ -68,6 +68,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
@@ -81,6 +82,7 @@ from chinwag.core.events import (
     ActiveLoop,
     Event,
     FollowupAction,
+    Restarted,
     SlotSet,
     UserUttered,
 )
@@ -371,14 +373,17 @@ class FormAction(LoopAction):
             events += await self.validate_slots({}, ctx)
         if _rejected_manually(events):
             return events
-        slot = self._slot_to_request(ctx, [*events_so_far, *events])
+        slot, asking = self._slot_to_request(ctx, [*events_so_far, *events])
         if slot is None:
             return [*events, SlotSet(REQUESTED_SLOT, None)]
         if over_limit and plans.failure_action:
             return [*events, *self._leave(plans.failure_action, "max_turns")]
         if _requested_by(events) != slot:
             events.append(SlotSet(REQUESTED_SLOT, slot))
-        asking = _with_events(tracker, [*events_so_far, *events])
+            if asking is not None:
+                asking.update(events[-1])
+        if asking is None:
+            asking = _with_events(tracker, [*events_so_far, *events])
         return events + await self._ask(ctx, slot, asking)
 
     async def is_done(self, ctx: ActionContext, events_so_far: list[Event]) -> bool:
@@ -454,10 +459,14 @@ class FormAction(LoopAction):
 
     # -- asking -------------------------------------------------------------------------------
 
-    def _slot_to_request(self, ctx: ActionContext, events_so_far: list[Event]) -> str | None:
+    def _slot_to_request(
+        self, ctx: ActionContext, events_so_far: list[Event]
+    ) -> tuple[str | None, Tracker | None]:
         """The slot validation asked for, else the first empty required slot (by priority).
 
-        None when there is nothing left to ask (validation may decide that, too).
+        None when there is nothing left to ask (validation may decide that, too). With it the
+        tracker after ``events_so_far`` when one was made to find the slot (the question is
+        asked with that tracker, plus the ``requested_slot`` event if one is added), else None.
         """
         chosen = next(
             (
@@ -468,14 +477,14 @@ class FormAction(LoopAction):
             None,
         )
         if chosen is not None:
-            return chosen.value if isinstance(chosen.value, str) else None
+            return (chosen.value if isinstance(chosen.value, str) else None), None
         tracker = _with_events(ctx.tracker, events_so_far)
         priority = self.plans(ctx.domain).priority
         required = self.required_slots(tracker.slots, ctx.domain)
         ordered = sorted(
             enumerate(required), key=lambda item: (priority.get(item[1], math.inf), item[0])
         )
-        return next((slot for _, slot in ordered if tracker.get_slot(slot) is None), None)
+        return next((slot for _, slot in ordered if tracker.get_slot(slot) is None), None), tracker
 
     def question_name(self, slot: str) -> str | None:
         """The first question action or response that exists for ``slot``."""
@@ -520,7 +529,8 @@ def form_actions(domain: Domain, lookup: Lookup) -> dict[str, FormAction]:
 
 def _with_events(tracker: Tracker, events: list[Event], after_restart: bool = False) -> Tracker:
     """A new tracker: ``tracker``'s events (those after the latest restart) plus ``events``."""
-    if after_restart and tracker.idx_after_latest_restart() > 0:
+    # a restart anywhere (what idx_after_latest_restart() > 0 says), looked for in one C loop
+    if after_restart and any(map(isinstance, tracker.events, repeat(Restarted))):
         copy = tracker.init_copy()
         copy.update_all(tracker.events_after_latest_restart())
     else:

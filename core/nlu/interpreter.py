@@ -99,10 +99,17 @@ class Interpreter(Protocol):
 
 @dataclass
 class _Pattern:
-    regex: re.Pattern[str]
+    source: str  # the regex, its entity groups named {prefix}e0, {prefix}e1, ...
     example: Message
     spans: list[Entity]  # the annotated entities, in text order, one regex group each
     literal: int  # characters of fixed text: the more, the more specific the example
+
+    def regex_source(self, prefix: str) -> str:
+        return self.source.replace("{prefix}", prefix)
+
+
+# examples tried by one regex (an alternation): at most this many
+PATTERNS_PER_REGEX = 100
 
 
 def _normalize(text: str) -> str:
@@ -138,6 +145,11 @@ class ExampleInterpreter:
         self._patterns = sorted(
             (self._compile(example) for example in nlu.examples), key=lambda p: -p.literal
         )
+        # start -> the patterns from there to the end of its block as one alternation (each
+        # block's made now; those from another start when an entity-only example fails)
+        self._alternations: dict[int, re.Pattern[str]] = {}
+        for start in range(0, len(self._patterns), PATTERNS_PER_REGEX):
+            self._alternation(start)
 
     @staticmethod
     def _compile(example: Message) -> _Pattern:
@@ -153,27 +165,61 @@ class ExampleInterpreter:
             if ent.start < cursor:
                 continue  # overlapping annotations: keep the first
             parts.append(re.escape(_normalize(text[cursor : ent.start])))
-            parts.append(f"(?P<e{len(spans)}>.+?)")
+            parts.append(f"(?P<{{prefix}}e{len(spans)}>.+?)")
             spans.append(ent)
             cursor = ent.end
         parts.append(re.escape(_normalize(text[cursor:])))
         pattern = "".join(parts).replace(r"\ ", r"\s*")
+        # (re.escape leaves no braces alone, so the only "{prefix}" is the group names')
         starts = [0, *(e.end or 0 for e in spans)]
         ends = [*(e.start or 0 for e in spans), len(text)]
         # the fixed text between entities; spaces alone are no text
         literal = sum(len(text[a:b].strip()) for a, b in zip(starts, ends, strict=True))
-        regex = re.compile(rf"^\s*{pattern}\s*[.!?]*\s*$", re.IGNORECASE)
-        return _Pattern(regex, example, spans, literal)
+        return _Pattern(rf"^\s*{pattern}\s*[.!?]*\s*$", example, spans, literal)
 
-    def _match(self, pattern: _Pattern, text: str, normal: str) -> list[dict[str, Any]] | None:
-        """The entities found when ``pattern`` matches ``text`` (``normal``: it normalized),
-        else None."""
-        match = pattern.regex.match(normal)
-        if not match:
-            return None
+    def _alternation(self, start: int) -> re.Pattern[str]:
+        """The patterns from ``start`` to the end of its block of ``PATTERNS_PER_REGEX`` as
+        one regex: each in a group named ``p<index>`` (its entities ``p<index>e0``, ...), so
+        a match's ``lastgroup`` (the outermost group closes last) names the first pattern
+        that matches, as trying them one by one finds it."""
+        regex = self._alternations.get(start)
+        if regex is None:
+            end = (start // PATTERNS_PER_REGEX + 1) * PATTERNS_PER_REGEX
+            regex = self._alternations[start] = re.compile(
+                "|".join(
+                    f"(?P<p{i}>{self._patterns[i].regex_source(f'p{i}')})"
+                    for i in range(start, min(end, len(self._patterns)))
+                ),
+                re.IGNORECASE,
+            )
+        return regex
+
+    def _first_match(self, text: str) -> tuple[_Pattern, list[dict[str, Any]]] | None:
+        """The first pattern that matches ``text`` and its entities."""
+        normal = _normalize(text)
+        start = 0
+        while start < len(self._patterns):
+            match = self._alternation(start).match(normal)
+            if match is None:  # none from start to the end of its block
+                start = (start // PATTERNS_PER_REGEX + 1) * PATTERNS_PER_REGEX
+                continue
+            group = match.lastgroup or ""
+            pattern = self._patterns[int(group[1:])]
+            entities = self._entities(pattern, text, match, group)
+            if entities is not None:
+                return pattern, entities
+            start = int(group[1:]) + 1  # its values are not known ones: try the next
+        return None
+
+    def _entities(
+        self, pattern: _Pattern, text: str, match: re.Match[str], prefix: str
+    ) -> list[dict[str, Any]] | None:
+        """The entities of ``pattern`` (which ``match`` matched, its groups named with
+        ``prefix``) in ``text``; None when the example is only entities and their values are
+        not ones the bot knows."""
         entities: list[dict[str, Any]] = []
         for i, ent in enumerate(pattern.spans):
-            raw = match.group(f"e{i}").strip()
+            raw = match.group(f"{prefix}e{i}").strip()
             if not pattern.literal and raw.lower() not in self._known.get(ent.entity, set()):
                 return None
             start = text.find(raw)
@@ -194,13 +240,7 @@ class ExampleInterpreter:
         payload = parse_payload(text)
         if payload is not None:
             return payload
-        best: tuple[_Pattern, list[dict[str, Any]]] | None = None
-        normal = _normalize(text)
-        for pattern in self._patterns:
-            entities = self._match(pattern, text, normal)
-            if entities is not None:
-                best = (pattern, entities)
-                break
+        best = self._first_match(text)
         intent = best[0].example.intent if best else FALLBACK_INTENT
         return {
             "text": text,

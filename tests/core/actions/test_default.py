@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chinwag.channel_responses.variations import ResponseGenerator
 from chinwag.core.actions.base import Action, ActionContext
@@ -761,3 +763,90 @@ async def test_validate_slot_mappings_action_sees_and_corrects_the_extraction() 
 async def test_extract_slots_is_a_plain_action() -> None:
     action = ActionExtractSlots(lambda name: None)
     assert action.name() == "action_extract_slots"
+
+
+class EveryMappingExtractor(ActionExtractSlots):
+    """Slot extraction that looks at every valid mapping on every message (what it did
+    before it selected them by the message's intent once per domain and passed over those
+    of entities the message does not have)."""
+
+    def _selectable_mappings(
+        self, domain: Domain, intent: str | None
+    ) -> list[tuple[Slot, list[SlotMapping]]]:
+        return self._valid_mappings(domain)
+
+    @staticmethod
+    def _entity_names(entities: list[Any]) -> set[Any] | None:
+        return None
+
+
+MAPPING_INTENTS = st.one_of(
+    st.none(), st.lists(st.sampled_from(["greet", "inform", "deny", "nowhere"]), max_size=2)
+)
+MAPPINGS = st.builds(
+    SlotMapping,
+    type=st.sampled_from(["from_entity", "from_intent", "from_text", "from_trigger_intent"]),
+    entity=st.sampled_from(["cuisine", "city", "unknown_entity"]),
+    intent=MAPPING_INTENTS,
+    not_intent=MAPPING_INTENTS,
+    value=st.sampled_from([None, "v", True]),
+    conditions=st.lists(
+        st.builds(
+            MappingCondition,
+            st.sampled_from([None, FORM, "other_form"]),
+            st.sampled_from([None, "a", "b"]),
+        ),
+        max_size=2,
+    ),
+) | st.builds(SlotMapping, type=st.just("custom"), action=st.sampled_from([None, "action_fill"]))
+ODD_ENTITIES = st.sampled_from([{"value": "nameless"}, {"entity": ["unhashable"]}])
+MESSAGES = st.builds(
+    user,
+    st.sampled_from(["greet", "inform", "deny", "chitchat"]),
+    st.sampled_from(["hi", "thai please"]),
+    st.lists(
+        st.builds(entity, st.sampled_from(["cuisine", "city"]), st.sampled_from(["thai", "x"]))
+        | ODD_ENTITIES,
+        max_size=2,
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mappings=st.lists(st.lists(MAPPINGS, max_size=3), min_size=1, max_size=3),
+    turns=st.lists(
+        st.tuples(
+            st.sampled_from([None, FORM, "other_form"]),
+            st.sampled_from([None, "a", "b"]),
+            MESSAGES,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+async def test_extraction_selected_by_intent_is_extraction_over_every_mapping(
+    mappings: list[list[SlotMapping]], turns: list[tuple[str | None, str | None, UserUttered]]
+) -> None:
+    """Mappings a message's intent excludes (and custom ones without an action) are left out
+    before the message is read, and those of entities it does not have are passed over: the
+    events are those of looking at every mapping, whatever the intent, form, requested slot
+    and entities (also ones without a name, or not dicts), message after message."""
+    slots = [slot(name, *ms) for name, ms in zip("abc", mappings, strict=False)]
+    forms = {FORM: Form(FORM, required_slots=["a", "b"], ignored_intents=["chitchat"])}
+    domain = extraction_domain(*slots, forms=forms)
+    fill = Scripted("action_fill", [SlotSet("c", "filled")])
+    selecting, everything = Bot(domain, {"action_fill": fill}), Bot(domain, {"action_fill": fill})
+    reference = EveryMappingExtractor(everything.registry.find)
+    for loop, requested, message in turns:
+        for bot in (selecting, everything):
+            loop_state = [ActiveLoop(loop), SlotSet("requested_slot", requested)]
+            bot.tracker.update_all([listen(), *loop_state])
+            bot.say(message)
+        extracted = await selecting.run("action_extract_slots")
+        expected = await reference.run(everything.ctx())
+        assert [e.to_dict() | {"timestamp": 0} for e in extracted] == [
+            e.to_dict() | {"timestamp": 0} for e in expected
+        ]
+        selecting.tracker.update_all(extracted)
+        everything.tracker.update_all(expected)

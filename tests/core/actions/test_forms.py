@@ -600,3 +600,108 @@ def test_check_plans_accepts_good_plans(tmp_path: Path) -> None:
     problems = Problems()
     check_plans(domain, problems)
     assert list(problems) == []
+
+
+# -- the tracker a question is asked with --------------------------------------------------------
+
+
+class QuestionRecorder(Action):
+    """A form's question that keeps (a copy of) the tracker it was asked with."""
+
+    def __init__(self, name: str, asked: list[Tracker]) -> None:
+        self._name = name
+        self.asked = asked
+
+    def name(self) -> str:
+        return self._name
+
+    async def run(self, ctx: ActionContext) -> list[Event]:
+        self.asked.append(ctx.tracker.copy())
+        return []
+
+
+def recorders(form: str, slots: list[str], asked: list[Tracker]) -> dict[str, Action]:
+    return {
+        f"action_ask_{form}_{slot}": QuestionRecorder(f"action_ask_{form}_{slot}", asked)
+        for slot in slots
+    }
+
+
+async def assert_asked_after_the_forms_events(
+    bot: Bot, form: str, asked: list[Tracker], turns: list[tuple[str, str, list[Any]]]
+) -> None:
+    """Each turn's question sees the conversation plus every event the form returned before
+    it, as replaying them gives (whether or not finding the slot made a tracker of its own)."""
+    for intent, text, entities in turns:
+        await bot.say(intent, text, entities)
+        before = list(bot.tracker.events)
+        asked.clear()
+        events = await bot.act(form)
+        assert len(asked) == 1, plain(events)
+        replayed = Tracker("u", bot.domain, [*before, *events])
+        assert asked[0].current_state("all") == replayed.current_state("all")
+
+
+async def test_questions_see_the_form_turns_events(tmp_path: Path) -> None:
+    asked: list[Tracker] = []
+    slots = ["origin", "destination", "seats", "note", "confirmed"]
+    bot = Bot(read(tmp_path, TRIP_DOMAIN), recorders("trip_form", slots, asked))
+    await assert_asked_after_the_forms_events(
+        bot,
+        "trip_form",
+        asked,
+        [
+            ("book", "book a trip", []),
+            ("inform", "from Oslo", [city("Oslo", "from")]),
+            ("inform", "to Rome", [city("Rome", "to")]),
+            ("inform", "two", [{"entity": "number", "value": 2}]),
+            ("inform", "window seat please", []),
+        ],
+    )
+
+
+async def test_questions_see_the_slot_validation_requested(tmp_path: Path) -> None:
+    asked: list[Tracker] = []
+    domain = read(tmp_path, TABLE_DOMAIN)
+    (tmp_path / "actions.py").write_text("from tests.core.actions.sample_actions import *\n")
+    custom = {
+        **load_actions_module(tmp_path),
+        **recorders("table_form", ["cuisine", "party_size", "phone"], asked),
+    }
+    await assert_asked_after_the_forms_events(
+        Bot(domain, custom),
+        "table_form",
+        asked,
+        [
+            ("request_table", "a table", []),
+            ("inform", "pizza", [{"entity": "cuisine", "value": "pizza"}]),
+            ("inform", "Thai", [{"entity": "cuisine", "value": "Thai"}]),
+            ("inform", "we are 8 people", []),  # the validator requests phone itself
+        ],
+    )
+
+
+@pytest.mark.parametrize("restarts", [(), (1,), (0, 3), (2, 5)])
+def test_validations_tracker_starts_after_the_latest_restart(
+    tmp_path: Path, restarts: tuple[int, ...]
+) -> None:
+    """What ``validate_<form>`` is shown: the events after the latest restart (all of them
+    without one) and the form's own, as a tracker replaying only those would hold them."""
+    from chinwag.core.actions.forms import _with_events
+    from chinwag.core.events import Restarted
+
+    domain = read(tmp_path, TRIP_DOMAIN)
+    events: list[Event] = []
+    after_restart = 0
+    for i in range(6):
+        if i in restarts:
+            events.append(Restarted())
+            after_restart = len(events)
+        events += [ActionExecuted("action_listen"), UserUttered(f"hi {i}", {"name": "greet"})]
+        events.append(SlotSet("origin", f"city {i}"))
+    own = [SlotSet("requested_slot", "origin"), ActionExecuted("trip_form")]
+    tracker = Tracker("u", domain, events)
+    shown = _with_events(tracker, own, after_restart=True)
+    kept = events[after_restart:]
+    assert shown.events == [*kept, *own]
+    assert shown.current_state("all") == Tracker("u", domain, [*kept, *own]).current_state("all")

@@ -1,9 +1,15 @@
+import re
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chinwag.core.data.problems import Problems
 from chinwag.core.data.training import NLUData
 from chinwag.core.data.yaml_io import load_yaml_text
 from chinwag.core.data.yaml_reader import read_training_yaml
+from chinwag.core.nlu import interpreter as interpreter_module
 from chinwag.core.nlu.interpreter import ExampleInterpreter, PayloadError, parse_payload
 
 
@@ -115,3 +121,81 @@ nlu:
     assert (await interpreter.parse("a seat please"))["intent"]["name"] == "request"
     # "[anything](topic) please" and "[thai](cuisine) please": as much fixed text, first wins
     assert (await interpreter.parse("thai please"))["intent"]["name"] == "chitchat"
+
+
+WORDS = [
+    "book",
+    "a",
+    "table",
+    "please",
+    "for",
+    "thai",
+    "Rome",
+    "two",
+    "STRASSE",
+    "straße",
+    "{prefix}",
+]
+EXAMPLE_TOKENS = st.one_of(
+    st.sampled_from(WORDS),
+    st.builds("[{}]({})".format, st.sampled_from(WORDS), st.sampled_from(["cuisine", "city"])),
+)
+MESSAGE_TEXTS = st.builds(
+    lambda words, cases, gaps, end: (
+        "".join((w.upper() if c else w) + g for w, c, g in zip(words, cases, gaps, strict=False))
+        + end
+    ),
+    st.lists(st.sampled_from([*WORDS, "thai food", "x"]), min_size=1, max_size=5),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+    st.lists(st.sampled_from([" ", "  ", "\t"]), min_size=5, max_size=5),
+    st.sampled_from(["", "!", " ?.", "\n"]),
+)
+
+
+def one_by_one(interpreter: ExampleInterpreter, text: str) -> tuple[str, list[Any]]:
+    """The intent and entities of the first example whose own regex matches (what the
+    interpreter did before it tried its examples as one alternation)."""
+    normal = " ".join(text.split())
+    for pattern in interpreter._patterns:
+        match = re.compile(pattern.regex_source(""), re.IGNORECASE).match(normal)
+        if match is not None:
+            entities = interpreter._entities(pattern, text, match, "")
+            if entities is not None:
+                return pattern.example.intent, entities
+    return "nlu_fallback", []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    examples=st.lists(
+        st.tuples(
+            st.sampled_from(["greet", "inform", "book"]),
+            st.lists(EXAMPLE_TOKENS, min_size=1, max_size=4),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    texts=st.lists(MESSAGE_TEXTS, min_size=1, max_size=5),
+    per_regex=st.sampled_from([1, 2, 3, 100]),
+)
+async def test_examples_tried_as_one_alternation_match_as_one_by_one(
+    examples: list[tuple[str, list[str]]], texts: list[str], per_regex: int
+) -> None:
+    """The first example that matches (and its entities) is the same whether the examples
+    are tried one regex at a time or as alternations of any size, entity-only examples whose
+    values are not known ones (the search goes on after them) included."""
+    lines = ["nlu:"]
+    for intent, tokens in examples:
+        lines += [f"- intent: {intent}", "  examples: |", f"    - {' '.join(tokens)}"]
+    lines += ["- lookup: cuisine", "  examples: |", "    - thai"]
+    data = nlu("\n".join(lines) + "\n")
+    blocks = interpreter_module.PATTERNS_PER_REGEX
+    interpreter_module.PATTERNS_PER_REGEX = per_regex
+    try:
+        interpreter = ExampleInterpreter(data)
+        said = [re.sub(r"\[(.*?)\]\(.*?\)", r"\1", " ".join(t)) for _, t in examples]
+        for text in [*texts, *said, *(f" {s.upper()} !" for s in said)]:
+            parsed = await interpreter.parse(text)
+            assert (parsed["intent"]["name"], parsed["entities"]) == one_by_one(interpreter, text)
+    finally:
+        interpreter_module.PATTERNS_PER_REGEX = blocks
