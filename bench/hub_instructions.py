@@ -14,6 +14,9 @@ thread of the process, the SQLite one included). After a warm-up the counters ar
 messages, HTTP parsing and answering included, divided by the messages. The load generator
 runs natively, outside callgrind.
 
+``KEEP_DUMPS=DIR`` copies callgrind's dumps there (``callgrind_annotate --inclusive=yes``
+shows where the instructions went).
+
 The echo's figure is the floor a hub cannot go under on the same aiohttp; their ratio is
 what the issue's "share of the bare-aiohttp floor" measures, without the machine's noise.
 """
@@ -170,7 +173,7 @@ def main() -> None:
         args.out,
         "# Instructions a REST message costs the hub, against the bare aiohttp echo\n\n"
         "See bench/hub_instructions.py: each server under callgrind, its counters zeroed "
-        "after a warm-up and dumped after the play; the load generator runs natively.\n",
+        "after a warm-up and dumped after the play; the load generator runs natively.\n\n",
         "\n".join(
             [
                 f"## {args.label}",
