@@ -26,6 +26,7 @@ from chinwag.core.events import (
     UnreadableEvent,
     event_from_dict,
     keep_stored_text,
+    surely_parses,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,27 +102,30 @@ class UnstorableEvent(StoreError, ValueError):
 
 
 class StoredForm(NamedTuple):
-    """An event as every store writes it: ``data`` (its dict of JSON values), ``text``
-    (that as JSON) and ``event`` (what a load will give back). A named tuple: one is made for
-    every stored event, and a frozen dataclass costs several times as much to make."""
+    """An event as every store writes it: ``data`` (its dict of JSON values) and ``text``
+    (that as JSON); ``event_from_dict(data)`` is what a load will give back. A named tuple:
+    one is made for every stored event, and a frozen dataclass costs several times as much
+    to make."""
 
     data: dict[str, Any]
     text: str
-    event: Event
 
 
 def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
     """``event`` round-tripped through its stored form, as each store checks every event
     before its append writes anything: an event that could not be read back (a value JSON
     cannot carry, a lone surrogate, a field of the wrong shape) is an :class:`UnstorableEvent`
-    naming the conversation, ``seq`` and the field."""
+    naming the conversation, ``seq`` and the field. The usual event is not parsed back:
+    :func:`~core.events.surely_parses` knows it parses."""
     if not isinstance(conversation_id, str) or _SURROGATE.search(conversation_id):
         raise UnstorableEvent(f"conversation id {conversation_id!r} is not valid text")
     try:
         data = event.to_dict()
         text = stored_json(data)  # JSON values only
         text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
-        form = StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
+        if not surely_parses(data):  # the usual event is known to, without parsing it
+            event_from_dict(data)  # read back as a load reads it
+        form = StoredForm(data, text)
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
         raise UnstorableEvent(
             f"conversation '{conversation_id}' "
