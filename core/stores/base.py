@@ -8,6 +8,7 @@ this is what keeps a conversation whole when a process dies between writing and 
 from __future__ import annotations
 
 import json
+import json.scanner
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -137,6 +138,20 @@ def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
     return form
 
 
+# what json.loads scans with (its default decoder's scanner)
+_scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())  # type: ignore[arg-type]
+
+
+def json_value(text: str) -> Any:
+    """``json.loads(text)``, without its Python layers for the text of one value without
+    surrounding blanks (what the stores write); anything else, errors too, through it."""
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
+
+
 def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
     """The event stored as ``data`` (its dict form, or that as JSON).
 
@@ -145,7 +160,7 @@ def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
     an :class:`UnreadableEvent` that keeps the numbering and changes no state.
     """
     try:
-        return event_from_dict(json.loads(data) if isinstance(data, str) else data)
+        return event_from_dict(json_value(data) if isinstance(data, str) else data)
     except (ValueError, RecursionError, EventError) as exc:
         reason = str(exc) or type(exc).__name__
         logger.error(

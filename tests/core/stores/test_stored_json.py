@@ -18,6 +18,7 @@ from chinwag.core.stores.base import (
     StoredForm,
     UnstorableEvent,
     dumps,
+    json_value,
     storable,
     stored_json,
 )
@@ -130,3 +131,26 @@ def test_storable_stores_and_refuses_what_reading_every_event_back_did(
     assert outcome(lambda: storable("c", seq, event)) == outcome(
         lambda: read_back_storable(seq, event)
     )
+
+
+def loads_outcome(parse: Callable[[str], Any], text: str) -> tuple[Any, ...]:
+    try:
+        return ("value", parse(text))
+    except Exception as exc:
+        return (type(exc), str(exc))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=20)
+    | st.builds(
+        lambda before, value, after: before + json.dumps(value) + after,
+        st.sampled_from(["", " ", "\n", "\ufeff", "x", "["]),
+        json_values,
+        st.sampled_from(["", " ", "\t\n", "x", ",1", "]", "}"]),
+    )
+)
+def test_json_value_is_json_loads(text: str) -> None:
+    """A stored row's JSON: the same value as json.loads, or its very error (blanks, a BOM,
+    extra data, an unterminated or nested-missing value: json.loads itself decides)."""
+    assert loads_outcome(json_value, text) == loads_outcome(json.loads, text)
