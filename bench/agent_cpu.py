@@ -1,7 +1,7 @@
 """CPU cost of one message in-process: ``Agent.handle`` on the restaurant bot, no HTTP.
 
     .venv/bin/python bench/agent_cpu.py [--conversations 200] [--out FILE.md] [--label NAME]
-        [--instructions 20]
+        [--instructions 20] [--agents 2]
 
 Loads a copy of bots/restaurant with its default store (SQLite under .chinwag/, behind the
 recent-events cache) and plays the REST bench's booking dialogue (``bench/rest_throughput.py``
@@ -16,6 +16,14 @@ one included), plays N conversations after the same warm-up, and reports the ins
 executed per message. Callgrind dumps its counters each time the process calls
 ``getppid()``, which the script does right before and right after the measured play, so the
 second dump holds exactly that play (start-up, training and warm-up excluded).
+
+``--agents 2`` plays what ``chinwag run --workers 2`` makes of a conversation: the
+conversation's messages alternate between this process's agent and a second agent in a
+process of its own (as the load generator's pooled connections spread them over the hub's
+workers), on the same SQLite file and lock file. Each message then finds this agent's cached
+tracker one message behind and reads the other agent's events from the store. The figures
+(CPU time, instructions) are this process's, per message it handled; which agent starts
+alternates by conversation, so this one handles every message of the dialogue equally often.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import argparse
 import asyncio
 import cProfile
 import io
+import json
 import os
 import pstats
 import re
@@ -32,9 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -44,58 +54,122 @@ from chinwag.core.agent import Agent, UserMessage, load_agent  # noqa: E402
 from chinwag.core.data.loader import load_bot  # noqa: E402
 from chinwag.core.stores.factory import create_lock_store, create_tracker_store  # noqa: E402
 
+# one message to an agent: (conversation id, text) -> the replies
+Handler = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
-async def play(agent: Agent, conversations: int, tag: str) -> int:
+
+async def play(handlers: Sequence[Handler], conversations: int, tag: str) -> int:
+    """Play the dialogue in ``conversations`` new conversations, message ``turn`` of
+    conversation ``number`` to ``handlers[(turn + number) % len(handlers)]``; the number of
+    messages the first handler (this process's agent) took."""
     sent = 0
     for number in range(conversations):
         sender = f"{tag}-{number}"
-        for text in CONVERSATION:
-            replies = await agent.handle(UserMessage(text, sender_id=sender))
+        for turn, text in enumerate(CONVERSATION):
+            at = (turn + number) % len(handlers)
+            replies = await handlers[at](sender, text)
             if not replies:
                 raise SystemExit(f"no reply to {text!r} in {sender}")
-            sent += 1
+            sent += at == 0
     return sent
 
 
 @asynccontextmanager
-async def warm_agent(bot_dir: Path) -> AsyncIterator[Agent]:
-    """The bot's agent on its default stores, after a few conversations (first calls build
-    caches; not what a message costs)."""
+async def bot_agent(bot_dir: Path) -> AsyncIterator[Agent]:
+    """The bot's agent on its default stores (the bot's SQLite file and lock file)."""
     bot = load_bot(bot_dir, tests=False)
     store, locks = create_tracker_store(bot), create_lock_store(bot)
     await store.open()
     await locks.open()
     agent = load_agent(bot_dir, store=store, lock_store=locks)
     try:
-        await play(agent, 5, "warm")
         yield agent
     finally:
         await agent.close()
         await locks.close()
 
 
-async def measure(bot_dir: Path, conversations: int) -> tuple[float, float, str]:
-    async with warm_agent(bot_dir) as agent:
+class Peer:
+    """Another agent of the bot in a process of its own (``--peer``), as another hub worker
+    is: one message at a time through its stdin, its replies back through its stdout."""
+
+    def __init__(self, bot_dir: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--peer", str(bot_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    async def handle(self, sender: str, text: str) -> list[dict[str, Any]]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps([sender, text]) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()  # nothing else runs here meanwhile
+        if not line:
+            raise SystemExit(f"the peer agent ended (exit code {self.process.wait()})")
+        replies: list[dict[str, Any]] = json.loads(line)
+        return replies
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+async def serve_peer(bot_dir: Path, replies: TextIO) -> None:
+    """The ``--peer`` process: answer each message read from stdin on ``replies``."""
+    async with bot_agent(bot_dir) as agent:
+        for line in sys.stdin:
+            sender, text = json.loads(line)
+            answer = await agent.handle(UserMessage(text, sender_id=sender))
+            replies.write(json.dumps(answer) + "\n")
+            replies.flush()
+
+
+@asynccontextmanager
+async def warm_agents(bot_dir: Path, agents: int = 1) -> AsyncIterator[list[Handler]]:
+    """This process's agent, then ``agents - 1`` peers, after a few conversations (first
+    calls build caches; not what a message costs)."""
+    async with AsyncExitStack() as stack:
+        agent = await stack.enter_async_context(bot_agent(bot_dir))
+
+        async def here(sender: str, text: str) -> list[dict[str, Any]]:
+            return await agent.handle(UserMessage(text, sender_id=sender))
+
+        handlers: list[Handler] = [here]
+        for _ in range(agents - 1):
+            peer = Peer(bot_dir)
+            stack.callback(peer.close)
+            handlers.append(peer.handle)
+        await play(handlers, 5, "warm")
+        yield handlers
+
+
+async def measure(bot_dir: Path, conversations: int, agents: int) -> tuple[float, float, str]:
+    async with warm_agents(bot_dir, agents) as handlers:
         cpu, wall = time.process_time(), time.perf_counter()
-        sent = await play(agent, conversations, "timed")
+        sent = await play(handlers, conversations, "timed")
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         profiler = cProfile.Profile()
         profiler.enable()
-        await play(agent, conversations, "profiled")
+        await play(handlers, conversations, "profiled")
         profiler.disable()
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text).strip_dirs()
     stats.sort_stats("cumulative").print_stats(25)
     stats.sort_stats("tottime").print_stats(20)
-    return sent / cpu, sent / wall, text.getvalue()
+    # CPU: this process's, per message it handled; wall: every message (the peers' too)
+    return sent / cpu, conversations * len(CONVERSATION) / wall, text.getvalue()
 
 
-async def marked_play(bot_dir: Path, conversations: int) -> None:
+async def marked_play(bot_dir: Path, conversations: int, agents: int) -> None:
     """Warm up, then play ``conversations`` between two ``getppid()`` calls (the marks
     callgrind dumps its counters at)."""
-    async with warm_agent(bot_dir) as agent:
+    async with warm_agents(bot_dir, agents) as handlers:
         os.getppid()
-        await play(agent, conversations, "counted")
+        await play(handlers, conversations, "counted")
         os.getppid()
 
 
@@ -120,9 +194,21 @@ def callgrind_instructions(script: str, *args: str) -> int:
     return int(match.group(1))
 
 
-def count_instructions(conversations: int) -> int:
-    """Instructions executed by ``conversations`` played under callgrind."""
-    return callgrind_instructions(__file__, "--marked-play", str(conversations))
+def count_instructions(conversations: int, agents: int = 1) -> int:
+    """Instructions this process executes for ``conversations`` played under callgrind
+    (peers run outside it)."""
+    return callgrind_instructions(
+        __file__, "--marked-play", str(conversations), "--agents", str(agents)
+    )
+
+
+def handled_here(conversations: int, agents: int) -> int:
+    """How many of the messages of ``conversations`` this process's agent handles."""
+    return sum(
+        (turn + number) % agents == 0
+        for number in range(conversations)
+        for turn in range(len(CONVERSATION))
+    )
 
 
 def bot_copy(tmp: str) -> Path:
@@ -137,22 +223,32 @@ def main() -> None:
     parser.add_argument("--instructions", type=int, default=0, metavar="N")
     parser.add_argument("--label", default="run")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/agent_cpu.md")
+    parser.add_argument(
+        "--agents", type=int, default=1, help="agents taking turns (the others in processes)"
+    )
     parser.add_argument("--marked-play", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.peer:  # another agent's process; stdout carries only its replies
+        replies, sys.stdout = sys.stdout, sys.stderr
+        asyncio.run(serve_peer(args.peer, replies))
+        return
     if args.marked_play:  # the run under callgrind
         with tempfile.TemporaryDirectory(prefix="chinwag-cpu-") as tmp:
-            asyncio.run(marked_play(bot_copy(tmp), args.marked_play))
+            asyncio.run(marked_play(bot_copy(tmp), args.marked_play, args.agents))
         return
     with tempfile.TemporaryDirectory(prefix="chinwag-cpu-") as tmp:
         load = os.getloadavg()[0]
-        per_cpu, per_wall, profile = asyncio.run(measure(bot_copy(tmp), args.conversations))
+        per_cpu, per_wall, profile = asyncio.run(
+            measure(bot_copy(tmp), args.conversations, args.agents)
+        )
     instructions = ""
     if args.instructions:
-        counted = count_instructions(args.instructions)
-        per_message = counted / (args.instructions * len(CONVERSATION))
+        counted = count_instructions(args.instructions, args.agents)
+        here = handled_here(args.instructions, args.agents)
         instructions = (
-            f"* {per_message / 1e6:.2f} million instructions a message (callgrind, "
-            f"{args.instructions * len(CONVERSATION)} messages)\n"
+            f"* {counted / here / 1e6:.2f} million instructions a message (callgrind, "
+            f"{here} messages)\n"
         )
     messages = args.conversations * len(CONVERSATION)
     command = "python bench/agent_cpu.py " + " ".join(sys.argv[1:])

@@ -591,6 +591,122 @@ _PARSERS: dict[str, Callable[[_Reader], Event]] = {
     "session_started": _simple(SessionStarted),
 }
 
+# -- a cheap proof that a dict parses -------------------------------------------------------------
+# What the parsers above accept, checked without building anything, for the event names a
+# conversation is mostly made of. Each check says True only for what its parser surely
+# accepts, and only through exact types (``str``, ``float``, ``bool``, ``None``, ``dict``,
+# ``list``; an ``int`` only where the parser takes it as it is): a subclass, an ``int`` where a
+# number goes (``float()`` of a huge one overflows), anything unusual answers False, and
+# parsing decides. tests/core/test_events.py compares them with the parsers (hypothesis).
+
+
+_TEXT = frozenset({str, type(None)})
+_OBJECT = frozenset({dict, type(None)})
+_FLAG = frozenset({bool, type(None)})
+_WHOLE = frozenset({int, type(None)})
+
+
+def _finite(value: Any) -> bool:
+    """A finite float or None (what ``_Reader.number`` takes, an int aside)."""
+    return value is None or (type(value) is float and value - value == 0.0)
+
+
+def _base_parses(data: dict[str, Any]) -> bool:
+    timestamp = data.get("timestamp")
+    return (timestamp is None or (type(timestamp) is float and timestamp - timestamp == 0.0)) and (
+        type(data.get("metadata")) in _OBJECT
+    )
+
+
+def _entities_parse(entities: Any) -> bool:
+    if entities is None:
+        return True
+    if type(entities) is not list:
+        return False
+    for entity in entities:
+        if not (
+            type(entity) is dict
+            and type(entity.get("entity")) is str
+            and type(entity.get("role")) in _TEXT
+            and type(entity.get("group")) in _TEXT
+            and type(entity.get("start")) in _WHOLE
+            and type(entity.get("end")) in _WHOLE
+            and _finite(entity.get("confidence"))
+        ):
+            return False
+    return True
+
+
+def _user_parses(data: dict[str, Any]) -> bool:
+    parse_data = data.get("parse_data")
+    if parse_data is not None:
+        if type(parse_data) is not dict:
+            return False
+        intent = parse_data.get("intent")
+        if intent is not None and not (
+            type(intent) is dict
+            and type(intent.get("name")) in _TEXT
+            and _finite(intent.get("confidence"))
+        ):
+            return False
+        ranking = parse_data.get("intent_ranking")
+        if ranking is not None:
+            if type(ranking) is not list:
+                return False
+            for item in ranking:
+                if not (type(item) is dict and _finite(item.get("confidence"))):
+                    return False
+        if not (
+            type(parse_data.get("text")) in _TEXT
+            and type(parse_data.get("message_id")) in _TEXT
+            and type(parse_data.get("metadata")) in _OBJECT
+            and _entities_parse(parse_data.get("entities"))
+        ):
+            return False
+    return (
+        type(data.get("text")) in _TEXT
+        and type(data.get("input_channel")) in _TEXT
+        and type(data.get("message_id")) in _TEXT
+        and _base_parses(data)
+    )
+
+
+def _action_parses(data: dict[str, Any]) -> bool:
+    name, text = data.get("name"), data.get("action_text")
+    confidence = data.get("confidence")
+    return (
+        (type(name) is str or (name is None and type(text) is str))
+        and type(text) in _TEXT
+        and type(data.get("policy")) in _TEXT
+        and (confidence is None or (type(confidence) is float and confidence - confidence == 0.0))
+        and type(data.get("hide_rule_turn")) in _FLAG
+        and _base_parses(data)
+    )
+
+
+_PARSES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "user": _user_parses,
+    "user_featurization": lambda d: (
+        type(d.get("use_text_for_featurization")) is bool and _base_parses(d)
+    ),
+    "bot": lambda d: (
+        type(d.get("text")) in _TEXT and type(d.get("data")) in _OBJECT and _base_parses(d)
+    ),
+    "slot": lambda d: type(d.get("name")) is str and _base_parses(d),
+    "action": _action_parses,
+    "active_loop": lambda d: type(d.get("name")) in _TEXT and _base_parses(d),
+    "session_started": _base_parses,
+}
+
+
+def surely_parses(data: dict[str, Any]) -> bool:
+    """True only when :func:`event_from_dict` surely parses ``data`` (a dict); False when
+    that is not known (an event name without a check here, or an unusual value): parse it."""
+    name = data.get("event")
+    check = _PARSES.get(name) if type(name) is str else None
+    return check is not None and check(data)
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     UserUttered,
     DefinePrevUserUtteredFeaturization,

@@ -8,6 +8,7 @@ this is what keeps a conversation whole when a process dies between writing and 
 from __future__ import annotations
 
 import json
+import json.scanner
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -26,6 +27,7 @@ from chinwag.core.events import (
     UnreadableEvent,
     event_from_dict,
     keep_stored_text,
+    surely_parses,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,27 +103,30 @@ class UnstorableEvent(StoreError, ValueError):
 
 
 class StoredForm(NamedTuple):
-    """An event as every store writes it: ``data`` (its dict of JSON values), ``text``
-    (that as JSON) and ``event`` (what a load will give back). A named tuple: one is made for
-    every stored event, and a frozen dataclass costs several times as much to make."""
+    """An event as every store writes it: ``data`` (its dict of JSON values) and ``text``
+    (that as JSON); ``event_from_dict(data)`` is what a load will give back. A named tuple:
+    one is made for every stored event, and a frozen dataclass costs several times as much
+    to make."""
 
     data: dict[str, Any]
     text: str
-    event: Event
 
 
 def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
     """``event`` round-tripped through its stored form, as each store checks every event
     before its append writes anything: an event that could not be read back (a value JSON
     cannot carry, a lone surrogate, a field of the wrong shape) is an :class:`UnstorableEvent`
-    naming the conversation, ``seq`` and the field."""
+    naming the conversation, ``seq`` and the field. The usual event is not parsed back:
+    :func:`~core.events.surely_parses` knows it parses."""
     if not isinstance(conversation_id, str) or _SURROGATE.search(conversation_id):
         raise UnstorableEvent(f"conversation id {conversation_id!r} is not valid text")
     try:
         data = event.to_dict()
         text = stored_json(data)  # JSON values only
         text.encode("utf-8")  # lone surrogates: SQLite could escape them, MongoDB cannot
-        form = StoredForm(data, text, event_from_dict(data))  # read back as a load reads it
+        if not surely_parses(data):  # the usual event is known to, without parsing it
+            event_from_dict(data)  # read back as a load reads it
+        form = StoredForm(data, text)
     except (TypeError, ValueError, RecursionError) as exc:  # EventError is a ValueError
         raise UnstorableEvent(
             f"conversation '{conversation_id}' "
@@ -133,6 +138,20 @@ def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
     return form
 
 
+# what json.loads scans with (its default decoder's scanner)
+_scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())  # type: ignore[arg-type]
+
+
+def json_value(text: str) -> Any:
+    """``json.loads(text)``, without its Python layers for the text of one value without
+    surrounding blanks (what the stores write); anything else, errors too, through it."""
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
+
+
 def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
     """The event stored as ``data`` (its dict form, or that as JSON).
 
@@ -141,7 +160,7 @@ def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
     an :class:`UnreadableEvent` that keeps the numbering and changes no state.
     """
     try:
-        return event_from_dict(json.loads(data) if isinstance(data, str) else data)
+        return event_from_dict(json_value(data) if isinstance(data, str) else data)
     except (ValueError, RecursionError, EventError) as exc:
         reason = str(exc) or type(exc).__name__
         logger.error(

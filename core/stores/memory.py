@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chinwag.core.events import Event
+from chinwag.core.events import Event, event_from_dict
 from chinwag.core.stores.base import SequenceGap, TrackerStore, storable
 
 
@@ -21,7 +21,7 @@ class InMemoryTrackerStore(TrackerStore):
         first = len(stored)
         # kept as a load from the other stores would give them back (and checked as they are)
         new = [
-            storable(conversation_id, first + i, e).event
+            event_from_dict(storable(conversation_id, first + i, e).data)
             for i, e in enumerate(events[first - start_seq :])
         ]
         if new:  # a conversation exists once it has an event, as in the other stores

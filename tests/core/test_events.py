@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chinwag.core.events import (
     EVENT_TYPES,
@@ -35,6 +38,7 @@ from chinwag.core.events import (
     UserUttered,
     event_from_dict,
     events_from_list,
+    surely_parses,
 )
 
 TS = 1517821726.211031
@@ -324,3 +328,149 @@ def test_events_from_list_skips_legacy_topic_and_rejects_non_lists() -> None:
     assert events == [Restarted(timestamp=TS)]
     with pytest.raises(EventError, match="expected a list of events, got an object"):
         events_from_list({"event": "restart"})
+
+
+# -- surely_parses: what the parsers accept, checked cheaply ---------------------------------------
+
+
+class Text(str):
+    pass
+
+
+class Object(dict[str, Any]):
+    pass
+
+
+# values a field should not have, or has in an unusual type: each may fail some parser
+ODD = st.sampled_from(
+    [True, False, 0, 7, -3, 10**400, 0.5, math.nan, math.inf, -math.inf, "", "x", Text("t"),
+     b"x", (), ("a",), [], ["a"], {}, {"k": 1}, Object(k=1), frozenset(), object()]
+)  # fmt: skip
+
+
+def mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``valid`` nine times in ten, else an odd value: most dicts are then valid but for one
+    field, the cases a check must not miss."""
+    return st.integers(0, 9).flatmap(lambda n: ODD if n == 0 else valid)
+
+
+TEXT = mostly(st.none() | st.text(max_size=5))
+NUMBER = mostly(st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers())
+WHOLE = mostly(st.none() | st.integers())
+FLAG = mostly(st.none() | st.booleans())
+OBJECT = mostly(st.none() | st.dictionaries(st.text(max_size=3), TEXT, max_size=2))
+ENTITY = st.fixed_dictionaries(
+    {"entity": mostly(st.text(max_size=5))},
+    optional={
+        "value": TEXT,
+        "role": TEXT,
+        "group": TEXT,
+        "start": WHOLE,
+        "end": WHOLE,
+        "confidence": NUMBER,
+    },
+)
+ENTITIES = mostly(st.none() | st.lists(mostly(ENTITY), max_size=3))
+INTENT = mostly(st.fixed_dictionaries({}, optional={"name": TEXT, "confidence": NUMBER}))
+PARSE_DATA = mostly(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "intent": mostly(st.none()) | INTENT,
+            "entities": ENTITIES,
+            "text": TEXT,
+            "message_id": TEXT,
+            "metadata": OBJECT,
+            "intent_ranking": mostly(st.none() | st.lists(INTENT, max_size=3)),
+        },
+    )
+)
+# a user event with every field its parser reads, a value of each nested list included
+USER = st.fixed_dictionaries(
+    {
+        "text": TEXT,
+        "input_channel": TEXT,
+        "message_id": TEXT,
+        "timestamp": NUMBER,
+        "metadata": OBJECT,
+        "parse_data": st.fixed_dictionaries(
+            {
+                "intent": INTENT,
+                "entities": st.lists(mostly(ENTITY), min_size=1, max_size=3),
+                "intent_ranking": st.lists(INTENT, min_size=1, max_size=3),
+                "text": TEXT,
+                "message_id": TEXT,
+                "metadata": OBJECT,
+            }
+        ),
+    }
+)
+# every key a parser reads, with values of every kind it may meet
+FIELDS = {
+    "timestamp": NUMBER,
+    "metadata": OBJECT,
+    "text": TEXT,
+    "name": TEXT,
+    "value": TEXT,
+    "data": OBJECT,
+    "parse_data": PARSE_DATA,
+    "input_channel": TEXT,
+    "message_id": TEXT,
+    "action_text": TEXT,
+    "policy": TEXT,
+    "confidence": NUMBER,
+    "hide_rule_turn": FLAG,
+    "use_text_for_featurization": FLAG,
+    "is_interrupted": FLAG,
+    "entities": ENTITIES,
+    "intent": TEXT,
+    "date_time": TEXT,
+    "kill_on_user_msg": FLAG,
+    "path": TEXT,
+    "validate": FLAG,
+}
+BASE = ("timestamp", "metadata")
+# the keys each checked event's parser reads
+READS = {
+    "user": ("text", "parse_data", "input_channel", "message_id", *BASE),
+    "user_featurization": ("use_text_for_featurization", *BASE),
+    "bot": ("text", "data", *BASE),
+    "slot": ("name", "value", *BASE),
+    "action": ("name", "action_text", "policy", "confidence", "hide_rule_turn", *BASE),
+    "active_loop": ("name", *BASE),
+    "session_started": BASE,
+}
+EVENT_NAMES = sorted({cls.type_name for cls in EVENT_TYPES} | {"form", "form_validation"})
+
+
+def event_dicts(names: list[str], keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.builds(
+        lambda name, fields: {"event": name, **fields},
+        st.sampled_from(names),
+        st.fixed_dictionaries({}, optional={key: FIELDS[key] for key in keys}),
+    )
+
+
+@pytest.mark.parametrize("name", [*READS, "user with entities", None])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_surely_parses_says_so_only_for_what_parses(name: str | None, data: st.DataObject) -> None:
+    """The store skips the read-back of an event it says parses: it must parse (whatever
+    error the parser would raise, or an OverflowError from float(), would otherwise go
+    unnoticed until a load). Each checked event with the keys its parser reads, then any
+    event name with any of them."""
+    if name is None:
+        event = data.draw(event_dicts(EVENT_NAMES, tuple(FIELDS)))
+    elif name == "user with entities":  # the nested checks, reached every time
+        event = {"event": "user", **data.draw(USER)}
+    else:
+        event = data.draw(event_dicts([name], READS[name]))
+    if surely_parses(event):
+        event_from_dict(event)
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_surely_parses_every_sample_of_the_checked_events(event: Event) -> None:
+    """The usual events (as the agent makes them) take the cheap way; others are parsed."""
+    checked = ("user", "user_featurization", "bot", "slot", "action", "active_loop")
+    assert surely_parses(event.to_dict()) == (event.type_name in (*checked, "session_started"))
