@@ -425,9 +425,15 @@ class _Reader:
 
     def number(self, key: str) -> float | None:
         value = self._typed(key, (int, float), "a number", False)
-        if value is not None and not math.isfinite(value):
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past float's range (JSON allows any digits)
+            self.fail(f"field '{key}' must be a finite number, got an integer too large")
+        if not math.isfinite(number):
             self.fail(f"field '{key}' must be a finite number, got {value!r}")
-        return None if value is None else float(value)
+        return number
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self._typed(key, (bool,), "true or false", False)

@@ -294,6 +294,10 @@ def test_action_needs_name_or_text() -> None:
             "field 'confidence' must be a number, got true",
         ),
         (
+            {"event": "action", "name": "a", "confidence": 10**400},
+            "field 'confidence' must be a finite number, got an integer too large",
+        ),
+        (
             {"event": "user", "parse_data": {"intent": "greet"}},
             "event 2 ('user') parse_data: field 'intent' must be an object, got 'greet'",
         ),

@@ -189,7 +189,9 @@ DAMAGES = [
     "not json",
     {"event": "no_such_event"},
     {"event": "user", "parse_data": {"entities": "abc"}},  # what the HTTP API let through
+    {"event": "action", "name": "a", "timestamp": 10**400},  # JSON's ints have no limit
 ]
+TOO_BIG_FOR_BSON = DAMAGES[-1]  # BSON's ints have 8 bytes: a MongoDB store cannot hold it
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
@@ -200,6 +202,8 @@ async def test_a_damaged_stored_event_is_skipped_with_an_error_naming_it(
     await store.open()
     if isinstance(store, InMemoryTrackerStore):
         return  # nothing stored can be damaged: it keeps Event objects (checked at append)
+    if isinstance(store, MongoTrackerStore) and damage is TOO_BIG_FOR_BSON:
+        return
     events = turn("hi", 1.0)
     await store.append("c1", events, 0)
     await damage_event(store, "c1", 3, damage)
