@@ -450,6 +450,25 @@ def slot_features(
     return tuple(slots)
 
 
+# the replays' states by value: equal states of any two trackers (live or training) are one
+# object, so the lookups keyed by state histories (memoization's keys, LightGBM's scores) find
+# their stored histories by identity instead of comparing State by State, field by field;
+# cleared when it reaches its bound (equal states then stop being one object, nothing else)
+CANONICAL_STATES = 65536
+_canonical_states: dict[State, State] = {}
+
+
+def _canonical(state: State) -> State:
+    """The state equal to ``state`` that the replays share (``state`` itself the first time)."""
+    known = _canonical_states.get(state)
+    if known is not None:
+        return known
+    if len(_canonical_states) >= CANONICAL_STATES:
+        _canonical_states.clear()
+    _canonical_states[state] = state
+    return state
+
+
 # events that leave the slots (and which slots are set) as they are
 _SLOTS_KEPT = (ActionExecuted, UserUttered, BotUttered)
 
@@ -468,7 +487,7 @@ def _replay(
     slots: tuple[tuple[str, SlotFeature], ...] | None = None
     for event in tracker.applied_events():
         if isinstance(event, ActionExecuted):
-            state = current_state(running, domain, set_slots, slots)
+            state = _canonical(current_state(running, domain, set_slots, slots))
             slots = state.slots
             yield state, event, running
         elif set_slots is not None:
@@ -476,7 +495,7 @@ def _replay(
         if not isinstance(event, _SLOTS_KEPT):
             slots = None
         running.update(event)
-    yield current_state(running, domain, set_slots, slots), None, running
+    yield _canonical(current_state(running, domain, set_slots, slots)), None, running
 
 
 def _note_set_slots(event: Event, running: Tracker, set_slots: set[str]) -> None:
@@ -571,7 +590,7 @@ def _incremental_states(
             snapshot = running.copy(), None if set_slots is None else set(set_slots)
             memo.snapshots.append((len(memo.replayed), len(memo.states), *snapshot))
             del memo.snapshots[:-STATE_SNAPSHOTS]
-            state = current_state(running, domain, set_slots, memo.slots)
+            state = _canonical(current_state(running, domain, set_slots, memo.slots))
             memo.slots = state.slots
             memo.states.append(state)
         elif set_slots is not None:
@@ -580,7 +599,7 @@ def _incremental_states(
             memo.slots = None
         running.update(event)
         memo.replayed.append(event)
-    now = current_state(memo.running, domain, memo.set_slots, memo.slots)
+    now = _canonical(current_state(memo.running, domain, memo.set_slots, memo.slots))
     memo.slots = now.slots
     return (*memo.states, now)
 
