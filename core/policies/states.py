@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from operator import is_
-from typing import Any
+from typing import Any, ClassVar
 
 from chinwag.core.data.problems import Location
 from chinwag.core.data.story_graph import Conversation
@@ -79,6 +79,24 @@ class State:
     action_text: str | None = None  # previous bot utterance (end-to-end)
     loop: str | None = None  # active loop (or SHOULD_NOT_BE_SET)
     slots: tuple[tuple[str, SlotFeature], ...] = ()  # sorted by slot name
+    # the dataclass hash of the fields above, made once: histories of states key the
+    # policies' lookups, which hash every state of the history on every prediction
+    _hash: ClassVar[int]  # set per instance by __post_init__ (not a field)
+
+    def __post_init__(self) -> None:
+        fields = (
+            self.intent,
+            self.text,
+            self.entities,
+            self.action,
+            self.action_text,
+            self.loop,
+            self.slots,
+        )
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def prev_action(self) -> str | None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from chinwag.core.data.problems import Location, Problems
 from chinwag.core.data.story_graph import Conversation, expand
 from chinwag.core.data.training import (
@@ -236,3 +241,28 @@ def test_state_key_is_stable_json() -> None:
         '"user": {"entities": ["city"], "intent": "greet"}}]'
     )
     assert hash(states) == hash(tuple(states))
+
+
+_names = st.none() | st.sampled_from(["greet", "inform", "utter_ask", "form", ""])
+_slot_feature = st.sampled_from(["should_not_be_set"]) | st.tuples(st.floats(0, 1), st.floats(0, 1))
+_states = st.builds(
+    State,
+    intent=_names,
+    text=_names,
+    entities=st.lists(st.sampled_from(["city", "city#from", "people"]), max_size=2).map(tuple),
+    action=_names,
+    action_text=_names,
+    loop=_names,
+    slots=st.lists(st.tuples(st.sampled_from(["a", "b"]), _slot_feature), max_size=2).map(tuple),
+)
+
+
+@given(_states, _states)
+def test_a_state_hashes_as_a_dataclass_would(state: State, other: State) -> None:
+    """The hash made once per state is the dataclass hash of its fields (a changed copy gets
+    its own): equal states hash alike, so every lookup keyed by states finds them."""
+    copied = dataclasses.replace(state, text=other.text, slots=other.slots)
+    for each in (state, other, copied):
+        assert hash(each) == hash(tuple(getattr(each, f.name) for f in dataclasses.fields(State)))
+    if state == other:
+        assert hash(state) == hash(other)
