@@ -62,6 +62,10 @@ class Policy(ABC):
 
     name: str = "policy"
     priority: int = 1
+    # True for a policy whose predictions are never "no user" ones and never carry events or
+    # optional events: when another policy makes a no-user prediction (a loop's happy path),
+    # which wins over every other kind, this one cannot change the ensemble's result
+    outranked_by_no_user: bool = False
 
     @abstractmethod
     def train(

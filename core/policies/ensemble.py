@@ -96,6 +96,19 @@ def _rejected_action(tracker: Tracker) -> str | None:
     return None
 
 
+# the loggers a policy's predict may log to (its class's and its base classes' modules)
+_policy_loggers: dict[type[Policy], tuple[logging.Logger, ...]] = {}
+
+
+def _debug_logged(policy: Policy) -> bool:
+    """Whether ``policy.predict`` would write debug lines (to its modules' loggers)."""
+    loggers = _policy_loggers.get(type(policy))
+    if loggers is None:
+        modules = dict.fromkeys(c.__module__ for c in type(policy).__mro__ if issubclass(c, Policy))
+        loggers = _policy_loggers[type(policy)] = tuple(map(logging.getLogger, modules))
+    return any(policy_logger.isEnabledFor(logging.DEBUG) for policy_logger in loggers)
+
+
 def pick_best(predictions: list[PolicyPrediction]) -> PolicyPrediction:
     """Rasa's ``_pick_best_policy``: the winner, carrying all predictions' events."""
     if not predictions:
@@ -135,7 +148,7 @@ class PolicyEnsemble:
 
     def predict(self, tracker: Tracker, domain: Domain) -> tuple[str, PolicyPrediction]:
         """The next action and the winning prediction (with the events to apply)."""
-        predictions = [policy.predict(tracker, domain) for policy in self.policies]
+        predictions = self._predictions(tracker, domain)
         rejected = _rejected_action(tracker)
         if rejected is not None:
             logger.debug(
@@ -159,6 +172,30 @@ class PolicyEnsemble:
             winner.policy_name,
         )
         return action, winner
+
+    def _predictions(self, tracker: Tracker, domain: Domain) -> list[PolicyPrediction]:
+        """Every policy's prediction, in the policies' order, but for those a no-user
+        prediction outranks when there is one (``Policy.outranked_by_no_user``): the winner and
+        the events are the same as with theirs (:func:`pick_best` chooses among no-user
+        predictions only, and theirs carry no events). A policy whose debug log is on always
+        predicts, in order, so the log is the same too."""
+        policies = self.policies
+        deferred = [
+            policy.outranked_by_no_user and not _debug_logged(policy) for policy in policies
+        ]
+        if not any(deferred):
+            return [policy.predict(tracker, domain) for policy in policies]
+        first = {
+            index: policy.predict(tracker, domain)
+            for index, policy in enumerate(policies)
+            if not deferred[index]
+        }
+        if any(prediction.is_no_user_prediction for prediction in first.values()):
+            return list(first.values())
+        return [
+            first[index] if index in first else policy.predict(tracker, domain)
+            for index, policy in enumerate(policies)
+        ]
 
     def persist(self) -> list[dict[str, Any]]:
         """Every policy's data, tagged with its class name (JSON-serializable)."""
