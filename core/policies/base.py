@@ -52,9 +52,10 @@ class PolicyPrediction:
     @property
     def action(self) -> str | None:
         """The most confident action (ties: the first listed), None when nothing is predicted."""
-        if not self.probabilities or self.max_confidence <= 0.0:
+        probabilities = self.probabilities
+        if not probabilities or max(probabilities.values()) <= 0.0:
             return None
-        return max(self.probabilities.items(), key=lambda item: item[1])[0]
+        return max(probabilities, key=probabilities.__getitem__)  # the first of the highest
 
 
 class Policy(ABC):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chinwag.core.data.loader import Bot
@@ -96,17 +96,10 @@ def _rejected_action(tracker: Tracker) -> str | None:
     return None
 
 
-# the loggers a policy's predict may log to (its class's and its base classes' modules)
-_policy_loggers: dict[type[Policy], tuple[logging.Logger, ...]] = {}
-
-
-def _debug_logged(policy: Policy) -> bool:
-    """Whether ``policy.predict`` would write debug lines (to its modules' loggers)."""
-    loggers = _policy_loggers.get(type(policy))
-    if loggers is None:
-        modules = dict.fromkeys(c.__module__ for c in type(policy).__mro__ if issubclass(c, Policy))
-        loggers = _policy_loggers[type(policy)] = tuple(map(logging.getLogger, modules))
-    return any(policy_logger.isEnabledFor(logging.DEBUG) for policy_logger in loggers)
+def _policy_loggers(policy: Policy) -> tuple[logging.Logger, ...]:
+    """The loggers ``policy.predict`` may log to: its class's and its base classes' modules'."""
+    modules = dict.fromkeys(c.__module__ for c in type(policy).__mro__ if issubclass(c, Policy))
+    return tuple(map(logging.getLogger, modules))
 
 
 def pick_best(predictions: list[PolicyPrediction]) -> PolicyPrediction:
@@ -145,6 +138,10 @@ class PolicyEnsemble:
     """Trained policies that predict together."""
 
     policies: list[Policy]
+    # the policies as last seen, which of them a no-user prediction outranks, their loggers
+    _plan: tuple[list[Policy], tuple[bool, ...], tuple[logging.Logger, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def predict(self, tracker: Tracker, domain: Domain) -> tuple[str, PolicyPrediction]:
         """The next action and the winning prediction (with the events to apply)."""
@@ -177,24 +174,37 @@ class PolicyEnsemble:
         """Every policy's prediction, in the policies' order, but for those a no-user
         prediction outranks when there is one (``Policy.outranked_by_no_user``): the winner and
         the events are the same as with theirs (:func:`pick_best` chooses among no-user
-        predictions only, and theirs carry no events). A policy whose debug log is on always
-        predicts, in order, so the log is the same too."""
+        predictions only, and theirs carry no events). When the debug log of any of those is
+        on, every policy predicts, in order, so the log is the same too."""
         policies = self.policies
-        deferred = [
-            policy.outranked_by_no_user and not _debug_logged(policy) for policy in policies
-        ]
-        if not any(deferred):
+        plan = self._plan
+        if plan is None or plan[0] != policies:  # the policies' outranked flags and loggers
+            outranked = tuple(policy.outranked_by_no_user for policy in policies)
+            watched = dict.fromkeys(
+                policy_logger
+                for policy, later in zip(policies, outranked, strict=True)
+                if later
+                for policy_logger in _policy_loggers(policy)
+            )
+            plan = self._plan = (list(policies), outranked, tuple(watched))
+        _, outranked, loggers = plan
+        if not loggers:
             return [policy.predict(tracker, domain) for policy in policies]
-        first = {
-            index: policy.predict(tracker, domain)
-            for index, policy in enumerate(policies)
-            if not deferred[index]
-        }
-        if any(prediction.is_no_user_prediction for prediction in first.values()):
-            return list(first.values())
+        for policy_logger in loggers:
+            if policy_logger.isEnabledFor(logging.DEBUG):
+                return [policy.predict(tracker, domain) for policy in policies]
+        first: list[PolicyPrediction | None] = []
+        no_user = False
+        for policy, later in zip(policies, outranked, strict=True):
+            prediction = None if later else policy.predict(tracker, domain)
+            if prediction is not None and prediction.is_no_user_prediction:
+                no_user = True
+            first.append(prediction)
+        if no_user:
+            return [prediction for prediction in first if prediction is not None]
         return [
-            first[index] if index in first else policy.predict(tracker, domain)
-            for index, policy in enumerate(policies)
+            policy.predict(tracker, domain) if prediction is None else prediction
+            for policy, prediction in zip(policies, first, strict=True)
         ]
 
     def persist(self) -> list[dict[str, Any]]:

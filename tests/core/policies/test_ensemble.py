@@ -238,3 +238,28 @@ def test_outranked_policies_predict_only_without_a_no_user_prediction_or_with_th
         assert ensemble.predict(in_form, domain())[0] == "a_form"
     assert counted.calls == 2
     assert "MemoizationPolicy: there is no memorised next action" in caplog.text
+
+
+def test_a_changed_policy_list_is_planned_again(form_bot_ensemble: PolicyEnsemble) -> None:
+    """The ensemble remembers which of its policies a no-user prediction outranks; a list
+    changed in place is looked at again."""
+    counted = Counted()
+    rules = next(p for p in form_bot_ensemble.policies if isinstance(p, RulePolicy))
+    ensemble = PolicyEnsemble([counted, rules])
+    in_form = tracker(user("request"), act("a_form"), ActiveLoop("a_form"), *user("inform"))
+    assert ensemble.predict(in_form, domain())[0] == "a_form"
+    assert counted.calls == 0
+    always = Counted()
+    always.outranked_by_no_user = False
+    ensemble.policies[0] = always
+    assert ensemble.predict(in_form, domain())[0] == "a_form"
+    assert (counted.calls, always.calls) == (0, 1)
+
+
+@given(st.dictionaries(st.sampled_from("abcdef"), st.sampled_from([0.0, 0.3, 0.5, 1.0])))
+def test_the_predicted_action_is_the_first_of_the_most_confident(
+    probabilities: dict[str, float],
+) -> None:
+    best = max(probabilities.values(), default=0.0)
+    expected = next((a for a, c in probabilities.items() if c == best), None) if best else None
+    assert PolicyPrediction(probabilities, "P", 1).action == expected
