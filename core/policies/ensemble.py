@@ -106,8 +106,10 @@ def pick_best(predictions: list[PolicyPrediction]) -> PolicyPrediction:
     """Rasa's ``_pick_best_policy``: the winner, carrying all predictions' events."""
     if not predictions:
         raise ValueError("no policy predictions to choose from")
-    no_user = any(p.is_no_user_prediction for p in predictions)
-    end_to_end = any(p.is_end_to_end_prediction for p in predictions)
+    no_user = end_to_end = False
+    for prediction in predictions:  # a loop: two generators cost more than the predictions
+        no_user = no_user or prediction.is_no_user_prediction
+        end_to_end = end_to_end or prediction.is_end_to_end_prediction
     best: PolicyPrediction | None = None
     best_rank = (-1.0, -1)
     events: list[Event] = []

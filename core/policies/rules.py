@@ -120,6 +120,9 @@ class RuleResult:
     is_end_to_end_prediction: bool = False
 
 
+_NO_RULE = RuleResult(None, None)
+
+
 def _rule_matches_state(rule: State, conv: State) -> bool:
     """``_does_rule_match_state``: the rule state's features are in the conversation's."""
     fields: list[tuple[object, object]] = [
@@ -428,7 +431,7 @@ class RulePolicy(Policy):
         """``_find_action_from_rules`` on the last user turn's text or intent."""
         state = inp.state
         if use_text and (not state.after_listen or not self._has_text_rules):
-            return RuleResult(None, None)
+            return _NO_RULE  # (results are frozen: one serves every call)
         states = list(inp.states)
         if state.after_listen:  # Rasa's _choose_last_user_input
             states[-1] = (

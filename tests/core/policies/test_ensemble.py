@@ -263,3 +263,42 @@ def test_the_predicted_action_is_the_first_of_the_most_confident(
     best = max(probabilities.values(), default=0.0)
     expected = next((a for a, c in probabilities.items() if c == best), None) if best else None
     assert PolicyPrediction(probabilities, "P", 1).action == expected
+
+
+_predictions = st.lists(
+    st.builds(
+        PolicyPrediction,
+        probabilities=st.dictionaries(st.sampled_from("xyz"), st.sampled_from([0.0, 0.3, 1.0])),
+        policy_name=st.sampled_from(["A", "B", "C"]),
+        priority=st.integers(1, 4),
+        events=st.lists(st.builds(LoopInterrupted, st.booleans()), max_size=1),
+        optional_events=st.lists(st.builds(LoopInterrupted, st.booleans()), max_size=1),
+        is_no_user_prediction=st.booleans(),
+        is_end_to_end_prediction=st.booleans(),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(_predictions)
+def test_pick_best_is_rasas_pick_best_policy(predictions: list[PolicyPrediction]) -> None:
+    """Rasa's ``_pick_best_policy`` written out: no-user predictions first, then end-to-end
+    ones, then (confidence, priority), the first listed on a tie; every prediction's events
+    and the winner's optional events."""
+    no_user = any(p.is_no_user_prediction for p in predictions)
+    end_to_end = any(p.is_end_to_end_prediction for p in predictions)
+    ranked = [
+        (p.max_confidence, p.priority, -index)
+        for index, p in enumerate(predictions)
+        if p.is_no_user_prediction == no_user
+        and (no_user or p.is_end_to_end_prediction == end_to_end)
+    ]
+    winner = predictions[-max(ranked)[2]]
+    best = pick_best(predictions)
+    assert (best.policy_name, best.priority, best.probabilities) == (
+        winner.policy_name,
+        winner.priority,
+        winner.probabilities,
+    )
+    assert best.events == [e for p in predictions for e in p.events] + winner.optional_events
