@@ -485,7 +485,7 @@ def slot_features(
 # object, so the lookups keyed by state histories (memoization's keys, LightGBM's scores) find
 # their stored histories by identity instead of comparing State by State, field by field;
 # cleared when it reaches its bound (equal states then stop being one object, nothing else)
-CANONICAL_STATES = 65536
+CANONICAL_STATES = 16384  # a few MB at most; a bot's live states are far fewer
 _canonical_states: dict[State, State] = {}
 
 
