@@ -65,12 +65,18 @@ class Slot:
     mappings: list[SlotMapping] = field(default_factory=list)
     location: Location | None = field(default=None, compare=False)
 
+    @property
+    def featurized(self) -> bool:
+        """False when :meth:`featurize` gives no features whatever the value (a slot that
+        does not influence the conversation, an ``any`` slot)."""
+        return self.influence_conversation and self.type != "any"
+
     def featurize(self, value: Any) -> list[float]:
         """The slot's features for a policy, as Rasa's slot classes compute them.
 
         Empty for slots that do not influence the conversation (and for ``any`` slots).
         """
-        if not self.influence_conversation or self.type == "any":
+        if not self.featurized:
             return []
         if self.type == "text":
             return [1.0 if value is not None else 0.0]

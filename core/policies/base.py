@@ -52,9 +52,10 @@ class PolicyPrediction:
     @property
     def action(self) -> str | None:
         """The most confident action (ties: the first listed), None when nothing is predicted."""
-        if not self.probabilities or self.max_confidence <= 0.0:
+        probabilities = self.probabilities
+        if not probabilities or max(probabilities.values()) <= 0.0:
             return None
-        return max(self.probabilities.items(), key=lambda item: item[1])[0]
+        return max(probabilities, key=probabilities.__getitem__)  # the first of the highest
 
 
 class Policy(ABC):
@@ -62,6 +63,10 @@ class Policy(ABC):
 
     name: str = "policy"
     priority: int = 1
+    # True for a policy whose predictions are never "no user" ones and never carry events or
+    # optional events: when another policy makes a no-user prediction (a loop's happy path),
+    # which wins over every other kind, this one cannot change the ensemble's result
+    outranked_by_no_user: bool = False
 
     @abstractmethod
     def train(

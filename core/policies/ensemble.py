@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chinwag.core.data.loader import Bot
@@ -96,12 +96,20 @@ def _rejected_action(tracker: Tracker) -> str | None:
     return None
 
 
+def _policy_loggers(policy: Policy) -> tuple[logging.Logger, ...]:
+    """The loggers ``policy.predict`` may log to: its class's and its base classes' modules'."""
+    modules = dict.fromkeys(c.__module__ for c in type(policy).__mro__ if issubclass(c, Policy))
+    return tuple(map(logging.getLogger, modules))
+
+
 def pick_best(predictions: list[PolicyPrediction]) -> PolicyPrediction:
     """Rasa's ``_pick_best_policy``: the winner, carrying all predictions' events."""
     if not predictions:
         raise ValueError("no policy predictions to choose from")
-    no_user = any(p.is_no_user_prediction for p in predictions)
-    end_to_end = any(p.is_end_to_end_prediction for p in predictions)
+    no_user = end_to_end = False
+    for prediction in predictions:  # a loop: two generators cost more than the predictions
+        no_user = no_user or prediction.is_no_user_prediction
+        end_to_end = end_to_end or prediction.is_end_to_end_prediction
     best: PolicyPrediction | None = None
     best_rank = (-1.0, -1)
     events: list[Event] = []
@@ -132,10 +140,14 @@ class PolicyEnsemble:
     """Trained policies that predict together."""
 
     policies: list[Policy]
+    # the policies as last seen, which of them a no-user prediction outranks, their loggers
+    _plan: tuple[list[Policy], tuple[bool, ...], tuple[logging.Logger, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def predict(self, tracker: Tracker, domain: Domain) -> tuple[str, PolicyPrediction]:
         """The next action and the winning prediction (with the events to apply)."""
-        predictions = [policy.predict(tracker, domain) for policy in self.policies]
+        predictions = self._predictions(tracker, domain)
         rejected = _rejected_action(tracker)
         if rejected is not None:
             logger.debug(
@@ -159,6 +171,43 @@ class PolicyEnsemble:
             winner.policy_name,
         )
         return action, winner
+
+    def _predictions(self, tracker: Tracker, domain: Domain) -> list[PolicyPrediction]:
+        """Every policy's prediction, in the policies' order, but for those a no-user
+        prediction outranks when there is one (``Policy.outranked_by_no_user``): the winner and
+        the events are the same as with theirs (:func:`pick_best` chooses among no-user
+        predictions only, and theirs carry no events). When the debug log of any of those is
+        on, every policy predicts, in order, so the log is the same too."""
+        policies = self.policies
+        plan = self._plan
+        if plan is None or plan[0] != policies:  # the policies' outranked flags and loggers
+            outranked = tuple(policy.outranked_by_no_user for policy in policies)
+            watched = dict.fromkeys(
+                policy_logger
+                for policy, later in zip(policies, outranked, strict=True)
+                if later
+                for policy_logger in _policy_loggers(policy)
+            )
+            plan = self._plan = (list(policies), outranked, tuple(watched))
+        _, outranked, loggers = plan
+        if not loggers:
+            return [policy.predict(tracker, domain) for policy in policies]
+        for policy_logger in loggers:
+            if policy_logger.isEnabledFor(logging.DEBUG):
+                return [policy.predict(tracker, domain) for policy in policies]
+        first: list[PolicyPrediction | None] = []
+        no_user = False
+        for policy, later in zip(policies, outranked, strict=True):
+            prediction = None if later else policy.predict(tracker, domain)
+            if prediction is not None and prediction.is_no_user_prediction:
+                no_user = True
+            first.append(prediction)
+        if no_user:
+            return [prediction for prediction in first if prediction is not None]
+        return [
+            policy.predict(tracker, domain) if prediction is None else prediction
+            for policy, prediction in zip(policies, first, strict=True)
+        ]
 
     def persist(self) -> list[dict[str, Any]]:
         """Every policy's data, tagged with its class name (JSON-serializable)."""

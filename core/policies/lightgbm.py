@@ -110,6 +110,7 @@ class LightGBMPolicy(Policy):
     """Next action from the last ``max_history`` states with a LightGBM multiclass model."""
 
     name = "LightGBMPolicy"
+    outranked_by_no_user = True  # intent- or text-based predictions, never with events
 
     def __init__(
         self,

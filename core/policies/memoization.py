@@ -32,6 +32,7 @@ class MemoizationPolicy(Policy):
     """Rasa's MemoizationPolicy (priority 3): exact recall of story turns."""
 
     name = "MemoizationPolicy"
+    outranked_by_no_user = True  # intent-based predictions, never with events
 
     def __init__(
         self,

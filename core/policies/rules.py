@@ -22,7 +22,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from chinwag.core.data.problems import Location, Problem
 from chinwag.core.data.story_graph import Conversation
@@ -68,9 +68,9 @@ ALLOWED_NUMBER_OF_USER_INPUTS = 1
 Trackers = list[tuple[Conversation, list[Turn]]]
 
 
-@dataclass(frozen=True)
-class RuleInput:
-    """What RulePolicy reads of a tracker: its states and a few facts about the present."""
+class RuleInput(NamedTuple):
+    """What RulePolicy reads of a tracker: its states and a few facts about the present (a
+    named tuple: made on every prediction, and cheaper to make than a frozen dataclass)."""
 
     states: tuple[State, ...]
     active_loop: str | None = None
@@ -109,15 +109,18 @@ class RuleInput:
         )
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    """One RulePolicy decision: the action (None: nothing matched) and why."""
+class RuleResult(NamedTuple):
+    """One RulePolicy decision: the action (None: nothing matched) and why (a named tuple,
+    as :class:`RuleInput`)."""
 
     action: str | None
     source: str | None  # a rule key, or one of the default/loop sources
     returning_from_unhappy_path: bool = False
     is_no_user_prediction: bool = False
     is_end_to_end_prediction: bool = False
+
+
+_NO_RULE = RuleResult(None, None)
 
 
 def _rule_matches_state(rule: State, conv: State) -> bool:
@@ -403,11 +406,11 @@ class RulePolicy(Policy):
             source = f"{LOOP_RULES}{loop}{LOOP_RULES_SEPARATOR}{ACTION_LISTEN}"
             return RuleResult(ACTION_LISTEN, source, is_no_user_prediction=True)
         if from_text.action:
-            return replace(from_text, is_end_to_end_prediction=True)
+            return from_text._replace(is_end_to_end_prediction=True)
         from_intent = self._from_rules(inp, use_text=False)
         if from_intent.returning_from_unhappy_path or not from_text.returning_from_unhappy_path:
-            return from_intent  # already what the replace below would make (results are frozen)
-        return replace(from_intent, returning_from_unhappy_path=True)
+            return from_intent  # already what the _replace below would make
+        return from_intent._replace(returning_from_unhappy_path=True)
 
     def _possible(self, keys: dict[str, str], states: Sequence[State]) -> list[str]:
         """The rule keys in ``keys`` that apply to ``states`` (checked against the few rules
@@ -428,7 +431,7 @@ class RulePolicy(Policy):
         """``_find_action_from_rules`` on the last user turn's text or intent."""
         state = inp.state
         if use_text and (not state.after_listen or not self._has_text_rules):
-            return RuleResult(None, None)
+            return _NO_RULE  # (results are immutable: one serves every call)
         states = list(inp.states)
         if state.after_listen:  # Rasa's _choose_last_user_input
             states[-1] = (
@@ -470,7 +473,7 @@ class RulePolicy(Policy):
         """``_predict_next_action``: rules must always predict (the fallback at worst)."""
         result = self.decide(RuleInput.from_turn(turn, rejected))
         if result.action is None and is_rule:
-            return replace(result, action=self.fallback_action)
+            return result._replace(action=self.fallback_action)
         return result
 
     def _run(self, trackers: Trackers, *, collect: bool) -> list[Problem]:

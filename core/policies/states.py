@@ -34,7 +34,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from operator import is_
-from typing import Any
+from typing import Any, ClassVar
 
 from chinwag.core.data.problems import Location
 from chinwag.core.data.story_graph import Conversation
@@ -57,6 +57,7 @@ from chinwag.core.events import (
     SlotSet,
     UserUttered,
 )
+from chinwag.core.slots import Slot
 from chinwag.core.tracker import Tracker
 
 ACTION_LISTEN = "action_listen"
@@ -79,6 +80,24 @@ class State:
     action_text: str | None = None  # previous bot utterance (end-to-end)
     loop: str | None = None  # active loop (or SHOULD_NOT_BE_SET)
     slots: tuple[tuple[str, SlotFeature], ...] = ()  # sorted by slot name
+    # the dataclass hash of the fields above, made once: histories of states key the
+    # policies' lookups, which hash every state of the history on every prediction
+    _hash: ClassVar[int]  # set per instance by __post_init__ (not a field)
+
+    def __post_init__(self) -> None:
+        fields = (
+            self.intent,
+            self.text,
+            self.entities,
+            self.action,
+            self.action_text,
+            self.loop,
+            self.slots,
+        )
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def prev_action(self) -> str | None:
@@ -403,11 +422,13 @@ def current_state(
     domain: Domain,
     set_slots: set[str] | None = None,
     slots: tuple[tuple[str, SlotFeature], ...] | None = None,
+    featurized: Sequence[str] | None = None,
 ) -> State:
     """Rasa's ``Domain.get_active_state`` of the tracker as it is now.
 
     ``set_slots`` given: only those slots show (Rasa's ``omit_unset_slots``). ``slots``: the
-    slot part when the caller knows it (:func:`slot_features` of the same tracker).
+    slot part when the caller knows it (:func:`slot_features` of the same tracker);
+    ``featurized``: :func:`featurized_slots` of its slots, when the caller knows them.
     """
     message = tracker.latest_message
     use_text = message.use_text_for_featurization
@@ -426,17 +447,27 @@ def current_state(
         action=tracker.latest_action.get("action_name"),
         action_text=tracker.latest_action.get("action_text"),
         loop=loop or None,
-        slots=slot_features(tracker, set_slots) if slots is None else slots,
+        slots=slot_features(tracker, set_slots, featurized) if slots is None else slots,
     )
 
 
+def featurized_slots(slot_defs: Mapping[str, Slot]) -> tuple[str, ...]:
+    """The names, sorted, of the slots that can have features (``Slot.featurized``): the
+    others' features are empty whatever their value, so :func:`slot_features` skips them."""
+    return tuple(name for name in sorted(slot_defs) if slot_defs[name].featurized)
+
+
 def slot_features(
-    tracker: Tracker, set_slots: set[str] | None = None
+    tracker: Tracker, set_slots: set[str] | None = None, featurized: Sequence[str] | None = None
 ) -> tuple[tuple[str, SlotFeature], ...]:
     """The slot part of :func:`current_state`: each slot's features, by name, where any is
-    set (``should_not_be_set`` as such); ``set_slots`` given, only those slots."""
+    set (``should_not_be_set`` as such); ``set_slots`` given, only those slots.
+    ``featurized``: :func:`featurized_slots` of the tracker's slots, when the caller knows
+    them (a replay: slots are only ever added, and only non-featurized ones, as it goes)."""
     slots: list[tuple[str, SlotFeature]] = []
-    for name in sorted(tracker.slot_defs):
+    if featurized is None:
+        featurized = featurized_slots(tracker.slot_defs)
+    for name in featurized:
         if set_slots is not None and name not in set_slots:
             continue
         value = tracker.slots.get(name)
@@ -448,6 +479,25 @@ def slot_features(
         elif any(features):
             slots.append((name, tuple(features)))
     return tuple(slots)
+
+
+# the replays' states by value: equal states of any two trackers (live or training) are one
+# object, so the lookups keyed by state histories (memoization's keys, LightGBM's scores) find
+# their stored histories by identity instead of comparing State by State, field by field;
+# cleared when it reaches its bound (equal states then stop being one object, nothing else)
+CANONICAL_STATES = 16384  # a few MB at most; a bot's live states are far fewer
+_canonical_states: dict[State, State] = {}
+
+
+def _canonical(state: State) -> State:
+    """The state equal to ``state`` that the replays share (``state`` itself the first time)."""
+    known = _canonical_states.get(state)
+    if known is not None:
+        return known
+    if len(_canonical_states) >= CANONICAL_STATES:
+        _canonical_states.clear()
+    _canonical_states[state] = state
+    return state
 
 
 # events that leave the slots (and which slots are set) as they are
@@ -466,9 +516,10 @@ def _replay(
     set_slots: set[str] | None = set() if omit_unset_slots else None
     # the slot part of the last state, while no event since can have changed it
     slots: tuple[tuple[str, SlotFeature], ...] | None = None
+    featurized = featurized_slots(running.slot_defs)
     for event in tracker.applied_events():
         if isinstance(event, ActionExecuted):
-            state = current_state(running, domain, set_slots, slots)
+            state = _canonical(current_state(running, domain, set_slots, slots, featurized))
             slots = state.slots
             yield state, event, running
         elif set_slots is not None:
@@ -476,7 +527,7 @@ def _replay(
         if not isinstance(event, _SLOTS_KEPT):
             slots = None
         running.update(event)
-    yield current_state(running, domain, set_slots, slots), None, running
+    yield _canonical(current_state(running, domain, set_slots, slots, featurized)), None, running
 
 
 def _note_set_slots(event: Event, running: Tracker, set_slots: set[str]) -> None:
@@ -497,6 +548,7 @@ class _StatesMemo:
 
     domain: Domain
     slot_count: int  # slot definitions then (a domain-less tracker adds slots as it goes)
+    featurized: tuple[str, ...]  # featurized_slots of those definitions
     set_slots: set[str] | None
     running: Tracker
     replayed: list[Event] = field(default_factory=list)
@@ -559,6 +611,7 @@ def _incremental_states(
         memo = _StatesMemo(
             domain=domain,
             slot_count=len(tracker.slot_defs),
+            featurized=featurized_slots(tracker.slot_defs),
             set_slots=set() if omit_unset_slots else None,
             running=tracker.init_copy(),
         )
@@ -571,7 +624,9 @@ def _incremental_states(
             snapshot = running.copy(), None if set_slots is None else set(set_slots)
             memo.snapshots.append((len(memo.replayed), len(memo.states), *snapshot))
             del memo.snapshots[:-STATE_SNAPSHOTS]
-            state = current_state(running, domain, set_slots, memo.slots)
+            state = _canonical(
+                current_state(running, domain, set_slots, memo.slots, memo.featurized)
+            )
             memo.slots = state.slots
             memo.states.append(state)
         elif set_slots is not None:
@@ -580,7 +635,9 @@ def _incremental_states(
             memo.slots = None
         running.update(event)
         memo.replayed.append(event)
-    now = current_state(memo.running, domain, memo.set_slots, memo.slots)
+    now = _canonical(
+        current_state(memo.running, domain, memo.set_slots, memo.slots, memo.featurized)
+    )
     memo.slots = now.slots
     return (*memo.states, now)
 

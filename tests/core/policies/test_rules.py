@@ -9,7 +9,7 @@ import pytest
 from chinwag.core.data.training import LoopStep, SlotStep, Story
 from chinwag.core.events import ActionExecutionRejected, ActiveLoop, LoopInterrupted, SlotSet
 from chinwag.core.policies.base import TrainingError
-from chinwag.core.policies.rules import RulePolicy
+from chinwag.core.policies.rules import RuleInput, RulePolicy, RuleResult
 from tests.core.policies.helpers import a, act, domain, loop, split, story, tracker, u, user
 
 
@@ -198,3 +198,18 @@ def test_persist_load_round_trip() -> None:
         tracker(user("request"), act("a_form"), ActiveLoop("a_form")),
     ]:
         assert loaded.predict(t, domain()) == policy.predict(t, domain())
+
+
+def test_decisions_are_immutable_and_the_shared_no_match_stays_so() -> None:
+    """RulePolicy hands out one no-match result for every prediction without a text rule to
+    try, and derives new results with ``_replace``: no decision can be changed in place."""
+    policy = RulePolicy()
+    stories, rules = split(story("r", u("greet"), a("utter_greet"), kind="rule"))
+    policy.train(stories, rules, domain())
+    greeted = RuleInput.from_tracker(tracker(user("greet")), domain())
+    no_text = policy._from_rules(greeted, use_text=True)
+    assert no_text == RuleResult(None, None)
+    with pytest.raises(AttributeError):
+        no_text.action = "utter_greet"  # type: ignore[misc]
+    assert policy.decide(greeted).action == "utter_greet"
+    assert policy._from_rules(greeted, use_text=True) == RuleResult(None, None)

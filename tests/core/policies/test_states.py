@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from chinwag.core.data.problems import Location, Problems
 from chinwag.core.data.story_graph import Conversation, expand
 from chinwag.core.data.training import (
@@ -21,10 +26,13 @@ from chinwag.core.policies.states import (
     after_snippet,
     conversation_states,
     featurized_entities,
+    featurized_slots,
+    slot_features,
     slots_for_entities,
     state_key,
 )
 from chinwag.core.slots import MappingCondition, Slot, SlotMapping
+from chinwag.core.tracker import Tracker
 
 
 def conv(*steps: Step, kind: StoryKind = "story", **rule: bool) -> Conversation:
@@ -236,3 +244,70 @@ def test_state_key_is_stable_json() -> None:
         '"user": {"entities": ["city"], "intent": "greet"}}]'
     )
     assert hash(states) == hash(tuple(states))
+
+
+_names = st.none() | st.sampled_from(["greet", "inform", "utter_ask", "form", ""])
+_slot_feature = st.sampled_from(["should_not_be_set"]) | st.tuples(st.floats(0, 1), st.floats(0, 1))
+_states = st.builds(
+    State,
+    intent=_names,
+    text=_names,
+    entities=st.lists(st.sampled_from(["city", "city#from", "people"]), max_size=2).map(tuple),
+    action=_names,
+    action_text=_names,
+    loop=_names,
+    slots=st.lists(st.tuples(st.sampled_from(["a", "b"]), _slot_feature), max_size=2).map(tuple),
+)
+
+
+@given(_states, _states)
+def test_a_state_hashes_as_a_dataclass_would(state: State, other: State) -> None:
+    """The hash made once per state is the dataclass hash of its fields (a changed copy gets
+    its own): equal states hash alike, so every lookup keyed by states finds them."""
+    copied = dataclasses.replace(state, text=other.text, slots=other.slots)
+    for each in (state, other, copied):
+        assert hash(each) == hash(tuple(getattr(each, f.name) for f in dataclasses.fields(State)))
+    if state == other:
+        assert hash(state) == hash(other)
+
+
+_slot_values = st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=3)
+_slot_values |= st.lists(st.integers(0, 2), max_size=2)
+_slot_defs = st.builds(
+    Slot,
+    name=st.just("x"),
+    type=st.sampled_from(["text", "bool", "float", "list", "categorical", "any", "custom"]),
+    influence_conversation=st.booleans(),
+    values=st.lists(st.sampled_from(["a", "b"]), min_size=1, max_size=2),
+)
+
+
+@given(_slot_defs, _slot_values)
+def test_a_slot_that_is_not_featurized_has_no_features_whatever_its_value(
+    slot: Slot, value: object
+) -> None:
+    """slot_features looks only at featurized slots: the others must give nothing (and
+    Rasa's featurized slot types, influencing the conversation, always give features)."""
+    if not slot.featurized:
+        assert slot.featurize(value) == []
+    rasa_featurized = slot.type in ("text", "bool", "float", "list", "categorical")
+    assert (slot.featurize(value) != []) == (slot.influence_conversation and rasa_featurized)
+
+
+@given(st.dictionaries(st.sampled_from("abcdef"), _slot_defs, max_size=6), _slot_values)
+def test_slot_features_of_the_featurized_slots_are_those_of_every_slot(
+    defs: dict[str, Slot], value: object
+) -> None:
+    tracker = Tracker("t", None)
+    tracker.slot_defs = {name: dataclasses.replace(slot, name=name) for name, slot in defs.items()}
+    tracker.slots = dict.fromkeys(defs, value)
+    every = []
+    for name in sorted(tracker.slot_defs):  # what slot_features did before it skipped any
+        features = tracker.slot_defs[name].featurize(value)
+        if features and value == SHOULD_NOT_BE_SET:
+            every.append((name, SHOULD_NOT_BE_SET))
+        elif features and any(features):
+            every.append((name, tuple(features)))
+    assert slot_features(tracker) == tuple(every)
+    featurized = featurized_slots(tracker.slot_defs)
+    assert slot_features(tracker, None, featurized) == tuple(every)

@@ -3,10 +3,14 @@ of its events gives (Rasa's ``past_states``), whatever the events did in between
 
 from __future__ import annotations
 
+import operator
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chinwag.core.events import ActionExecuted, ActiveLoop, Event, SlotSet, UserUtteranceReverted
+from chinwag.core.policies import states as states_module
 from chinwag.core.policies.states import STATE_SNAPSHOTS, State, _replay, tracker_states
 from chinwag.core.tracker import Tracker
 from tests.core.test_tracker import FORM, event_strategy, listen, make_domain, user
@@ -74,3 +78,32 @@ def test_copies_do_not_share_the_remembered_states() -> None:
     copied.update_all([ActionExecuted("utter_greet"), SlotSet("cuisine", "thai")])
     assert len(tracker_states(copied, domain)) == len(before) + 1
     assert tracker_states(tracker, domain) == before
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(event_strategy, max_size=30))
+def test_equal_states_of_two_trackers_are_one_object(events: list[Event]) -> None:
+    """The lookups keyed by state histories find each other's histories by identity: two
+    trackers (built apart, one extended event by event) give the very same State objects."""
+    domain = make_domain()
+    whole = tracker_states(Tracker("whole", domain, events), domain)
+    grown = Tracker("grown", domain)
+    for event in events:
+        grown.update(event)
+        tracker_states(grown, domain)
+    assert all(map(operator.is_, tracker_states(grown, domain), whole))
+    assert whole == replayed_states(events, False)
+
+
+def test_the_shared_states_forget_at_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound the shared states start again; the states stay what a replay gives."""
+    monkeypatch.setattr(states_module, "CANONICAL_STATES", 2)
+    monkeypatch.setattr(states_module, "_canonical_states", {})
+    domain = make_domain()
+    events: list[Event] = []
+    for turn in range(4):
+        events += [listen(), user("greet", f"hi {turn}"), SlotSet("cuisine", f"c{turn}")]
+        events.append(ActionExecuted("utter_greet"))
+        tracker = Tracker(f"t{turn}", domain, events)
+        assert tracker_states(tracker, domain) == replayed_states(events, False)
+        assert len(states_module._canonical_states) <= 2
