@@ -28,11 +28,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +43,7 @@ from bench.rest_throughput import (  # noqa: E402
     WEBHOOK,
     free_port,
     stop,
+    wait_ready,
 )
 from chinwag.adapters.server import default_event_loop  # noqa: E402
 
@@ -71,19 +70,6 @@ def play(port: int, conversations: int, concurrency: int) -> int:
     return int(result["messages"])
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"server on port {port} did not start within {STARTUP_TIMEOUT} s")
-
-
 def counted(command: list[str], tmp: Path, conversations: int, concurrency: int) -> float:
     """Instructions a message of the server ``command`` (given ``--port`` last)."""
     port = free_port()
@@ -99,7 +85,7 @@ def counted(command: list[str], tmp: Path, conversations: int, concurrency: int)
     with log.open("wb") as sink:
         process = subprocess.Popen(valgrind, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_listening(port, process, log)
+        wait_ready(port, process, timeout=STARTUP_TIMEOUT)
         play(port, 2, concurrency)  # warm-up: first calls build caches
         subprocess.run(["callgrind_control", "--zero", str(process.pid)], check=True)
         sent = play(port, conversations, concurrency)
