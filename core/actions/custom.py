@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from chinwag.core.actions import sdk
 from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
@@ -36,8 +36,8 @@ from chinwag.core.actions.remote import ActionServerError, events_from_action_re
 from chinwag.core.data.domain_reader import display_path
 from chinwag.core.data.problems import BotDataError, Location, Problems
 from chinwag.core.domain import Domain
-from chinwag.core.events import Event, EventError, UnreadableEvent, stored_text
-from chinwag.core.stores.base import dumps
+from chinwag.core.events import Event, EventError, SlotSet, UnreadableEvent, stored_text
+from chinwag.core.stores.base import dumps, json_value
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +102,9 @@ class EventTexts:
         self.max_conversations = max_conversations
         self._known: OrderedDict[str, tuple[list[Event], list[str | None]]] = OrderedDict()
 
-    def json_array(self, sender_id: str, events: Sequence[Event]) -> str:
-        """``events`` as a JSON array (unreadable stored events left out, as
-        ``Tracker.current_state`` leaves them out)."""
+    def unread(self, sender_id: str, events: Sequence[Event]) -> UnreadEvents:
+        """``events`` with each one's JSON text, for an action's tracker to parse when it
+        reads them."""
         known, texts = self._known.pop(sender_id, ([], []))
         same = 0
         for old, new in zip(known, events, strict=False):
@@ -121,7 +121,128 @@ class EventTexts:
         self._known[sender_id] = (known, texts)
         while len(self._known) > self.max_conversations:
             self._known.popitem(last=False)
-        return "[" + ", ".join(filter(None, texts)) + "]"  # no generator over every event
+        return UnreadEvents(known.copy(), texts.copy())
+
+
+class UnreadEvents:
+    """A conversation's events as an action's tracker holds them until it reads them: the
+    events and each one's JSON text (``None`` for an unreadable stored event, which
+    ``Tracker.current_state`` leaves out)."""
+
+    __slots__ = ("_tail", "events", "texts")
+
+    def __init__(self, events: list[Event], texts: list[str | None]) -> None:
+        self.events = events
+        self.texts = texts
+        self._tail: list[dict[str, Any]] | None = None  # trailing_slots, once parsed
+
+    def parsed(self) -> list[dict[str, Any]]:
+        """Every readable one as JSON values: new objects (what an action server parses),
+        but the very ``trailing_slots`` if they were asked for."""
+        readable = list(filter(None, self.texts))
+        tail = self._tail or []
+        head = readable[: len(readable) - len(tail)]
+        return cast(list[dict[str, Any]], json_value(f"[{', '.join(head)}]")) + tail
+
+    def trailing_slots(self) -> list[dict[str, Any]]:
+        """The ``slot`` events at their end, parsed, in order (the same objects each time);
+        the events before them are not parsed."""
+        if self._tail is None:
+            texts = []
+            for event, text in zip(reversed(self.events), reversed(self.texts), strict=True):
+                if text is None:  # left out of the tracker's events
+                    continue
+                if event.type_name != SlotSet.type_name:
+                    break
+                texts.append(text)
+            self._tail = [json_value(text) for text in reversed(texts)]
+        return self._tail
+
+
+class LazyEvents:
+    """Mixed into an SDK's tracker class by :func:`lazy_tracker`: the tracker's ``events``
+    are parsed from the conversation's JSON when something first reads them, not before.
+
+    A form's validation action reads only the trailing ``slot`` events
+    (``slots_to_validate``) and appends the ones it extracted (``add_slots``): both are done
+    here without parsing the events before those, with the SDK's results (tests compare the
+    two on random conversations). Whatever else touches ``events`` (the action's own code, any
+    other SDK method) gets the whole list, and the very same list from then on, holding what
+    ``add_slots`` appended before. A copy or a pickle is the SDK's own tracker, events
+    parsed."""
+
+    _sdk_tracker: type  # the SDK's tracker class (set on each mixed class)
+    _unread: UnreadEvents | None
+    _added: list[dict[str, Any]]
+    _events: list[dict[str, Any]]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        if self._unread is not None:
+            self._events = self._unread.parsed() + self._added
+            self._unread = None
+        return self._events
+
+    @events.setter
+    def events(self, events: list[dict[str, Any]]) -> None:
+        self._unread = None
+        self._events = events
+
+    def slots_to_validate(self) -> dict[str, Any]:
+        if self._unread is None:
+            return cast(dict[str, Any], super().slots_to_validate())  # type: ignore[misc]
+        trailing = self._unread.trailing_slots() + self._added  # add_slots adds only slots
+        return {event["name"]: event["value"] for event in trailing}
+
+    def add_slots(self, slots: list[dict[str, Any]]) -> None:
+        if self._unread is None:
+            super().add_slots(slots)  # type: ignore[misc]
+            return
+        for event in slots:
+            if event.get("event") != "slot":
+                continue
+            self.slots[event["name"]] = event["value"]  # type: ignore[attr-defined]
+            self._added.append(event)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        state = {
+            name: value
+            for name, value in self.__dict__.items()
+            if name not in ("_unread", "_added", "_events")
+        }
+        state["events"] = self.events
+        return (_restored_tracker, (self._sdk_tracker, state))
+
+
+def _restored_tracker(cls: type[Any], state: dict[str, Any]) -> Any:
+    """A tracker of the SDK's class ``cls`` with ``state`` (a copy or unpickling of a
+    :class:`LazyEvents` tracker)."""
+    tracker = object.__new__(cls)
+    tracker.__dict__.update(state)
+    return tracker
+
+
+_LAZY_CLASSES: dict[type, type] = {}
+
+
+def lazy_tracker(tracker: Any, unread: UnreadEvents) -> Any:
+    """``tracker`` (an SDK's tracker, built without events) holding ``unread`` as its events,
+    parsed when first read (:class:`LazyEvents`)."""
+    cls = type(tracker)
+    lazy = _LAZY_CLASSES.get(cls)
+    if lazy is None:
+        names = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+            "_sdk_tracker": cls,
+        }
+        lazy = _LAZY_CLASSES[cls] = type(cls.__name__, (LazyEvents, cls), names)
+    del tracker.__dict__["events"]
+    tracker.__class__ = lazy
+    tracker._unread = unread
+    tracker._added = []
+    return tracker
 
 
 _EVENT_TEXTS = EventTexts()
@@ -159,13 +280,14 @@ class InProcessAction(Action):
     async def run(self, ctx: ActionContext) -> list[Event]:
         # the tracker goes through JSON: the action sees exactly what an action server would
         # receive and cannot change our tracker through shared objects; each event's JSON is
-        # made once per conversation (EventTexts), the rest of the state per call
+        # made once per conversation (EventTexts) and parsed when the action reads the events
+        # (LazyEvents), the rest of the state per call
         rest = ctx.tracker.current_state("none")
-        del rest["events"]
-        array = _EVENT_TEXTS.json_array(ctx.tracker.sender_id, ctx.tracker.events)
-        state = json.loads(f'{{"events": {array}, {dumps(rest)[1:]}')
+        rest["events"] = []  # the SDK's tracker is built without them
+        unread = _EVENT_TEXTS.unread(ctx.tracker.sender_id, ctx.tracker.events)
+        state = json_value(dumps(rest))
         domain = self._domain_dict(ctx.domain)
-        tracker = self._runtime.tracker_from_dict(state)
+        tracker = lazy_tracker(self._runtime.tracker_from_dict(state), unread)
         dispatcher = self._runtime.dispatcher()
         try:
             returned = await sdk.call_potential_coroutine(

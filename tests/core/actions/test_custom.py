@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
@@ -19,12 +21,14 @@ from chinwag.core.actions.custom import (
     SDK_MODULE_ALIASES,
     EventTexts,
     InProcessAction,
+    UnreadEvents,
     isolated_module_name,
+    lazy_tracker,
     load_actions_module,
 )
 from chinwag.core.actions.remote import ActionEndpoint, ActionServerError, RemoteAction
 from chinwag.core.data.problems import BotDataError, Problems
-from chinwag.core.events import ActionExecuted, Event, SlotSet, UnreadableEvent
+from chinwag.core.events import ActionExecuted, Event, SlotSet, UnreadableEvent, UserUttered
 from chinwag.core.stores.base import storable
 from chinwag.core.tracker import Tracker
 from tests.core.actions.conftest import ActionServer
@@ -492,6 +496,134 @@ def test_event_texts_are_a_fresh_serialization(calls: list[list[int]]) -> None:
     texts = EventTexts()
     for picks in calls:
         events = [pool[i] for i in picks]
-        array = json.loads(texts.json_array("c", events))
+        unread = texts.unread("c", events)
         readable = [e for e in events if not isinstance(e, UnreadableEvent)]
-        assert array == [json.loads(json.dumps(e.to_dict())) for e in readable]
+        assert unread.parsed() == [json.loads(json.dumps(e.to_dict())) for e in readable]
+
+
+# events a lazy tracker starts with: slots of every kind of value, others, an unreadable one
+_POOL: list[Event] = [
+    SlotSet("cuisine", "thai", timestamp=1.5),
+    SlotSet("people", [2, {"kids": 1}], timestamp=2.0),
+    SlotSet("cuisine", None, timestamp=3.0),
+    SlotSet("table", {"id": 7, "tags": ["window"]}, timestamp=4.0),
+    ActionExecuted("validate_table_form", timestamp=5.0),
+    UserUttered("a table for two", {"intent": {"name": "book", "confidence": 0.9}}),
+    UnreadableEvent(seq=3, reason="damaged", timestamp=0.0),
+]
+_ADDED = st.lists(
+    st.one_of(
+        st.builds(
+            lambda name, value: {"event": "slot", "name": name, "value": value},
+            st.sampled_from(["cuisine", "people", "phone"]),
+            st.one_of(st.none(), st.integers(0, 9), st.lists(st.integers(0, 3), max_size=2)),
+        ),
+        st.just({"event": "action", "name": "action_listen"}),
+    ),
+    max_size=3,
+)
+_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), _ADDED),
+        st.sampled_from([("validate",), ("read",), ("set",), ("copy",), ("pickle",), ("eq",)]),
+    ),
+    max_size=8,
+)
+
+
+@pytest.mark.parametrize("sdk_tracker", ["rasa_sdk", "ours"])
+@settings(max_examples=200, deadline=None)
+@given(picks=st.lists(st.integers(0, len(_POOL) - 1), max_size=8), operations=_OPERATIONS)
+def test_a_lazy_tracker_acts_as_the_sdks_tracker(
+    sdk_tracker: str, picks: list[int], operations: list[tuple[Any, ...]]
+) -> None:
+    """An action's tracker whose events are parsed when first read gives, whatever the action
+    does with it, what the SDK's tracker built from the whole JSON gives: the trailing slots
+    to validate, the slots and events after ``add_slots``, the events list itself (changed in
+    place, or replaced), copies, pickles and comparisons."""
+    from rasa_sdk.interfaces import Tracker as RasaSdkTracker
+
+    cls = RasaSdkTracker if sdk_tracker == "rasa_sdk" else sdk.Tracker
+    events = [_POOL[i] for i in picks]
+    readable = [e for e in events if not isinstance(e, UnreadableEvent)]
+    state = {"sender_id": "c", "slots": {"cuisine": "thai"}, "latest_message": {}, "events": []}
+    eager = cls.from_dict({**copy.deepcopy(state), "events": [e.to_dict() for e in readable]})
+    eager.events = json.loads(json.dumps(eager.events))
+    lazy = lazy_tracker(cls.from_dict(copy.deepcopy(state)), EventTexts().unread("c", events))
+    assert isinstance(lazy, cls)
+    for operation in operations:
+        match operation:
+            case ("add", added):
+                eager.add_slots(copy.deepcopy(added))
+                lazy.add_slots(copy.deepcopy(added))
+                assert lazy.slots == eager.slots
+            case ("validate",):
+                assert lazy.slots_to_validate() == eager.slots_to_validate()
+            case ("read",):
+                assert lazy.events == eager.events
+                assert lazy.events is lazy.events
+                for tracker in (eager, lazy):
+                    tracker.events.append({"event": "bot", "text": "read"})
+            case ("set",):
+                eager.events = [{"event": "slot", "name": "phone", "value": "1"}]
+                lazy.events = [{"event": "slot", "name": "phone", "value": "1"}]
+            case ("copy" | "pickle",):
+                twin = (
+                    copy.deepcopy(lazy)
+                    if operation[0] == "copy"
+                    else pickle.loads(pickle.dumps(lazy))
+                )
+                assert type(twin) is cls
+                assert (twin.events, twin.slots) == (eager.events, eager.slots)
+            case ("eq",):
+                assert lazy == eager
+                assert eager == lazy
+    assert (lazy.slots, lazy.current_state()) == (eager.slots, eager.current_state())
+
+
+def test_a_trailing_slots_value_is_the_one_in_the_events() -> None:
+    """A value ``slots_to_validate`` gave before the events were parsed is the very object
+    in them afterwards (changing one changes the other, as in the SDK's tracker)."""
+    events: list[Event] = [ActionExecuted("a"), SlotSet("people", [2]), SlotSet("kids", [0])]
+    tracker = lazy_tracker(
+        sdk.Tracker.from_dict({"sender_id": "c", "events": []}),
+        EventTexts().unread("c", events),
+    )
+    tracker.slots_to_validate()["people"].append(3)
+    assert tracker.events[1] == {**events[1].to_dict(), "value": [2, 3]}
+
+
+async def test_a_form_validation_parses_only_the_trailing_slots(
+    tmp_path: Path, trackers: dict[str, Tracker], make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rasa_sdk's FormValidationAction reads only the slots it validates, so a form turn does
+    not parse the conversation's other events (what spares every form turn that cost); an
+    action that reads them gets them all."""
+    write(
+        tmp_path / "actions.py",
+        """
+        from rasa_sdk import Action
+        from rasa_sdk.events import SlotSet
+
+        from tests.core.actions.sample_actions import ValidateTableForm
+
+
+        class ActionCount(Action):
+            def name(self):
+                return "action_count"
+
+            def run(self, dispatcher, tracker, domain):
+                return [SlotSet("count", len(tracker.events))]
+        """,
+    )
+    parsed: list[UnreadEvents] = []
+    original = UnreadEvents.parsed
+    monkeypatch.setattr(UnreadEvents, "parsed", lambda self: parsed.append(self) or original(self))
+    actions = load_actions_module(tmp_path)
+    tracker = trackers["nobody"]
+    assert len(tracker.events) > 3
+    await actions["validate_table_form"].run(make_ctx(tracker))
+    assert parsed == []
+    counted = await actions["action_count"].run(make_ctx(tracker))
+    assert len(parsed) == 1
+    assert counted == [SlotSet("count", len(tracker.events), timestamp=counted[0].timestamp)]
