@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from chinwag.core.events import ActionExecuted, SlotSet
 from chinwag.core.stores import sqlite as sqlite_store
-from chinwag.core.stores.sqlite import SQLiteTrackerStore
+from chinwag.core.stores.sqlite import SQLiteTrackerStore, WriterLock
 
 
 async def test_an_append_while_another_connection_writes_waits_for_it_off_the_loop(
@@ -30,6 +31,96 @@ async def test_an_append_while_another_connection_writes_waits_for_it_off_the_lo
         assert not appending.done()
         other.execute("COMMIT")
         await appending
+        assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
+    finally:
+        other.close()
+        await store.close()
+
+
+def test_the_writers_turn_is_one_holders_at_a_time(tmp_path: Path) -> None:
+    """Two locks on one file (two processes' stores, or two in one process) exclude each
+    other; letting go, or closing, hands the turn on."""
+    path = tmp_path / "conversations.db-writer"
+    first, second = WriterLock(path), WriterLock(path)
+    try:
+        assert first.try_acquire()
+        assert not second.try_acquire()
+        assert not second.acquire_spinning(0.001)
+        first.release()
+        assert second.try_acquire()
+        assert not first.try_acquire()
+        second.close()
+        assert first.try_acquire()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_turn_that_cannot_be_had_leaves_the_writes_to_sqlite(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lock file that cannot be made (a missing folder here; a read-only one in use) does
+    not stop writes: SQLite's own lock still keeps writers apart."""
+    lock = WriterLock(tmp_path / "missing" / "conversations.db-writer")
+    assert lock.try_acquire()
+    assert lock.try_acquire()
+    lock.release()
+    assert "writers' turn" in caplog.text
+
+
+async def test_an_append_waits_on_the_loop_for_another_loops_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another process's loop writes (it holds the writers' turn), an append waits for
+    the turn on its own loop and then writes there, not on the thread: a write handed to the
+    thread comes back behind every message its loop has ready."""
+    monkeypatch.setattr(sqlite_store, "SPIN_FOR_TURN", 60.0)
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    await store.append("c1", [ActionExecuted("first")], 0)  # the inline connection is open
+    other = WriterLock(store._thread._writer.path)
+    assert other.try_acquire()
+    tried = threading.Event()
+    try_acquire = WriterLock.try_acquire
+
+    def noting(lock: WriterLock) -> bool:
+        taken = try_acquire(lock)
+        if not taken:
+            tried.set()
+        return taken
+
+    monkeypatch.setattr(WriterLock, "try_acquire", noting)
+    threading.Thread(target=lambda: tried.wait() and other.release(), daemon=True).start()
+    handed: list[object] = []
+    run = store._thread.run
+    monkeypatch.setattr(store._thread, "run", lambda work: handed.append(work) or run(work))
+    try:
+        await store.append("c1", [ActionExecuted("second")], 1)
+        assert tried.is_set()  # it found the turn taken, and waited for it
+        assert handed == []
+        assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_an_append_goes_to_the_thread_when_the_turn_stays_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder that keeps the turn past ``SPIN_FOR_TURN`` (its process lost the CPU) sends the
+    append to the thread, where SQLite's own lock decides."""
+    monkeypatch.setattr(sqlite_store, "SPIN_FOR_TURN", 0.0)
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    await store.append("c1", [ActionExecuted("first")], 0)
+    other = WriterLock(store._thread._writer.path)
+    assert other.try_acquire()
+    handed: list[object] = []
+    run = store._thread.run
+    monkeypatch.setattr(store._thread, "run", lambda work: handed.append(work) or run(work))
+    try:
+        await store.append("c1", [ActionExecuted("second")], 1)
+        assert len(handed) == 1
         assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
     finally:
         other.close()
