@@ -227,8 +227,12 @@ _LAZY_CLASSES: dict[type, type] = {}
 
 def lazy_tracker(tracker: Any, unread: UnreadEvents) -> Any:
     """``tracker`` (an SDK's tracker, built without events) holding ``unread`` as its events,
-    parsed when first read (:class:`LazyEvents`)."""
+    parsed when first read (:class:`LazyEvents`). An SDK whose tracker keeps its events other
+    than as a plain attribute gets them parsed at once."""
     cls = type(tracker)
+    if "events" not in getattr(tracker, "__dict__", ()):
+        tracker.events = unread.parsed()
+        return tracker
     lazy = _LAZY_CLASSES.get(cls)
     if lazy is None:
         names = {

@@ -581,6 +581,23 @@ def test_a_lazy_tracker_acts_as_the_sdks_tracker(
     assert (lazy.slots, lazy.current_state()) == (eager.slots, eager.current_state())
 
 
+def test_an_sdk_tracker_without_a_plain_events_attribute_gets_them_parsed() -> None:
+    """A tracker class keeping its events in slots (another SDK version) is not made lazy: it
+    gets every event at once."""
+
+    class Slotted:
+        __slots__ = ("events", "sender_id")
+
+        def __init__(self) -> None:
+            self.events: list[dict[str, Any]] = []
+            self.sender_id = "c"
+
+    events: list[Event] = [ActionExecuted("a", timestamp=1.0), SlotSet("people", 2)]
+    tracker = lazy_tracker(Slotted(), EventTexts().unread("c", events))
+    assert type(tracker) is Slotted
+    assert tracker.events == [json.loads(json.dumps(e.to_dict())) for e in events]
+
+
 def test_a_trailing_slots_value_is_the_one_in_the_events() -> None:
     """A value ``slots_to_validate`` gave before the events were parsed is the very object
     in them afterwards (changing one changes the other, as in the SDK's tracker)."""
