@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,28 @@ def test_a_turn_that_cannot_be_had_leaves_the_writes_to_sqlite(
     assert "writers' turn" in caplog.text
 
 
+@asynccontextmanager
+async def turn_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[SQLiteTrackerStore, WriterLock, list[object]]]:
+    """A store with one event appended, its writers' turn held by another lock (another
+    process's loop writing), and the list of the works it hands to its thread."""
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    await store.append("c1", [ActionExecuted("first")], 0)  # the inline connection is open
+    other = WriterLock(store._thread._writer.path)
+    assert other.try_acquire()
+    handed: list[object] = []
+    run = store._thread.run
+    monkeypatch.setattr(store._thread, "run", lambda work: handed.append(work) or run(work))
+    try:
+        yield store, other, handed
+        assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
+    finally:
+        other.close()
+        await store.close()
+
+
 async def test_an_append_waits_on_the_loop_for_another_loops_turn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,11 +99,6 @@ async def test_an_append_waits_on_the_loop_for_another_loops_turn(
     the turn on its own loop and then writes there, not on the thread: a write handed to the
     thread comes back behind every message its loop has ready."""
     monkeypatch.setattr(sqlite_store, "SPIN_FOR_TURN", 60.0)
-    store = SQLiteTrackerStore(tmp_path / "conversations.db")
-    await store.open()
-    await store.append("c1", [ActionExecuted("first")], 0)  # the inline connection is open
-    other = WriterLock(store._thread._writer.path)
-    assert other.try_acquire()
     tried = threading.Event()
     try_acquire = WriterLock.try_acquire
 
@@ -89,19 +108,12 @@ async def test_an_append_waits_on_the_loop_for_another_loops_turn(
             tried.set()
         return taken
 
-    monkeypatch.setattr(WriterLock, "try_acquire", noting)
-    threading.Thread(target=lambda: tried.wait() and other.release(), daemon=True).start()
-    handed: list[object] = []
-    run = store._thread.run
-    monkeypatch.setattr(store._thread, "run", lambda work: handed.append(work) or run(work))
-    try:
+    async with turn_taken(tmp_path, monkeypatch) as (store, other, handed):
+        monkeypatch.setattr(WriterLock, "try_acquire", noting)
+        threading.Thread(target=lambda: tried.wait() and other.release(), daemon=True).start()
         await store.append("c1", [ActionExecuted("second")], 1)
         assert tried.is_set()  # it found the turn taken, and waited for it
         assert handed == []
-        assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
-    finally:
-        other.close()
-        await store.close()
 
 
 async def test_an_append_goes_to_the_thread_when_the_turn_stays_taken(
@@ -110,21 +122,9 @@ async def test_an_append_goes_to_the_thread_when_the_turn_stays_taken(
     """A holder that keeps the turn past ``SPIN_FOR_TURN`` (its process lost the CPU) sends the
     append to the thread, where SQLite's own lock decides."""
     monkeypatch.setattr(sqlite_store, "SPIN_FOR_TURN", 0.0)
-    store = SQLiteTrackerStore(tmp_path / "conversations.db")
-    await store.open()
-    await store.append("c1", [ActionExecuted("first")], 0)
-    other = WriterLock(store._thread._writer.path)
-    assert other.try_acquire()
-    handed: list[object] = []
-    run = store._thread.run
-    monkeypatch.setattr(store._thread, "run", lambda work: handed.append(work) or run(work))
-    try:
+    async with turn_taken(tmp_path, monkeypatch) as (store, _, handed):
         await store.append("c1", [ActionExecuted("second")], 1)
         assert len(handed) == 1
-        assert [e.action_name for e in await store.load("c1")] == ["first", "second"]  # type: ignore[attr-defined]
-    finally:
-        other.close()
-        await store.close()
 
 
 async def test_inline_appends_are_checkpointed_on_the_thread(
