@@ -1,7 +1,7 @@
 """CPU cost of one message in-process: ``Agent.handle`` on the restaurant bot, no HTTP.
 
     .venv/bin/python bench/agent_cpu.py [--conversations 200] [--out FILE.md] [--label NAME]
-        [--instructions 20] [--agents 2]
+        [--instructions 20] [--rounds 8] [--agents 2]
 
 Loads a copy of bots/restaurant with its default store (SQLite under .chinwag/, behind the
 recent-events cache) and plays the REST bench's booking dialogue (``bench/rest_throughput.py``
@@ -16,6 +16,10 @@ one included), plays N conversations after the same warm-up, and reports the ins
 executed per message. Callgrind dumps its counters each time the process calls
 ``getppid()``, which the script does right before and right after the measured play, so the
 second dump holds exactly that play (start-up, training and warm-up excluded).
+
+``--rounds K`` (with ``--instructions``) counts again with the dialogue played K times in each
+conversation, ``/restart`` between: the same messages with a history K times as long, which
+should cost a message no more.
 
 ``--agents 2`` plays what ``chinwag run --workers 2`` makes of a conversation: the
 conversation's messages alternate between this process's agent and a second agent in a
@@ -54,21 +58,28 @@ from chinwag.core.agent import Agent, UserMessage, load_agent  # noqa: E402
 from chinwag.core.data.loader import load_bot  # noqa: E402
 from chinwag.core.stores.factory import create_lock_store, create_tracker_store  # noqa: E402
 
+RESTART = "/restart"
 # one message to an agent: (conversation id, text) -> the replies
 Handler = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
 
-async def play(handlers: Sequence[Handler], conversations: int, tag: str) -> int:
+def dialogue(rounds: int) -> list[str]:
+    """The messages of one conversation: the booking dialogue ``rounds`` times, a
+    ``/restart`` between two (the history keeps growing; the slots start over)."""
+    return [*CONVERSATION, *([RESTART, *CONVERSATION] * (rounds - 1))]
+
+
+async def play(handlers: Sequence[Handler], conversations: int, tag: str, rounds: int = 1) -> int:
     """Play the dialogue in ``conversations`` new conversations, message ``turn`` of
     conversation ``number`` to ``handlers[(turn + number) % len(handlers)]``; the number of
     messages the first handler (this process's agent) took."""
     sent = 0
     for number in range(conversations):
         sender = f"{tag}-{number}"
-        for turn, text in enumerate(CONVERSATION):
+        for turn, text in enumerate(dialogue(rounds)):
             at = (turn + number) % len(handlers)
             replies = await handlers[at](sender, text)
-            if not replies:
+            if not replies and text != RESTART:  # action_restart says nothing here
                 raise SystemExit(f"no reply to {text!r} in {sender}")
             sent += at == 0
     return sent
@@ -164,12 +175,12 @@ async def measure(bot_dir: Path, conversations: int, agents: int) -> tuple[float
     return sent / cpu, conversations * len(CONVERSATION) / wall, text.getvalue()
 
 
-async def marked_play(bot_dir: Path, conversations: int, agents: int) -> None:
+async def marked_play(bot_dir: Path, conversations: int, agents: int, rounds: int) -> None:
     """Warm up, then play ``conversations`` between two ``getppid()`` calls (the marks
     callgrind dumps its counters at)."""
     async with warm_agents(bot_dir, agents) as handlers:
         os.getppid()
-        await play(handlers, conversations, "counted")
+        await play(handlers, conversations, "counted", rounds)
         os.getppid()
 
 
@@ -194,20 +205,22 @@ def callgrind_instructions(script: str, *args: str) -> int:
     return int(match.group(1))
 
 
-def count_instructions(conversations: int, agents: int = 1) -> int:
+def count_instructions(conversations: int, agents: int = 1, rounds: int = 1) -> int:
     """Instructions this process executes for ``conversations`` played under callgrind
     (peers run outside it)."""
     return callgrind_instructions(
-        __file__, "--marked-play", str(conversations), "--agents", str(agents)
+        __file__,
+        *("--marked-play", str(conversations)),
+        *("--agents", str(agents), "--rounds", str(rounds)),
     )
 
 
-def handled_here(conversations: int, agents: int) -> int:
+def handled_here(conversations: int, agents: int, rounds: int = 1) -> int:
     """How many of the messages of ``conversations`` this process's agent handles."""
     return sum(
         (turn + number) % agents == 0
         for number in range(conversations)
-        for turn in range(len(CONVERSATION))
+        for turn in range(len(dialogue(rounds)))
     )
 
 
@@ -226,6 +239,13 @@ def main() -> None:
     parser.add_argument(
         "--agents", type=int, default=1, help="agents taking turns (the others in processes)"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="the dialogue this many times in each conversation, /restart between (with "
+        "--instructions: the count for 1 round and for this many, side by side)",
+    )
     parser.add_argument("--marked-play", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -235,7 +255,7 @@ def main() -> None:
         return
     if args.marked_play:  # the run under callgrind
         with tempfile.TemporaryDirectory(prefix="chinwag-cpu-") as tmp:
-            asyncio.run(marked_play(bot_copy(tmp), args.marked_play, args.agents))
+            asyncio.run(marked_play(bot_copy(tmp), args.marked_play, args.agents, args.rounds))
         return
     with tempfile.TemporaryDirectory(prefix="chinwag-cpu-") as tmp:
         load = os.getloadavg()[0]
@@ -250,6 +270,14 @@ def main() -> None:
             f"* {counted / here / 1e6:.2f} million instructions a message (callgrind, "
             f"{here} messages)\n"
         )
+        if args.rounds > 1:  # the same conversations, grown: does a message cost more?
+            counted = count_instructions(args.instructions, args.agents, args.rounds)
+            here = handled_here(args.instructions, args.agents, args.rounds)
+            instructions += (
+                f"* {counted / here / 1e6:.2f} million instructions a message with the dialogue "
+                f"{args.rounds} times in each conversation ({len(dialogue(args.rounds))} "
+                f"messages; callgrind, {here} messages)\n"
+            )
     messages = args.conversations * len(CONVERSATION)
     command = "python bench/agent_cpu.py " + " ".join(sys.argv[1:])
     section = "\n".join(
