@@ -18,8 +18,9 @@ executed per message. Callgrind dumps its counters each time the process calls
 second dump holds exactly that play (start-up, training and warm-up excluded).
 
 ``--rounds K`` (with ``--instructions``) counts again with the dialogue played K times in each
-conversation, ``/restart`` between: the same messages with a history K times as long, which
-should cost a message no more.
+conversation, ``/restart`` between: the same messages in a conversation whose stored history
+is K times as long (each ``/restart`` starts a new session, and a message reads the latest
+one, as in Rasa), which should cost a message no more.
 
 ``--agents 2`` plays what ``chinwag run --workers 2`` makes of a conversation: the
 conversation's messages alternate between this process's agent and a second agent in a
@@ -65,7 +66,7 @@ Handler = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
 def dialogue(rounds: int) -> list[str]:
     """The messages of one conversation: the booking dialogue ``rounds`` times, a
-    ``/restart`` between two (the history keeps growing; the slots start over)."""
+    ``/restart`` between two (the stored history keeps growing; each round is a session)."""
     return [*CONVERSATION, *([RESTART, *CONVERSATION] * (rounds - 1))]
 
 
