@@ -69,6 +69,14 @@ def error_response(
 class HubRequestHandler(RequestHandler):
     """aiohttp's protocol handler, answering its own errors as the hub's JSON errors."""
 
+    async def start(self) -> None:
+        # a connection refused at the limit (HubServer.connection_made) is closed before its
+        # task first runs; aiohttp's start() would then fail an assertion ("Task exception was
+        # never retrieved" in the log), since the hub does not cancel handlers
+        if self._manager is None:
+            return
+        await super().start()
+
     def handle_error(
         self,
         request: BaseRequest,

@@ -103,6 +103,10 @@ class HubTestServer(TestServer):
         self.limits = limits
 
     async def _make_runner(self, **kwargs: Any) -> HubRunner:
+        # aiohttp's TestServer asks for handlers to be cancelled when their client goes away;
+        # `chinwag run` keeps aiohttp's default (not cancelled: a handler reading a body gets
+        # the connection's error, and a message being handled is finished and stored)
+        kwargs.pop("handler_cancellation", None)
         return HubRunner(self.app, limits=self.limits, **kwargs)
 
 
