@@ -209,10 +209,15 @@ def _too_deep() -> HubError:
 
 async def read_body(request: web.Request) -> bytes:
     """The request body, read within the hub's body timeout (408 when the client is too slow;
-    413 past the size limit, from aiohttp)."""
+    413 past the size limit, from aiohttp).
+
+    ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` runs the read as a task
+    of its own, so even a body already received cost every message three turns of the event
+    loop (each as long as everything else the loop has ready) and a task."""
     timeout = request.app[BODY_TIMEOUT]
     try:
-        return await asyncio.wait_for(request.read(), timeout)
+        async with asyncio.timeout(timeout):
+            return await request.read()
     except TimeoutError:
         logger.warning(
             "%s %s from %s: body not received within %g s; closing",

@@ -16,8 +16,17 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
-from chinwag.adapters.hub import BOTS, CHANNELS, BotRuntime, create_app, resolve_port
+from chinwag.adapters.hub import (
+    BODY_TIMEOUT,
+    BOTS,
+    CHANNELS,
+    BotRuntime,
+    create_app,
+    read_body,
+    resolve_port,
+)
 from chinwag.core.data.problems import BotDataError
 from chinwag.core.stores.base import TrackerStore
 from chinwag.core.stores.locks import InProcessLockStore, LockStore
@@ -62,6 +71,32 @@ async def test_unknown_route_and_method_are_json(make_client: MakeClient, bot_a:
     response = await client.get("/webhooks/rest/webhook")
     assert response.status == 405
     assert await response.json() == {"error": "method not allowed", "detail": "allowed: POST"}
+
+
+async def test_a_received_body_is_read_without_giving_up_the_loop() -> None:
+    """A body that has arrived is read at once: the handler does not give the event loop up
+    (each turn of a busy loop lasts as long as everything else it has ready). Python 3.11's
+    ``asyncio.wait_for`` ran the read as a task of its own: three turns a message."""
+    turns = 0
+
+    def tick() -> None:
+        nonlocal turns
+        turns += 1
+        asyncio.get_running_loop().call_soon(tick)
+
+    async def echo(request: web.Request) -> web.Response:
+        before = turns
+        body = await read_body(request)
+        return web.json_response({"turns": turns - before, "bytes": len(body)})
+
+    app = web.Application()
+    app[BODY_TIMEOUT] = 5.0
+    app.router.add_post("/", echo)
+    asyncio.get_running_loop().call_soon(tick)
+    body = b'{"sender": "a", "message": "hello"}'
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/", data=body)
+        assert await response.json() == {"turns": 0, "bytes": len(body)}
 
 
 async def test_body_cap(make_client: MakeClient, bot_a: Path) -> None:
