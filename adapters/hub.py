@@ -43,7 +43,6 @@ import importlib
 import json
 import logging
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -54,7 +53,7 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from chinwag.adapters.server import ConnectionLimits, error_response, serve
+from chinwag.adapters.server import ConnectionLimits, SharedListener, error_response, serve
 from chinwag.channel_responses.render import render_rest
 from chinwag.core.agent import Agent, UserMessage, load_agent
 from chinwag.core.conversation_ids import MAX_LENGTH as MAX_ID_LENGTH
@@ -971,13 +970,13 @@ def run_hub(
     max_body: int = DEFAULT_MAX_BODY,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     limits: ConnectionLimits | None = None,
-    sock: socket.socket | None = None,
+    listener: SharedListener | None = None,
     metrics_port: int | None = None,
     event_loop: str | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, then stop cleanly (stores closed by cleanup_ctx).
-    ``sock``: an already listening socket to accept on (a worker of ``chinwag run
-    --workers``), instead of binding ``host``:``port``; ``event_loop``: "uvloop" or "asyncio"
+    ``listener``: the listening socket a worker of ``chinwag run --workers`` accepts on with
+    the others, instead of binding ``host``:``port``; ``event_loop``: "uvloop" or "asyncio"
     (default: uvloop where it is installed)."""
     app = create_app(
         bot_dirs,
@@ -989,7 +988,7 @@ def run_hub(
     )
     app.cleanup_ctx.append(long_lived_heap)  # after the bots' contexts: they load first
     names = ", ".join(bot_names(app))
-    worker = f" (worker {os.getpid()})" if sock is not None else ""
+    worker = f" (worker {os.getpid()})" if listener is not None else ""
 
     def serving() -> None:
         announce(f"chinwag hub serving {names} on http://{host}:{port}{worker}", event="serving")
@@ -1000,6 +999,6 @@ def run_hub(
         port=port,
         limits=limits or ConnectionLimits(),
         announce=serving,
-        sock=sock,
+        listener=listener,
         event_loop=event_loop,
     )

@@ -512,7 +512,8 @@ def _serve_workers(
     serve: Callable[..., None], host: str, port: int, workers: int, console: Console
 ) -> int:
     """``workers`` hub processes accepting on one listening socket, bound here before they
-    fork (the kernel hands each connection to one of them). Every worker has its own stores;
+    fork; a new connection goes to the worker with the fewest open (``SharedListener``,
+    in adapters/server.py). Every worker has its own stores;
     the lock store (record locks on ``.chinwag/locks`` by default, or MongoDB's leases)
     keeps each conversation to one message at a time across them. A worker killed by a
     signal is replaced; SIGTERM or SIGINT stops them all (SIGTERM to each, SIGKILL after
@@ -524,15 +525,19 @@ def _serve_workers(
 
     from aiohttp import web
 
+    from chinwag.adapters.server import SharedListener
+
     sock = socket.create_server((host, port), backlog=1024)
     sock.set_inheritable(True)
-    children: set[int] = set()
+    listener = SharedListener(sock, workers)
+    children: dict[int, int] = {}  # pid: slot
     stopping = False
 
-    def spawn() -> None:
+    def spawn(slot: int) -> None:
+        listener.release(slot)
         pid = os.fork()
         if pid:
-            children.add(pid)
+            children[pid] = slot
             return
         code = 1
         try:  # the worker: default signal handling (aiohttp installs its own), then serve
@@ -540,7 +545,8 @@ def _serve_workers(
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             _die_with_parent()
-            serve(sock=sock)
+            listener.take_slot(slot)
+            serve(listener=listener)
             code = 0
         except (web.GracefulExit, KeyboardInterrupt):  # a second stop signal while stopping
             code = 0
@@ -565,8 +571,8 @@ def _serve_workers(
     def kill_all(_signum: int, _frame: object) -> None:
         signal_all(signal.SIGKILL)
 
-    for _ in range(workers):
-        spawn()
+    for slot in range(workers):
+        spawn(slot)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGALRM, kill_all)
@@ -576,7 +582,7 @@ def _serve_workers(
             pid, status = os.waitpid(-1, 0)
             if pid not in children:
                 continue
-            children.discard(pid)
+            slot = children.pop(pid)
             if stopping:
                 continue
             if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) == 0:
@@ -586,7 +592,7 @@ def _serve_workers(
                     style="yellow",
                     markup=False,
                 )
-                spawn()
+                spawn(slot)
             else:  # it could not start or serve (bad bot files, store down): stop the hub
                 exit_code = os.WEXITSTATUS(status)
                 stop(signal.SIGTERM, None)
