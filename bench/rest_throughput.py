@@ -52,6 +52,9 @@ CONCURRENCY = (1, 50)
 MAX_MESSAGES = 50_000
 LAG_TICK = 0.01  # seconds between the loop-lag samples
 LAG_DIR_ENV = "CHINWAG_BENCH_LAG_DIR"
+# the load generator's clock (time.perf_counter: CLOCK_MONOTONIC, one clock for every process
+# of the machine) when it sent the request; the hub's probe times the wait and service from it
+SENT_HEADER = "X-Bench-Sent"
 
 
 # ---------------------------------------------------------------------------- echo server
@@ -134,12 +137,59 @@ def serve_hub(argv: list[str]) -> int:
                 }
                 (lag_dir / f"{os.getpid()}.json").write_text(json.dumps(summary))
 
+        requests: list[tuple[float, float, float]] = []  # (sent, handler start, handler end)
+
+        @web.middleware
+        async def stamp(request: web.Request, handler: Any) -> web.StreamResponse:
+            started = time.perf_counter()
+            response = await handler(request)
+            sent = request.headers.get(SENT_HEADER)
+            if sent is not None:
+                requests.append((float(sent), started, time.perf_counter()))
+            return response
+
+        async def save_requests(app: web.Application) -> Any:
+            yield
+            (lag_dir / f"{os.getpid()}.requests").write_text(json.dumps(requests))
+
+        app.middlewares.insert(0, stamp)  # outermost: the handler's whole time
+        app.cleanup_ctx.append(save_requests)
         app.cleanup_ctx.append(probe)
         app.on_startup.append(count_collections)  # these run after every cleanup context
         return app
 
     chinwag.adapters.hub.create_app = with_probe
     return chinwag_main(["run", *argv])
+
+
+def queueing(lag_dir: Path, window: tuple[float, float]) -> dict[str, Any]:
+    """Where the time of the requests sent within ``window`` went, from the hub processes'
+    records: the wait (sent by the load generator to the handler's start: the connection,
+    the request's bytes and the queue of requests ahead of it) and the service (the
+    handler's start to its end), and how many requests each process handled."""
+    waits: list[float] = []
+    services: list[float] = []
+    per_process: list[int] = []
+    for path in lag_dir.glob("*.requests"):
+        mine = [r for r in json.loads(path.read_text()) if window[0] <= r[0] <= window[1]]
+        per_process.append(len(mine))
+        waits += [start - sent for sent, start, _ in mine]
+        services += [end - start for _, start, end in mine]
+    if not waits:
+        return {}
+    waits.sort()
+    services.sort()
+
+    def ms(values: list[float], q: float) -> float:
+        return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+
+    return {
+        "wait_p50_ms": ms(waits, 0.5),
+        "wait_p99_ms": ms(waits, 0.99),
+        "service_p50_ms": ms(services, 0.5),
+        "service_p99_ms": ms(services, 0.99),
+        "per_process": sorted(per_process, reverse=True),
+    }
 
 
 def loop_lag(lag_dir: Path) -> dict[str, float]:
@@ -192,7 +242,11 @@ async def run_load(
                         return
                     url = urls[(number + (turn if alternate else 0)) % len(urls)]
                     started = time.perf_counter()
-                    async with session.post(url, json={"sender": sender, "message": text}) as r:
+                    async with session.post(
+                        url,
+                        json={"sender": sender, "message": text},
+                        headers={SENT_HEADER: repr(started)},
+                    ) as r:
                         await r.read()
                         if r.status != 200:
                             errors += 1
@@ -212,6 +266,7 @@ async def run_load(
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "client_cpu_ms": 1000 * cpu,  # the generator's own CPU while it sent
+        "window": (began, began + elapsed),  # on the machine's perf_counter clock
     }
 
 
@@ -281,9 +336,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def benchmark(
     duration: float, workers: list[int], event_loop: str
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {}
     lags: dict[str, dict[str, float]] = {}
+    queues: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="chinwag-bench-") as tmp:
         bot = Path(tmp) / "restaurant"
         shutil.copytree(BOT, bot, ignore=shutil.ignore_patterns(".chinwag", "__pycache__"))
@@ -316,15 +372,18 @@ def benchmark(
             finally:
                 stop(process)
             lags[name] = loop_lag(lag_dir)
+            busiest = results[name][-1]  # the last concurrency: 50 conversations
+            queues[name] = queueing(lag_dir, busiest["window"])
         stored = (bot / ".chinwag" / "conversations.db").is_file()
         if not stored:
             raise SystemExit("the hub did not use its SQLite store")
-    return results, lags
+    return results, lags, queues
 
 
 def report(
     results: dict[str, list[dict[str, Any]]],
     lags: dict[str, dict[str, float]],
+    queues: dict[str, dict[str, Any]],
     command: str,
     duration: float,
     load: tuple[float, float],
@@ -380,6 +439,25 @@ def report(
                     f"{lag['lag_max_ms']:.1f} | {cpu:.3f} | {per_thousand:.0f} | "
                     f"{lag['gc_full']:.0f} | "
                     f"{lag['gc_max_ms']:.1f} |"
+                )
+    if any(queues.values()):
+        lines += [
+            "",
+            f"Where the time of a message went at {CONCURRENCY[-1]} conversations, from each "
+            "hub process's records: the wait (the load generator sent it, to the hub's handler "
+            "starting on it: connection, bytes and the requests queued ahead) and the service "
+            "(the handler's start to its end), and the messages each process handled:",
+            "",
+            "| server | wait p50 ms | wait p99 ms | service p50 ms | service p99 ms "
+            "| messages a process |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for name, queue in queues.items():
+            if queue:
+                lines.append(
+                    f"| {name} | {queue['wait_p50_ms']:.1f} | {queue['wait_p99_ms']:.1f} | "
+                    f"{queue['service_p50_ms']:.2f} | {queue['service_p99_ms']:.2f} | "
+                    f"{' / '.join(str(n) for n in queue['per_process'])} |"
                 )
     lines += [
         "",
@@ -448,10 +526,10 @@ def main() -> None:
         from chinwag.adapters.server import default_event_loop
 
         event_loop = args.event_loop or default_event_loop()
-        results, lags = benchmark(args.duration, args.workers, event_loop)
+        results, lags, queues = benchmark(args.duration, args.workers, event_loop)
         loadavg = (load_before, os.getloadavg()[0])
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
-        text = report(results, lags, command.strip(), args.duration, loadavg, event_loop)
+        text = report(results, lags, queues, command.strip(), args.duration, loadavg, event_loop)
         print(text)
         write_results(args.out, text)
 
