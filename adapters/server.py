@@ -183,35 +183,51 @@ class SharedListener:
     """A listening socket the hub's workers all accept on, and how many connections each
     worker has open (a few integers in memory the workers share, made before they fork).
 
-    ``slot`` is the worker's place among them (set in the worker); the parent zeroes the count
-    of a worker that ended before it starts another in its slot.
+    ``slot`` is the worker's place among them (``take_slot``, in the worker). A slot counts
+    only while its worker accepts (``start_serving`` to ``stop_serving``): one still loading
+    its bots, stopping, or dead (the parent ``release``s its slot before starting another in
+    it) is not a worker with fewer connections to leave new ones to.
     """
 
     def __init__(self, sock: socket.socket, workers: int) -> None:
         self.sock = sock
         self.slot: int | None = None
+        self._serving = False
         self._counts = memoryview(mmap.mmap(-1, 8 * workers)).cast("q")  # shared across fork
+        for slot in range(workers):
+            self._counts[slot] = _NOT_SERVING
 
     def take_slot(self, slot: int) -> None:
         self.slot = slot
-        self._counts[slot] = 0
 
     def release(self, slot: int) -> None:
-        self._counts[slot] = 0
+        self._counts[slot] = _NOT_SERVING
+
+    def start_serving(self, connections: int) -> None:
+        self._serving = True
+        self.set_open(connections)
+
+    def stop_serving(self) -> None:
+        self._serving = False
+        if self.slot is not None:
+            self.release(self.slot)
 
     def set_open(self, connections: int) -> None:
-        if self.slot is not None:
+        if self._serving and self.slot is not None:
             self._counts[self.slot] = connections
 
-    def counts(self) -> list[int]:
-        """Each worker's open connections, by slot."""
-        return self._counts.tolist()
+    def counts(self) -> list[int | None]:
+        """Each worker's open connections, by slot (``None``: not accepting)."""
+        return [None if n == _NOT_SERVING else n for n in self._counts.tolist()]
 
     def fewest(self) -> bool:
-        """Whether this worker has no more connections open than any other."""
+        """Whether no other accepting worker has fewer connections open than this one."""
         if self.slot is None:
             return True
         return self._counts[self.slot] <= min(self._counts)
+
+
+_NOT_SERVING = 2**62  # a slot's count while its worker does not accept: never the fewest
 
 
 class TakeTurnsAcceptor(asyncio.AbstractServer):
@@ -236,20 +252,21 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
         self._sock = listener.sock
         self._protocol_factory = protocol_factory
         self._connecting: set[asyncio.Task[Any]] = set()
-        self._serving = False
+        self._reading = False
         self._deferred = False
         self._closed = asyncio.Event()
         self._sock.setblocking(False)
+        listener.start_serving(getattr(protocol_factory, "open_connections", 0))
         self._resume()
 
     def _resume(self) -> None:
-        if not self._closed.is_set() and not self._serving:
+        if not self._closed.is_set() and not self._reading:
             self._loop.add_reader(self._sock.fileno(), self._accept)
-            self._serving = True
+            self._reading = True
 
     def _pause(self, seconds: float) -> None:
         self._loop.remove_reader(self._sock.fileno())
-        self._serving = False
+        self._reading = False
         self._loop.call_later(seconds, self._resume)
 
     def _accept(self) -> None:
@@ -283,9 +300,10 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
-            if self._serving:
+            self._listener.stop_serving()
+            if self._reading:
                 self._loop.remove_reader(self._sock.fileno())
-            self._serving = False
+            self._reading = False
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -300,7 +318,7 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
         return (self._sock,)
 
     def is_serving(self) -> bool:
-        return self._serving
+        return not self._closed.is_set()
 
     async def start_serving(self) -> None:
         self._resume()

@@ -98,35 +98,50 @@ async def test_a_new_connection_goes_to_the_worker_with_fewer_open(
         # the counts follow connections closing too
         left = served[3:]
         await wait_for_counts(workers.listener, [left.count("first"), left.count("second")])
+        for session in sessions[3:]:
+            await session.close()
+        await wait_for_counts(workers.listener, [0, 0])
     finally:
         for session in sessions:
             await session.close()
         await workers.close()
-    await wait_for_counts(workers.listener, [0, 0])
+    assert workers.listener.counts() == [None, None]  # stopped: neither takes connections
 
 
 async def test_a_busier_worker_takes_a_connection_nobody_else_takes(
     shared_socket: socket.socket,
 ) -> None:
-    """The worker with fewer open does not accept (busy, stuck, or ended before the parent
-    cleared its count): after ``ACCEPT_DEFER`` the busier worker takes the connection."""
+    """The worker with fewer open does not accept (busy or stuck): after ``ACCEPT_DEFER`` the
+    busier worker takes the connection."""
     workers = Workers(shared_socket, ["first", "second"])
-    await workers.start(0)  # "second" (slot 1) never accepts; its count stays 0
+    stuck = copy.copy(workers.listener)
+    stuck.take_slot(1)
+    stuck.start_serving(0)  # says it accepts, never does
+    await workers.start(0)
     async with aiohttp.ClientSession() as one, aiohttp.ClientSession() as two:
         assert await answered_by(one, workers.url) == "first"  # a tie: 0 and 0
         assert workers.listener.counts() == [1, 0]
         assert await answered_by(two, workers.url) == "first"  # deferred, then taken
         assert workers.listener.counts() == [2, 0]
     await workers.close()
+    assert workers.listener.counts() == [None, 0]  # a stopped worker takes no more
 
 
-def test_the_parent_clears_an_ended_workers_count(shared_socket: socket.socket) -> None:
+def test_only_accepting_workers_count(shared_socket: socket.socket) -> None:
     parent = SharedListener(shared_socket, 3)
-    worker = copy.copy(parent)
+    assert parent.counts() == [None, None, None]
+    worker = copy.copy(parent)  # a forked worker's copy, its counts shared
     worker.take_slot(2)
-    worker.set_open(7)
-    assert parent.counts() == [0, 0, 7]
+    assert parent.counts() == [None, None, None]  # loading its bots: not accepting yet
+    worker.start_serving(7)
+    assert parent.counts() == [None, None, 7]
+    assert worker.fewest()  # the other slots are not accepting
+    other = copy.copy(parent)
+    other.take_slot(0)
+    other.start_serving(2)
     assert not worker.fewest()
+    assert other.fewest()
     parent.release(2)  # the worker was killed: its connections went with it
-    assert parent.counts() == [0, 0, 0]
-    assert worker.fewest()
+    assert parent.counts() == [2, None, None]
+    other.stop_serving()
+    assert parent.counts() == [None, None, None]
