@@ -242,57 +242,63 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
     """
 
     def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        listener: SharedListener,
-        protocol_factory: Callable[[], asyncio.Protocol],
+        self, loop: asyncio.AbstractEventLoop, listener: SharedListener, server: HubServer
     ) -> None:
         self._loop = loop
         self._listener = listener
         self._sock = listener.sock
-        self._protocol_factory = protocol_factory
+        self._server = server
         self._connecting: set[asyncio.Task[Any]] = set()
         self._reading = False
-        self._deferred = False
         self._closed = asyncio.Event()
         self._sock.setblocking(False)
-        listener.start_serving(getattr(protocol_factory, "open_connections", 0))
-        self._resume()
+        listener.start_serving(server.open_connections)
+        self._start_reading()
 
-    def _resume(self) -> None:
+    def _start_reading(self) -> None:
         if not self._closed.is_set() and not self._reading:
-            self._loop.add_reader(self._sock.fileno(), self._accept)
+            self._loop.add_reader(self._sock.fileno(), self._ready)
             self._reading = True
 
-    def _pause(self, seconds: float) -> None:
-        self._loop.remove_reader(self._sock.fileno())
-        self._reading = False
-        self._loop.call_later(seconds, self._resume)
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._sock.fileno())
+            self._reading = False
 
-    def _accept(self) -> None:
-        if not self._deferred and not self._listener.fewest():
-            self._deferred = True  # next time it is this worker's, whoever has fewer
-            self._pause(ACCEPT_DEFER)
-            return
-        self._deferred = False
+    def _ready(self) -> None:
+        if self._listener.fewest():
+            self._take_one()
+        else:  # a worker with fewer open may take it; if none has, this one will
+            self._stop_reading()
+            self._loop.call_later(ACCEPT_DEFER, self._after_deferring)
+
+    def _after_deferring(self) -> None:
+        if not self._closed.is_set() and self._take_one():
+            self._start_reading()
+
+    def _take_one(self) -> bool:
+        """Accept one waiting connection if there is one; False if accepting failed (and is
+        paused for ``ACCEPT_PAUSE``)."""
         try:
             conn, _ = self._sock.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another worker took it, or the client gave up meanwhile
+            return True  # another worker took it, or the client gave up meanwhile
         except OSError as exc:  # out of file descriptors or memory: pause, as asyncio does
             logger.error("cannot accept connections (%s); trying again in %s s", exc, ACCEPT_PAUSE)
-            self._pause(ACCEPT_PAUSE)
-            return
+            self._stop_reading()
+            self._loop.call_later(ACCEPT_PAUSE, self._start_reading)
+            return False
         conn.setblocking(False)
         if conn.family in (socket.AF_INET, socket.AF_INET6):
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as create_server does
         task = self._loop.create_task(self._connect(conn))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
+        return True
 
     async def _connect(self, conn: socket.socket) -> None:
         try:
-            await self._loop.connect_accepted_socket(self._protocol_factory, conn)
+            await self._loop.connect_accepted_socket(self._server, conn)
         except OSError as exc:  # the client went away before the transport was made
             logger.debug("dropped a new connection: %s", exc)
             conn.close()
@@ -301,9 +307,7 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
         if not self._closed.is_set():
             self._closed.set()
             self._listener.stop_serving()
-            if self._reading:
-                self._loop.remove_reader(self._sock.fileno())
-            self._reading = False
+            self._stop_reading()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -321,7 +325,7 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
         return not self._closed.is_set()
 
     async def start_serving(self) -> None:
-        self._resume()
+        self._start_reading()
 
     async def serve_forever(self) -> None:
         await self._closed.wait()
@@ -345,7 +349,7 @@ class SharedSocketSite(web.SockSite):
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with its runner
         server = self._runner.server
-        assert server is not None
+        assert isinstance(server, HubServer)
         self._server = TakeTurnsAcceptor(asyncio.get_running_loop(), self._listener, server)
 
 

@@ -64,7 +64,7 @@ async def shared_socket() -> AsyncIterator[socket.socket]:
 
 
 async def answered_by(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(url) as response:
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
         assert response.status == 200
         return await response.text()
 
