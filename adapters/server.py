@@ -10,6 +10,10 @@ read timeout lives with the body reader (``adapters.hub.read_body``), where the 
 ``serve`` runs an app until SIGINT/SIGTERM, as ``aiohttp.web.run_app`` does, with this runner,
 on uvloop's event loop where it is installed (libuv's loop and transports in C: fewer
 instructions a request than asyncio's own, see bench/results/hub_instructions.md).
+
+The workers of ``chinwag run --workers N`` share one listening socket (a
+:class:`SharedListener`); each accepts through a :class:`TakeTurnsAcceptor`, so that a new
+connection goes to the worker with the fewest open instead of to whichever woke first.
 """
 
 from __future__ import annotations
