@@ -71,7 +71,7 @@ async def test_a_killed_worker_loses_no_acknowledged_message(
     killed = asyncio.Event()
     failed_after_kill = 0
 
-    # a new connection per request: the kernel hands each to either worker
+    # a new connection per request: each goes to whichever worker has fewer open
     connector = aiohttp.TCPConnector(force_close=True, limit=100)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -145,7 +145,7 @@ async def test_a_slack_retry_is_answered_once_across_workers(
             ) as response:
                 return response.status
 
-        # a new connection per delivery: the kernel hands each to either worker
+        # a new connection per delivery: each goes to whichever worker has fewer open
         connector = aiohttp.TCPConnector(force_close=True)
         async with aiohttp.ClientSession(connector=connector) as session:
             assert await deliver(session, 0) == 200
@@ -172,7 +172,7 @@ async def test_the_workers_serve_on_the_event_loop_asked_for(
     await hub.wait_ready()
     await worker_pids(hub, 2)
     conversations = [f"loop{i}" for i in range(4)]
-    # a new connection per request: the kernel hands each to either worker
+    # a new connection per request: each goes to whichever worker has fewer open
     connector = aiohttp.TCPConnector(force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
         for k in range(3):
