@@ -57,6 +57,11 @@ LAG_DIR_ENV = "CHINWAG_BENCH_LAG_DIR"
 SENT_HEADER = "X-Bench-Sent"
 
 
+def quantile_ms(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of ``ordered`` (sorted seconds), in ms: the value at index ``q * n``."""
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 # ---------------------------------------------------------------------------- echo server
 
 
@@ -127,8 +132,8 @@ def serve_hub(argv: list[str]) -> int:
             lags.sort()
             if lags:
                 summary = {
-                    "p50_ms": 1000 * lags[len(lags) // 2],
-                    "p99_ms": 1000 * lags[min(len(lags) - 1, int(0.99 * len(lags)))],
+                    "p50_ms": quantile_ms(lags, 0.5),
+                    "p99_ms": quantile_ms(lags, 0.99),
                     "max_ms": 1000 * lags[-1],
                     "gc_ms": 1000 * sum(pause for _, pause in collections),
                     "gc_full": sum(1 for generation, _ in collections if generation == 2),
@@ -180,14 +185,11 @@ def queueing(lag_dir: Path, window: tuple[float, float]) -> dict[str, Any]:
     waits.sort()
     services.sort()
 
-    def ms(values: list[float], q: float) -> float:
-        return 1000 * values[min(len(values) - 1, int(q * len(values)))]
-
     return {
-        "wait_p50_ms": ms(waits, 0.5),
-        "wait_p99_ms": ms(waits, 0.99),
-        "service_p50_ms": ms(services, 0.5),
-        "service_p99_ms": ms(services, 0.99),
+        "wait_p50_ms": quantile_ms(waits, 0.5),
+        "wait_p99_ms": quantile_ms(waits, 0.99),
+        "service_p50_ms": quantile_ms(services, 0.5),
+        "service_p99_ms": quantile_ms(services, 0.99),
         "per_process": sorted(per_process, reverse=True),
     }
 
@@ -264,7 +266,7 @@ async def run_load(
         "seconds": elapsed,
         "per_second": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "p99_ms": quantile_ms(latencies, 0.99),
         "client_cpu_ms": 1000 * cpu,  # the generator's own CPU while it sent
         "window": (began, began + elapsed),  # on the machine's perf_counter clock
     }
