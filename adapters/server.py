@@ -328,18 +328,11 @@ class TakeTurnsAcceptor(asyncio.AbstractServer):
     def is_serving(self) -> bool:
         return not self._closed.is_set()
 
-    async def start_serving(self) -> None:
+    async def start_serving(self) -> None:  # it serves from the start
         self._start_reading()
 
     async def serve_forever(self) -> None:
         await self._closed.wait()
-
-    async def __aenter__(self) -> TakeTurnsAcceptor:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-        await self.wait_closed()
 
 
 class SharedSocketSite(web.SockSite):
