@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -798,8 +799,11 @@ def events_from_list(items: Iterable[Any]) -> list[Event]:
 
 # how many stored events' texts are kept (the oldest go first)
 STORED_TEXTS_KEPT = 20_000
-# event identity -> (the event, held so that its id stays its own; its JSON text)
-_stored_texts: dict[int, tuple[Event, str]] = {}
+# event identity -> (the event, held so that its id stays its own; its JSON text), oldest
+# first. An OrderedDict: a plain dict whose oldest entry is deleted after every insert scans
+# over the deleted slots at its front to find the next oldest (8.5 us an event at 20,000 kept,
+# against 0.5 us for popitem here)
+_stored_texts: OrderedDict[int, tuple[Event, str]] = OrderedDict()
 
 
 def keep_stored_text(event: Event, text: str) -> None:
@@ -811,7 +815,7 @@ def keep_stored_text(event: Event, text: str) -> None:
     """
     _stored_texts[id(event)] = (event, text)
     if len(_stored_texts) > STORED_TEXTS_KEPT:
-        del _stored_texts[next(iter(_stored_texts))]
+        _stored_texts.popitem(last=False)
 
 
 def stored_text(event: Event) -> str | None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chinwag.core import events as events_module
 from chinwag.core.events import (
     EVENT_TYPES,
     ActionExecuted,
@@ -38,6 +39,8 @@ from chinwag.core.events import (
     UserUttered,
     event_from_dict,
     events_from_list,
+    keep_stored_text,
+    stored_text,
     surely_parses,
 )
 
@@ -478,3 +481,19 @@ def test_surely_parses_every_sample_of_the_checked_events(event: Event) -> None:
     """The usual events (as the agent makes them) take the cheap way; others are parsed."""
     checked = ("user", "user_featurization", "bot", "slot", "action", "active_loop")
     assert surely_parses(event.to_dict()) == (event.type_name in (*checked, "session_started"))
+
+
+def test_stored_texts_keep_the_newest_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remembered stored texts are bounded: past the limit, the oldest event's goes
+    first; a text is given back only for the very object it was kept for."""
+    monkeypatch.setattr(events_module, "STORED_TEXTS_KEPT", 3)
+    monkeypatch.setattr(events_module, "_stored_texts", type(events_module._stored_texts)())
+    kept = [SlotSet("n", i, timestamp=TS) for i in range(5)]
+    for event in kept:
+        keep_stored_text(event, json.dumps(event.to_dict()))
+    assert [stored_text(e) is None for e in kept] == [True, True, False, False, False]
+    assert json.loads(stored_text(kept[4]) or "")["value"] == 4
+    assert stored_text(SlotSet("n", 4, timestamp=TS)) is None  # equal, not the same object
+    keep_stored_text(kept[2], "again")  # kept again: its text changes, nothing is forgotten
+    assert stored_text(kept[2]) == "again"
+    assert stored_text(kept[3]) is not None and stored_text(kept[4]) is not None
