@@ -1,7 +1,7 @@
 """CPU cost of one message in-process: ``Agent.handle`` on the restaurant bot, no HTTP.
 
     .venv/bin/python bench/agent_cpu.py [--conversations 200] [--out FILE.md] [--label NAME]
-        [--instructions 20] [--rounds 8] [--agents 2]
+        [--instructions 20] [--rounds 8] [--agents 2] [--warm 5]
 
 Loads a copy of bots/restaurant with its default store (SQLite under .chinwag/, behind the
 recent-events cache) and plays the REST bench's booking dialogue (``bench/rest_throughput.py``
@@ -21,6 +21,11 @@ second dump holds exactly that play (start-up, training and warm-up excluded).
 conversation, ``/restart`` between: the same messages in a conversation whose stored history
 is K times as long (each ``/restart`` starts a new session, and a message reads the latest
 one, as in Rasa), which should cost a message no more.
+
+``--warm K`` plays K conversations before anything is measured (default 5: the first calls
+build caches). A server has handled many more: with ``--warm 3000`` (24,000 messages, past
+every bounded cache of recent conversations and stored events) the figures are those of a
+process in its steady state.
 
 ``--agents 2`` plays what ``chinwag run --workers 2`` makes of a conversation: the
 conversation's messages alternate between this process's agent and a second agent in a
@@ -60,6 +65,7 @@ from chinwag.core.data.loader import load_bot  # noqa: E402
 from chinwag.core.stores.factory import create_lock_store, create_tracker_store  # noqa: E402
 
 RESTART = "/restart"
+WARM_CONVERSATIONS = 5  # played before measuring, unless --warm says otherwise
 # one message to an agent: (conversation id, text) -> the replies
 Handler = Callable[[str, str], Awaitable[list[dict[str, Any]]]]
 
@@ -141,8 +147,10 @@ async def serve_peer(bot_dir: Path, replies: TextIO) -> None:
 
 
 @asynccontextmanager
-async def warm_agents(bot_dir: Path, agents: int = 1) -> AsyncIterator[list[Handler]]:
-    """This process's agent, then ``agents - 1`` peers, after a few conversations (first
+async def warm_agents(
+    bot_dir: Path, agents: int = 1, warm: int = WARM_CONVERSATIONS
+) -> AsyncIterator[list[Handler]]:
+    """This process's agent, then ``agents - 1`` peers, after ``warm`` conversations (first
     calls build caches; not what a message costs)."""
     async with AsyncExitStack() as stack:
         agent = await stack.enter_async_context(bot_agent(bot_dir))
@@ -155,12 +163,14 @@ async def warm_agents(bot_dir: Path, agents: int = 1) -> AsyncIterator[list[Hand
             peer = Peer(bot_dir)
             stack.callback(peer.close)
             handlers.append(peer.handle)
-        await play(handlers, 5, "warm")
+        await play(handlers, warm, "warm")
         yield handlers
 
 
-async def measure(bot_dir: Path, conversations: int, agents: int) -> tuple[float, float, str]:
-    async with warm_agents(bot_dir, agents) as handlers:
+async def measure(
+    bot_dir: Path, conversations: int, agents: int, warm: int
+) -> tuple[float, float, str]:
+    async with warm_agents(bot_dir, agents, warm) as handlers:
         cpu, wall = time.process_time(), time.perf_counter()
         sent = await play(handlers, conversations, "timed")
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -176,10 +186,12 @@ async def measure(bot_dir: Path, conversations: int, agents: int) -> tuple[float
     return sent / cpu, conversations * len(CONVERSATION) / wall, text.getvalue()
 
 
-async def marked_play(bot_dir: Path, conversations: int, agents: int, rounds: int) -> None:
+async def marked_play(
+    bot_dir: Path, conversations: int, agents: int, rounds: int, warm: int
+) -> None:
     """Warm up, then play ``conversations`` between two ``getppid()`` calls (the marks
     callgrind dumps its counters at)."""
-    async with warm_agents(bot_dir, agents) as handlers:
+    async with warm_agents(bot_dir, agents, warm) as handlers:
         os.getppid()
         await play(handlers, conversations, "counted", rounds)
         os.getppid()
@@ -206,13 +218,15 @@ def callgrind_instructions(script: str, *args: str) -> int:
     return int(match.group(1))
 
 
-def count_instructions(conversations: int, agents: int = 1, rounds: int = 1) -> int:
+def count_instructions(
+    conversations: int, agents: int = 1, rounds: int = 1, warm: int = WARM_CONVERSATIONS
+) -> int:
     """Instructions this process executes for ``conversations`` played under callgrind
     (peers run outside it)."""
     return callgrind_instructions(
         __file__,
         *("--marked-play", str(conversations)),
-        *("--agents", str(agents), "--rounds", str(rounds)),
+        *("--agents", str(agents), "--rounds", str(rounds), "--warm", str(warm)),
     )
 
 
@@ -247,6 +261,13 @@ def main() -> None:
         help="the dialogue this many times in each conversation, /restart between (with "
         "--instructions: the count for 1 round and for this many, side by side)",
     )
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=WARM_CONVERSATIONS,
+        metavar="K",
+        help=f"conversations played before measuring (default {WARM_CONVERSATIONS})",
+    )
     parser.add_argument("--marked-play", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--peer", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -256,23 +277,25 @@ def main() -> None:
         return
     if args.marked_play:  # the run under callgrind
         with tempfile.TemporaryDirectory(prefix="chinwag-cpu-") as tmp:
-            asyncio.run(marked_play(bot_copy(tmp), args.marked_play, args.agents, args.rounds))
+            asyncio.run(
+                marked_play(bot_copy(tmp), args.marked_play, args.agents, args.rounds, args.warm)
+            )
         return
     with tempfile.TemporaryDirectory(prefix="chinwag-cpu-") as tmp:
         load = os.getloadavg()[0]
         per_cpu, per_wall, profile = asyncio.run(
-            measure(bot_copy(tmp), args.conversations, args.agents)
+            measure(bot_copy(tmp), args.conversations, args.agents, args.warm)
         )
     instructions = ""
     if args.instructions:
-        counted = count_instructions(args.instructions, args.agents)
+        counted = count_instructions(args.instructions, args.agents, warm=args.warm)
         here = handled_here(args.instructions, args.agents)
         instructions = (
             f"* {counted / here / 1e6:.2f} million instructions a message (callgrind, "
             f"{here} messages)\n"
         )
         if args.rounds > 1:  # the same conversations, grown: does a message cost more?
-            counted = count_instructions(args.instructions, args.agents, args.rounds)
+            counted = count_instructions(args.instructions, args.agents, args.rounds, args.warm)
             here = handled_here(args.instructions, args.agents, args.rounds)
             instructions += (
                 f"* {counted / here / 1e6:.2f} million instructions a message with the dialogue "
@@ -285,8 +308,8 @@ def main() -> None:
         [
             f"## {args.label}",
             "",
-            f"Command: `{command.strip()}`; {messages} messages; load average (1 min) at "
-            f"start {load:.2f} on {os.cpu_count()} CPUs.",
+            f"Command: `{command.strip()}`; {messages} messages after {args.warm} warm-up "
+            f"conversations; load average (1 min) at start {load:.2f} on {os.cpu_count()} CPUs.",
             "",
             f"* {per_cpu:.0f} messages per CPU second ({1000 / per_cpu:.2f} ms CPU a message)",
             f"* {per_wall:.0f} messages per wall second",
