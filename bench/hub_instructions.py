@@ -1,18 +1,18 @@
 """Instructions a REST message costs the hub process, against the bare aiohttp echo's request.
 
     .venv/bin/python bench/hub_instructions.py [--conversations 10] [--concurrency 1 10]
-        [--out FILE.md] [--label NAME]
+        [--warm 2] [--out FILE.md] [--label NAME]
 
 Throughput on this machine moves with whatever else runs on it (bench/rest_throughput.py
 records the load average for that reason). This script gives figures that do not: each
 server (the echo of bench/rest_throughput.py, then ``chinwag run --workers 1`` on a copy of
 bots/restaurant with its default SQLite store) runs under valgrind's callgrind (every
-thread of the process, the SQLite one included). After a warm-up the counters are zeroed
-(``callgrind_control --zero``), the load generator of bench/rest_throughput.py plays
-``--conversations`` booking dialogues per virtual user, and the counters are dumped
-(``callgrind_control --dump``): the instructions the server executed for exactly those
-messages, HTTP parsing and answering included, divided by the messages. The load generator
-runs natively, outside callgrind.
+thread of the process, the SQLite one included). After a warm-up (``--warm K`` dialogues per
+virtual user, 2 by default) the counters are zeroed (``callgrind_control --zero``), the load
+generator of bench/rest_throughput.py plays ``--conversations`` booking dialogues per virtual
+user, and the counters are dumped (``callgrind_control --dump``): the instructions the server
+executed for exactly those messages, HTTP parsing and answering included, divided by the
+messages. The load generator runs natively, outside callgrind.
 
 ``KEEP_DUMPS=DIR`` copies callgrind's dumps there (``callgrind_annotate --inclusive=yes``
 shows where the instructions went).
@@ -48,6 +48,7 @@ from bench.rest_throughput import (  # noqa: E402
 from chinwag.adapters.server import default_event_loop  # noqa: E402
 
 STARTUP_TIMEOUT = 900  # seconds: the hub imports its libraries about 50x slower under valgrind
+WARM = 2  # dialogues per virtual user before the count, unless --warm says otherwise
 
 
 def play(port: int, conversations: int, concurrency: int) -> int:
@@ -70,7 +71,9 @@ def play(port: int, conversations: int, concurrency: int) -> int:
     return int(result["messages"])
 
 
-def counted(command: list[str], tmp: Path, conversations: int, concurrency: int) -> float:
+def counted(
+    command: list[str], tmp: Path, conversations: int, concurrency: int, warm: int = WARM
+) -> float:
     """Instructions a message of the server ``command`` (given ``--port`` last)."""
     port = free_port()
     out = tmp / f"callgrind-{port}.out"
@@ -86,7 +89,7 @@ def counted(command: list[str], tmp: Path, conversations: int, concurrency: int)
         process = subprocess.Popen(valgrind, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         wait_ready(port, process, timeout=STARTUP_TIMEOUT)
-        play(port, 2, concurrency)  # warm-up: first calls build caches
+        play(port, warm, concurrency)  # warm-up: first calls build caches
         subprocess.run(["callgrind_control", "--zero", str(process.pid)], check=True)
         sent = play(port, conversations, concurrency)
         subprocess.run(["callgrind_control", "--dump", str(process.pid)], check=True)
@@ -124,6 +127,14 @@ def main() -> None:
         default=None,
         help="both servers' event loop (default: the hub's default)",
     )
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=WARM,
+        metavar="K",
+        help=f"dialogues per virtual user before the count (default {WARM}; 40 with ten "
+        "users passes the hub's bounded caches: its steady state)",
+    )
     parser.add_argument("--label", default="run")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/hub_instructions.md")
     args = parser.parse_args()
@@ -146,7 +157,7 @@ def main() -> None:
         }
         for concurrency in args.concurrency:
             figures = {
-                name: counted(command, tmp, args.conversations, concurrency)
+                name: counted(command, tmp, args.conversations, concurrency, args.warm)
                 for name, command in servers.items()
             }
             echo, hub = figures.values()
@@ -165,8 +176,8 @@ def main() -> None:
                 f"## {args.label}",
                 "",
                 f"Command: `{command.strip()}`; {args.conversations} booking dialogues "
-                f"({len(CONVERSATION)} messages each) per virtual user; both servers on the "
-                f"{event_loop} event loop.",
+                f"({len(CONVERSATION)} messages each) per virtual user, after {args.warm} "
+                f"warm-up dialogues each; both servers on the {event_loop} event loop.",
                 "",
                 "| virtual users | echo: instructions a request | hub: instructions a message "
                 "| hub as a share of the floor |",
