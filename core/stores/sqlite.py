@@ -15,8 +15,12 @@ timeout is zero and it never checkpoints: when another connection or process hol
 lock, the statement is rolled back untouched and runs again on the store's own thread, which
 waits for the lock (``busy_timeout``) there, and the WAL is copied into the database file on
 that thread too, every ``CHECKPOINT_EVERY`` inline commits (the fsync a checkpoint does never
-stalls the loop). Several processes may share the file: WAL lets readers run beside the one
-writer, and each append checks the numbering inside its own write transaction.
+blocks the loop). A checkpoint holds the writers' turn (below) while it runs, a few
+milliseconds: SQLite writes the WAL from its start again only after a checkpoint has copied
+all of it, and one that the loops' commits kept overtaking never did, so the WAL grew by every
+commit for as long as the load lasted. Several processes may share the file: WAL lets readers
+run beside the one writer, and each append checks the numbering inside its own write
+transaction.
 
 The event loops' connections take turns for their writes through a lock of their own: an
 exclusive ``flock`` on a file beside the database (``<file>-writer``), held for each write
@@ -69,6 +73,8 @@ CHECKPOINT_EVERY = 200
 # found the turn taken and waited 60 us at the median, 2 ms at the 99th percentile (a holder
 # that had lost its CPU); a write handed to the thread takes 20-30 ms (see the top).
 SPIN_FOR_TURN = 0.005
+# how long the thread's checkpoint waits for the writers' turn before it runs without it
+CHECKPOINT_TURN_WAIT = 1.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -103,6 +109,16 @@ class WriterLock:
         except OSError as exc:  # a read-only folder: SQLite's busy handling alone
             logger.warning("writers' turn %s not used: %s", self.path, exc)
             self._usable = False
+        return True
+
+    def acquire_waiting(self, limit: float, pause: float = 0.0005) -> bool:
+        """Take the lock if its holder lets go within ``limit`` seconds, sleeping ``pause``
+        between tries (for a thread that can wait: it gives up the CPU and the GIL)."""
+        deadline = time.perf_counter() + limit
+        while not self.try_acquire():
+            if time.perf_counter() >= deadline:
+                return False
+            time.sleep(pause)
         return True
 
     def acquire_spinning(self, limit: float) -> bool:
@@ -156,6 +172,9 @@ class SQLiteThread:
         self._commits = 0  # inline commits since the last checkpoint
         self._checkpoint: asyncio.Future[None] | None = None
         self._writer = WriterLock(path.with_name(f"{path.name}-writer"))  # the loops' turn
+        # the same turn for the thread's checkpoints: a lock of its own (another open file),
+        # so that it keeps this process's loop out too
+        self._checkpoint_turn = WriterLock(self._writer.path)
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -167,6 +186,8 @@ class SQLiteThread:
             return await self.run(work)
         if writes and self.synchronous.upper() != "NORMAL":  # FULL fsyncs every commit
             return await self.run(work)
+        if writes and self._checkpoint is not None:  # it needs the turn: let it have it first
+            await asyncio.wait([self._checkpoint])
         if not writes:
             result = self._on_loop(work)
         elif self._writer.acquire_spinning(SPIN_FOR_TURN):
@@ -182,7 +203,7 @@ class SQLiteThread:
             self._commits += 1
             if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
                 self._commits = 0
-                self._checkpoint = asyncio.ensure_future(self.run(_checkpoint))
+                self._checkpoint = asyncio.ensure_future(self.run(self._checkpoint_in_turn))
                 self._checkpoint.add_done_callback(self._checkpointed)
         return cast(T, result)
 
@@ -194,6 +215,27 @@ class SQLiteThread:
             if exc.sqlite_errorcode not in _BUSY:
                 raise StoreUnavailable(f"{self.what} {self.path}: {exc}") from exc
             return _BUSY_NOW
+
+    def _checkpoint_in_turn(self, db: sqlite3.Connection) -> None:
+        """A checkpoint (on the thread) that the loops' writes cannot overtake.
+
+        SQLite writes the WAL file from its start again only once a checkpoint has copied
+        every frame in it. Under load the loops kept appending while the thread copied, so no
+        checkpoint ever finished the WAL, and the file grew by every commit for as long as the
+        load lasted (hundreds of MB in a minute, each new page zeroed by the kernel: a tenth
+        of a hub's CPU). Holding the writers' turn for the checkpoint (a few ms, every
+        ``CHECKPOINT_EVERY`` commits) lets it finish; the next commit starts the WAL over.
+        This process's loop waits for the checkpoint before its next write (``run_short``);
+        other processes' loops hold the turn one transaction at a time. When the turn stays
+        taken past ``CHECKPOINT_TURN_WAIT`` (a holder stopped), the checkpoint runs anyway,
+        as far as it gets.
+        """
+        taken = self._checkpoint_turn.acquire_waiting(CHECKPOINT_TURN_WAIT)
+        try:
+            _checkpoint(db)
+        finally:
+            if taken:
+                self._checkpoint_turn.release()
 
     def _checkpointed(self, done: asyncio.Future[None]) -> None:
         self._checkpoint = None
@@ -251,6 +293,7 @@ class SQLiteThread:
             await self.run(shut)
         self._executor.shutdown(wait=True)
         self._writer.close()
+        self._checkpoint_turn.close()
 
 
 # SQLITE_BUSY and SQLITE_LOCKED with their extended codes: another connection has the lock

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chinwag.core.events import ActionExecuted, SlotSet
+from chinwag.core.events import ActionExecuted, BotUttered, SlotSet
 from chinwag.core.stores import sqlite as sqlite_store
 from chinwag.core.stores.sqlite import SQLiteTrackerStore, WriterLock
 
@@ -145,6 +145,33 @@ async def test_inline_appends_are_checkpointed_on_the_thread(
         page = 4096 + 24  # a WAL frame: one page and its header; every commit writes one or more
         assert wal < 20 * page, f"the WAL grew to {wal} bytes over {appends} appends"
         assert [e.value for e in await store.load("c1")] == list(range(appends))  # type: ignore[attr-defined]
+    finally:
+        await store.close()
+
+
+async def test_the_wal_stays_bounded_while_appends_go_on_during_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load the loop keeps appending while the thread checkpoints. SQLite starts the WAL
+    file over only after a checkpoint has copied every frame in it; one that new frames
+    overtake never catches up, and the WAL then grew by every append for as long as the load
+    lasted (180 MB over 8,000 appends of a booking turn). The checkpoint takes the writers'
+    turn, so nothing is appended while it runs."""
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 5)
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    appends, largest = 600, 0
+    wal = Path(f"{store.path}-wal")
+    try:
+        for seq in range(appends):
+            await store.append("c1", [SlotSet("n", seq), BotUttered("x" * 3000)], 2 * seq)
+            await asyncio.sleep(0)  # the loop's other work (a server's next request)
+            largest = max(largest, wal.stat().st_size)
+        page = 4096 + 24  # a WAL frame
+        # some checkpoints' worth of commits (a few frames each), not 600 appends' worth
+        assert largest < 100 * page, f"the WAL grew to {largest} bytes over {appends} appends"
+        loaded = await store.load("c1")
+        assert [e.value for e in loaded[::2]] == list(range(appends))  # type: ignore[attr-defined]
     finally:
         await store.close()
 
