@@ -75,6 +75,8 @@ CHECKPOINT_EVERY = 200
 SPIN_FOR_TURN = 0.005
 # how long the thread's checkpoint waits for the writers' turn before it runs without it
 CHECKPOINT_TURN_WAIT = 1.0
+# how long a checkpoint in the turn waits for readers still on the WAL, in milliseconds
+CHECKPOINT_READERS_WAIT_MS = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -230,12 +232,20 @@ class SQLiteThread:
         taken past ``CHECKPOINT_TURN_WAIT`` (a holder stopped), the checkpoint runs anyway,
         as far as it gets.
         """
-        taken = self._checkpoint_turn.acquire_waiting(CHECKPOINT_TURN_WAIT)
-        try:
+        if not self._checkpoint_turn.acquire_waiting(CHECKPOINT_TURN_WAIT):
             _checkpoint(db)
+            return
+        try:
+            # RESTART: once copied, wait for the readers still on the WAL (a tail read takes
+            # tens of microseconds), so that the next commit starts it over whatever another
+            # process reads meanwhile; never long (a long reader, an export, is not waited for)
+            db.execute(f"PRAGMA busy_timeout={CHECKPOINT_READERS_WAIT_MS}")
+            try:
+                db.execute("PRAGMA wal_checkpoint(RESTART)")
+            finally:
+                db.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
         finally:
-            if taken:
-                self._checkpoint_turn.release()
+            self._checkpoint_turn.release()
 
     def _checkpointed(self, done: asyncio.Future[None]) -> None:
         self._checkpoint = None
