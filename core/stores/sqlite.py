@@ -15,12 +15,12 @@ timeout is zero and it never checkpoints: when another connection or process hol
 lock, the statement is rolled back untouched and runs again on the store's own thread, which
 waits for the lock (``busy_timeout``) there, and the WAL is copied into the database file on
 that thread too, every ``CHECKPOINT_EVERY`` inline commits (the fsync a checkpoint does never
-blocks the loop). A checkpoint holds the writers' turn (below) while it runs, a few
-milliseconds: SQLite writes the WAL from its start again only after a checkpoint has copied
-all of it, and one that the loops' commits kept overtaking never did, so the WAL grew by every
-commit for as long as the load lasted. Several processes may share the file: WAL lets readers
-run beside the one writer, and each append checks the numbering inside its own write
-transaction.
+blocks the loop). SQLite writes the WAL from its start again only after a checkpoint has
+copied all of it, which the loops' commits, overtaking each checkpoint, kept from happening
+under load: the WAL grew by every commit for as long as the load lasted. So once the WAL holds
+``WAL_RESTART_FRAMES``, the thread takes the writers' turn (below) for the few milliseconds
+it takes to finish the WAL. Several processes may share the file: WAL lets readers run beside
+the one writer, and each append checks the numbering inside its own write transaction.
 
 The event loops' connections take turns for their writes through a lock of their own: an
 exclusive ``flock`` on a file beside the database (``<file>-writer``), held for each write
@@ -73,7 +73,10 @@ CHECKPOINT_EVERY = 200
 # found the turn taken and waited 60 us at the median, 2 ms at the 99th percentile (a holder
 # that had lost its CPU); a write handed to the thread takes 20-30 ms (see the top).
 SPIN_FOR_TURN = 0.005
-# how long the thread's checkpoint waits for the writers' turn before it runs without it
+# frames (a page each) the WAL may hold after a checkpoint before the next commits wait for its
+# restart (16 MB with 4 KB pages)
+WAL_RESTART_FRAMES = 4096
+# how long a restart waits for the writers' turn before leaving it to the next checkpoint
 CHECKPOINT_TURN_WAIT = 1.0
 # how long a checkpoint in the turn waits for readers still on the WAL, in milliseconds
 CHECKPOINT_READERS_WAIT_MS = 5
@@ -177,6 +180,7 @@ class SQLiteThread:
         # the same turn for the thread's checkpoints: a lock of its own (another open file),
         # so that it keeps this process's loop out too
         self._checkpoint_turn = WriterLock(self._writer.path)
+        self._turn_wanted = False  # set on the thread while a checkpoint waits for the turn
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -188,7 +192,7 @@ class SQLiteThread:
             return await self.run(work)
         if writes and self.synchronous.upper() != "NORMAL":  # FULL fsyncs every commit
             return await self.run(work)
-        if writes and self._checkpoint is not None:  # it needs the turn: let it have it first
+        if writes and self._turn_wanted and self._checkpoint is not None:  # let it have the turn
             await asyncio.wait([self._checkpoint])
         if not writes:
             result = self._on_loop(work)
@@ -205,7 +209,7 @@ class SQLiteThread:
             self._commits += 1
             if self._commits >= CHECKPOINT_EVERY and self._checkpoint is None:
                 self._commits = 0
-                self._checkpoint = asyncio.ensure_future(self.run(self._checkpoint_in_turn))
+                self._checkpoint = asyncio.ensure_future(self.run(self._checkpoint_and_restart))
                 self._checkpoint.add_done_callback(self._checkpointed)
         return cast(T, result)
 
@@ -218,34 +222,40 @@ class SQLiteThread:
                 raise StoreUnavailable(f"{self.what} {self.path}: {exc}") from exc
             return _BUSY_NOW
 
-    def _checkpoint_in_turn(self, db: sqlite3.Connection) -> None:
-        """A checkpoint (on the thread) that the loops' writes cannot overtake.
+    def _checkpoint_and_restart(self, db: sqlite3.Connection) -> None:
+        """A checkpoint on the thread, beside the loops' writes; and once the WAL holds more
+        than ``WAL_RESTART_FRAMES``, a restart of it that those writes cannot overtake.
 
         SQLite writes the WAL file from its start again only once a checkpoint has copied
-        every frame in it. Under load the loops kept appending while the thread copied, so no
+        every frame in it. Under load the loops commit while the thread copies, so no
         checkpoint ever finished the WAL, and the file grew by every commit for as long as the
         load lasted (hundreds of MB in a minute, each new page zeroed by the kernel: a tenth
-        of a hub's CPU). Holding the writers' turn for the checkpoint (a few ms, every
-        ``CHECKPOINT_EVERY`` commits) lets it finish; the next commit starts the WAL over.
-        This process's loop waits for the checkpoint before its next write (``run_short``);
-        other processes' loops hold the turn one transaction at a time. When the turn stays
-        taken past ``CHECKPOINT_TURN_WAIT`` (a holder stopped), the checkpoint runs anyway,
-        as far as it gets.
+        of a hub's CPU). Past the limit the thread takes the writers' turn, this process's
+        loop waits for it before its next write (``run_short``; other processes' loops hold
+        the turn one transaction at a time), and a RESTART checkpoint copies the few frames
+        the first one left, so the next commit starts the WAL over: a pause of the writes of
+        a few milliseconds, once the WAL has grown by ``WAL_RESTART_FRAMES``. When the turn
+        stays taken past ``CHECKPOINT_TURN_WAIT`` (a holder stopped), the WAL waits for the
+        next checkpoint.
         """
-        if not self._checkpoint_turn.acquire_waiting(CHECKPOINT_TURN_WAIT):
-            _checkpoint(db)
+        if _checkpoint(db) <= WAL_RESTART_FRAMES:
             return
+        self._turn_wanted = True
         try:
-            # RESTART: once copied, wait for the readers still on the WAL (a tail read takes
-            # tens of microseconds), so that the next commit starts it over whatever another
-            # process reads meanwhile; never long (a long reader, an export, is not waited for)
-            db.execute(f"PRAGMA busy_timeout={CHECKPOINT_READERS_WAIT_MS}")
+            if not self._checkpoint_turn.acquire_waiting(CHECKPOINT_TURN_WAIT):
+                return
             try:
-                db.execute("PRAGMA wal_checkpoint(RESTART)")
+                # RESTART waits for the readers still on the WAL (a tail read takes tens of
+                # microseconds); never long: a long reader (an export) is not waited for
+                db.execute(f"PRAGMA busy_timeout={CHECKPOINT_READERS_WAIT_MS}")
+                try:
+                    db.execute("PRAGMA wal_checkpoint(RESTART)")
+                finally:
+                    db.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
             finally:
-                db.execute(f"PRAGMA busy_timeout={round(self.busy_timeout * 1000)}")
+                self._checkpoint_turn.release()
         finally:
-            self._checkpoint_turn.release()
+            self._turn_wanted = False
 
     def _checkpointed(self, done: asyncio.Future[None]) -> None:
         self._checkpoint = None
@@ -332,9 +342,11 @@ def _enter_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def _checkpoint(db: sqlite3.Connection) -> None:
-    """Copy the WAL into the database file as far as no reader needs it (never waits)."""
-    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+def _checkpoint(db: sqlite3.Connection) -> int:
+    """Copy the WAL into the database file as far as no reader needs it (never waits); the
+    frames in the WAL."""
+    _busy, frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(frames)
 
 
 class SQLiteTrackerStore(SeqIndexedStore):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -149,30 +150,52 @@ async def test_inline_appends_are_checkpointed_on_the_thread(
         await store.close()
 
 
-async def test_the_wal_stays_bounded_while_appends_go_on_during_checkpoints(
+async def test_the_wal_starts_over_when_commits_overtake_every_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under load the loop keeps appending while the thread checkpoints. SQLite starts the WAL
-    file over only after a checkpoint has copied every frame in it; one that new frames
-    overtake never catches up, and the WAL then grew by every append for as long as the load
-    lasted (180 MB over 8,000 appends of a booking turn). The checkpoint takes the writers'
-    turn, so nothing is appended while it runs."""
+    """SQLite writes the WAL from its start again only after a checkpoint has copied every frame
+    in it. Under load another commit lands while the thread's checkpoint copies (another
+    worker's, or this loop's), so no checkpoint finished the WAL and it grew by every append
+    for as long as the load lasted (180 MB over 8,000 appends of a booking turn). Here every
+    checkpoint is overtaken by a commit of another connection, as under load; past
+    ``WAL_RESTART_FRAMES`` the thread takes the writers' turn and finishes the WAL, so the next
+    append starts it over."""
     monkeypatch.setattr(sqlite_store, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_FRAMES", 30)
     store = SQLiteTrackerStore(tmp_path / "conversations.db")
     await store.open()
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    overtaking = itertools.count()
+    passive = sqlite_store._checkpoint
+
+    def overtaken(db: sqlite3.Connection) -> int:
+        # a write begun before the copy ends and committed after it: the copy did not finish
+        # the WAL, and the commit did not start it over (it began before the copy ended)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute(
+            "INSERT INTO events VALUES ('other', ?, 'slot', 0, '{}')", (next(overtaking),)
+        )
+        frames = passive(db)
+        other.execute("COMMIT")
+        return frames
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint", overtaken)
     appends, largest = 600, 0
     wal = Path(f"{store.path}-wal")
     try:
         for seq in range(appends):
             await store.append("c1", [SlotSet("n", seq), BotUttered("x" * 3000)], 2 * seq)
-            await asyncio.sleep(0)  # the loop's other work (a server's next request)
+            while store._thread._checkpoint is not None:  # each checkpoint, then the next append
+                await asyncio.sleep(0.001)
             largest = max(largest, wal.stat().st_size)
+        assert next(overtaking) > 100  # every fifth append's checkpoint was overtaken
         page = 4096 + 24  # a WAL frame
-        # some checkpoints' worth of commits (a few frames each), not 600 appends' worth
+        # the restart's limit and one checkpoint's commits (a few frames each), not 600 appends'
         assert largest < 100 * page, f"the WAL grew to {largest} bytes over {appends} appends"
         loaded = await store.load("c1")
         assert [e.value for e in loaded[::2]] == list(range(appends))  # type: ignore[attr-defined]
     finally:
+        other.close()
         await store.close()
 
 
