@@ -229,8 +229,8 @@ class SQLiteThread:
         SQLite writes the WAL file from its start again only once a checkpoint has copied
         every frame in it. Under load the loops commit while the thread copies, so no
         checkpoint ever finished the WAL, and the file grew by every commit for as long as the
-        load lasted (hundreds of MB in a minute, each new page zeroed by the kernel: a tenth
-        of a hub's CPU). Past the limit the thread takes the writers' turn, this process's
+        load lasted (774 MB in 45 s of one worker at 50 conversations, beside a 66 MB
+        database). Past the limit the thread takes the writers' turn, this process's
         loop waits for it before its next write (``run_short``; other processes' loops hold
         the turn one transaction at a time), and a RESTART checkpoint copies the few frames
         the first one left, so the next commit starts the WAL over: a pause of the writes of
