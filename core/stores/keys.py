@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from chinwag.core.stores.sqlite import SQLiteThread
 
 T = TypeVar("T")
-PURGE_EVERY = 1000  # writes between deletions of expired SQLite rows
+PURGE_EVERY = 1000  # writes between deletions of expired keys (SQLite rows, memory)
 
 
 class KeyStore(ABC):
@@ -49,11 +49,23 @@ class KeyStore(ABC):
 
 
 class MemoryKeyStore(KeyStore):
-    """One process's keys (the in-memory tracker store's companion); ``clock`` for tests."""
+    """One process's keys (the in-memory tracker store's companion); ``clock`` for tests.
+
+    An expired key is forgotten when it is next looked up, and every expired one every
+    ``PURGE_EVERY`` writes: a Slack event id or Telegram update id is never looked up again,
+    and without the purge each one would stay for as long as the process runs."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}
+        self._writes = 0
+
+    def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 0:
+            now = self.clock()
+            for item in [k for k, (_, expires) in self._keys.items() if expires <= now]:
+                del self._keys[item]
 
     def _live(self, namespace: str, key: str) -> tuple[str, float] | None:
         item = self._keys.get((namespace, key))
@@ -66,10 +78,12 @@ class MemoryKeyStore(KeyStore):
         if self._live(namespace, key) is not None:
             return False
         self._keys[(namespace, key)] = (value, self.clock() + ttl)
+        self._wrote()
         return True
 
     async def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         self._keys[(namespace, key)] = (value, self.clock() + ttl)
+        self._wrote()
 
     async def get(self, namespace: str, key: str) -> str | None:
         item = self._live(namespace, key)

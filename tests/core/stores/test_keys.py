@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from chinwag.core.data.loader import load_bot
+from chinwag.core.stores import keys as keys_module
 from chinwag.core.stores.factory import create_key_store, key_store_beside
 from chinwag.core.stores.keys import KeyStore, MemoryKeyStore, MongoKeyStore, SQLiteKeyStore
 from chinwag.core.stores.mongo import MongoTrackerStore
@@ -81,6 +82,23 @@ async def test_values_are_shared_until_they_expire(make_keys: KeyStoreFactory) -
     assert await one.get("payload", "k1") == "replaced"
     await one.put("payload", "k2", "gone", -1)
     assert await two.get("payload", "k2") is None
+
+
+async def test_the_memory_store_forgets_expired_keys_nobody_asks_for_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slack event ids and Telegram update ids are added once and never looked up again: the
+    expired ones go every ``PURGE_EVERY`` writes, so a long-running process's keys stay the
+    live ones."""
+    monkeypatch.setattr(keys_module, "PURGE_EVERY", 10)
+    now = [1000.0]
+    store = MemoryKeyStore(clock=lambda: now[0])
+    for update in range(95):  # one a second, each kept 30 s
+        assert await store.add("telegram:bot", str(update), 30)
+        now[0] += 1
+    assert len(store._keys) <= 30 + 10  # the live ones and at most one purge's worth more
+    assert not await store.add("telegram:bot", "94", 30)  # a live one is still there
+    assert await store.add("telegram:bot", "10", 30)  # an expired one can come again
 
 
 async def test_the_key_store_lives_beside_the_conversations(tmp_path: Path) -> None:
