@@ -18,9 +18,10 @@ that thread too, every ``CHECKPOINT_EVERY`` inline commits (the fsync a checkpoi
 blocks the loop). SQLite writes the WAL from its start again only after a checkpoint has
 copied all of it, which the loops' commits, overtaking each checkpoint, kept from happening
 under load: the WAL grew by every commit for as long as the load lasted. So once the WAL holds
-``WAL_RESTART_FRAMES``, the thread takes the writers' turn (below) for the 10-30 ms it
-takes to finish the WAL. Several processes may share the file: WAL lets readers run beside
-the one writer, and each append checks the numbering inside its own write transaction.
+``WAL_RESTART_FRAMES``, the thread takes the writers' turn (below) for as long as it takes
+to finish the WAL (milliseconds, at most a few tens). Several processes may share the file:
+WAL lets readers run beside the one writer, and each append checks the numbering inside its
+own write transaction.
 
 The event loops' connections take turns for their writes through a lock of their own: an
 exclusive ``flock`` on a file beside the database (``<file>-writer``), held for each write
@@ -74,10 +75,10 @@ CHECKPOINT_EVERY = 200
 # that had lost its CPU); a write handed to the thread takes 20-30 ms (see the top).
 SPIN_FOR_TURN = 0.005
 # frames (a page each) the WAL may hold after a checkpoint before the next commits wait for its
-# restart (256 MB with 4 KB pages). A restart pauses the writes of every process for 10-30 ms,
-# long enough for other workers' appends to go to their threads: at 16 MB two workers under the
-# REST bench's load restarted about once a second, and the p99 of a message's service rose
-# from 4-6 ms to 60-120 ms; at 256 MB that is once every 15 s or so under that load
+# restart (256 MB with 4 KB pages). A restart pauses the writes of every process for up to a few
+# tens of ms, long enough for other workers' appends to go to their threads: at 16 MB two
+# workers under the REST bench's load restarted about once a second, and the p99 of a
+# message's service rose from 4-6 ms to 60-120 ms; at 256 MB that is once every 15 s or so
 WAL_RESTART_FRAMES = 65_536
 # how long a restart waits for the writers' turn before leaving it to the next checkpoint
 CHECKPOINT_TURN_WAIT = 1.0
@@ -236,10 +237,11 @@ class SQLiteThread:
         database). Past the limit the thread takes the writers' turn, this process's
         loop waits for it before its next write (``run_short``; other processes' loops hold
         the turn one transaction at a time), and a RESTART checkpoint copies the frames the
-        first one left, so the next commit starts the WAL over: a pause of the writes of
-        10-30 ms, once the WAL has grown by ``WAL_RESTART_FRAMES``. When the turn
-        stays taken past ``CHECKPOINT_TURN_WAIT`` (a holder stopped), the WAL waits for the
-        next checkpoint.
+        first one left, so the next commit starts the WAL over: a pause of the writes of up
+        to a few tens of milliseconds, once the WAL has grown by ``WAL_RESTART_FRAMES``. When
+        the turn stays taken past ``CHECKPOINT_TURN_WAIT`` (a holder stopped), or a reader
+        stays on the WAL past ``CHECKPOINT_READERS_WAIT_MS`` (an export), the WAL waits for
+        the next checkpoint, which tries again.
         """
         if _checkpoint(db) <= WAL_RESTART_FRAMES:
             return
