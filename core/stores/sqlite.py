@@ -39,6 +39,7 @@ shell).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
@@ -80,8 +81,10 @@ SPIN_FOR_TURN = 0.005
 # workers under the REST bench's load restarted about once a second, and the p99 of a
 # message's service rose from 4-6 ms to 60-120 ms; at 256 MB that is once every 15 s or so
 WAL_RESTART_FRAMES = 65_536
-# how long a restart waits for the writers' turn before leaving it to the next checkpoint
+# how long a restart waits for the writers' turn before leaving it to the next checkpoint, and
+# how it waits between tries (on the store's thread)
 CHECKPOINT_TURN_WAIT = 1.0
+THREAD_PAUSE = functools.partial(time.sleep, 0.0005)
 # how long a checkpoint in the turn waits for readers still on the WAL, in milliseconds
 CHECKPOINT_READERS_WAIT_MS = 5
 
@@ -120,24 +123,16 @@ class WriterLock:
             self._usable = False
         return True
 
-    def acquire_waiting(self, limit: float, pause: float = 0.0005) -> bool:
-        """Take the lock if its holder lets go within ``limit`` seconds, sleeping ``pause``
-        between tries (for a thread that can wait: it gives up the CPU and the GIL)."""
+    def acquire_within(self, limit: float, pause: Callable[[], object] = os.sched_yield) -> bool:
+        """Take the lock if its holder lets go within ``limit`` seconds, trying it again after
+        each ``pause``: by default a yield of the CPU (to the holder, if it waits for one),
+        which an event loop can afford for a few milliseconds; a thread that can wait longer
+        sleeps instead (``THREAD_PAUSE``), giving up the GIL too."""
         deadline = time.perf_counter() + limit
         while not self.try_acquire():
             if time.perf_counter() >= deadline:
                 return False
-            time.sleep(pause)
-        return True
-
-    def acquire_spinning(self, limit: float) -> bool:
-        """Take the lock if its holder lets go within ``limit`` seconds, trying it again
-        between yields of the CPU (to the holder, if it waits for one)."""
-        deadline = time.perf_counter() + limit
-        while not self.try_acquire():
-            if time.perf_counter() >= deadline:
-                return False
-            os.sched_yield()
+            pause()
         return True
 
     def release(self) -> None:
@@ -200,7 +195,7 @@ class SQLiteThread:
             await asyncio.wait([self._checkpoint])
         if not writes:
             result = self._on_loop(work)
-        elif self._writer.acquire_spinning(SPIN_FOR_TURN):
+        elif self._writer.acquire_within(SPIN_FOR_TURN):
             try:
                 result = self._on_loop(work)
             finally:
@@ -247,7 +242,7 @@ class SQLiteThread:
             return
         self._turn_wanted = True
         try:
-            if not self._checkpoint_turn.acquire_waiting(CHECKPOINT_TURN_WAIT):
+            if not self._checkpoint_turn.acquire_within(CHECKPOINT_TURN_WAIT, THREAD_PAUSE):
                 return
             try:
                 # RESTART waits for the readers still on the WAL (a tail read takes tens of

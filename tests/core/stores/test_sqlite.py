@@ -48,7 +48,8 @@ def test_the_writers_turn_is_one_holders_at_a_time(tmp_path: Path) -> None:
     try:
         assert first.try_acquire()
         assert not second.try_acquire()
-        assert not second.acquire_spinning(0.001)
+        assert not second.acquire_within(0.001)
+        assert not second.acquire_within(0.001, sqlite_store.THREAD_PAUSE)
         first.release()
         assert second.try_acquire()
         assert not first.try_acquire()
