@@ -512,12 +512,12 @@ def _serve_workers(
     serve: Callable[..., None], host: str, port: int, workers: int, console: Console
 ) -> int:
     """``workers`` hub processes accepting on one listening socket, bound here before they
-    fork; a new connection goes to the worker with the fewest open (``SharedListener``,
-    in adapters/server.py). Every worker has its own stores;
-    the lock store (record locks on ``.chinwag/locks`` by default, or MongoDB's leases)
-    keeps each conversation to one message at a time across them. A worker killed by a
-    signal is replaced; SIGTERM or SIGINT stops them all (SIGTERM to each, SIGKILL after
-    ``STOP_GRACE`` seconds), and a worker that cannot start (bad bot files) stops the hub."""
+    fork; a new connection goes to the worker with the fewest open (``SharedListener``, in
+    adapters/server.py). Every worker has its own stores; the lock store (record locks on
+    ``.chinwag/locks`` by default, or MongoDB's leases) keeps each conversation to one
+    message at a time across them. A worker killed by a signal is replaced; SIGTERM or
+    SIGINT stops them all (SIGTERM to each, SIGKILL after ``STOP_GRACE`` seconds), and a
+    worker that cannot start (bad bot files) stops the hub."""
     import contextlib
     import os
     import signal
