@@ -10,8 +10,11 @@ observations, nothing per conversation.
 
 from __future__ import annotations
 
+import math
 import time
+from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
@@ -20,9 +23,10 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
 
 from chinwag.core.stores.base import StoreError
 from chinwag.core.stores.locks import LockStore, LockTimeout
@@ -47,7 +51,7 @@ class HubMetrics:
         self.messages_out = Counter(
             "chinwag_messages_sent", "Bot messages sent", ["bot", "channel"], registry=r
         )
-        self.latency = Histogram(
+        self.latency = LoopHistogram(
             "chinwag_latency_seconds",
             "Time spent per message (stage=message) and in its NLU, policy, action and store steps",
             ["bot", "stage"],
@@ -64,7 +68,7 @@ class HubMetrics:
             ["bot", "kind"],
             registry=r,
         )
-        self.lock_waits = Histogram(
+        self.lock_waits = LoopHistogram(
             "chinwag_lock_wait_seconds",
             "Time a message waited for its conversation's lock",
             ["bot"],
@@ -84,6 +88,77 @@ class HubMetrics:
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+class LoopHistogram:
+    """A labelled histogram like :class:`prometheus_client.Histogram`, exposed in the same
+    series (``_bucket``, ``_count``, ``_sum``, ``_created``), for observations made on one
+    thread, the event loop's.
+
+    The library's histogram takes a lock for its sum and another for the bucket on every
+    observation, which a message paid nine times (3% of its CPU). Here each child keeps
+    plain numbers: an observation is a bisection and two additions, and the registry reads
+    the counts when it is scraped (:meth:`collect`).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        *,
+        buckets: Sequence[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        bounds = sorted(float(b) for b in buckets)
+        self.bounds = (*bounds, math.inf) if bounds[-1] != math.inf else tuple(bounds)
+        self._children: dict[tuple[str, ...], HistogramChild] = {}
+        registry.register(self)
+
+    def labels(self, *values: str) -> HistogramChild:
+        """The child for these label values (made on first use)."""
+        if len(values) != len(self.labelnames):
+            raise ValueError(f"{self.name}: labels {self.labelnames}, got {values!r}")
+        key = tuple(map(str, values))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = HistogramChild(self.bounds)
+        return child
+
+    def collect(self) -> Iterator[Metric]:
+        metric = Metric(self.name, self.documentation, "histogram")
+        for values, child in list(self._children.items()):
+            labels = dict(zip(self.labelnames, values, strict=True))
+            total = 0
+            for bound, count in zip(self.bounds, child.counts, strict=True):
+                total += count
+                le = floatToGoString(bound)
+                metric.add_sample(f"{self.name}_bucket", {**labels, "le": le}, total)
+            metric.add_sample(f"{self.name}_count", labels, total)
+            metric.add_sample(f"{self.name}_sum", labels, child.sum)
+            metric.add_sample(f"{self.name}_created", labels, child.created)
+        yield metric
+
+
+class HistogramChild:
+    """One label set's counts of a :class:`LoopHistogram`: how many observations fell in
+    each bucket (not cumulative), their sum, and when it was made."""
+
+    __slots__ = ("bounds", "counts", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        """Count ``amount`` (a duration) in the first bucket whose bound is at least it."""
+        self.sum += amount
+        self.counts[bisect_left(self.bounds, amount)] += 1
 
 
 class BotMetrics:
@@ -196,7 +271,7 @@ class _Timed:
 
     __slots__ = ("_histogram", "_started")
 
-    def __init__(self, histogram: Histogram) -> None:
+    def __init__(self, histogram: HistogramChild) -> None:
         self._histogram = histogram
         self._started = 0.0
 

@@ -1,10 +1,14 @@
-"""BotMetrics.locked: the lock's wait observed, lock timeouts and store errors counted."""
+"""BotMetrics.locked: the lock's wait observed, lock timeouts and store errors counted;
+LoopHistogram exposed as prometheus_client's Histogram is."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from chinwag.core.metrics import BotMetrics
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from chinwag.core.metrics import BUCKETS, BotMetrics, LoopHistogram
 from chinwag.core.stores.base import StoreUnavailable
 from chinwag.core.stores.locks import InProcessLockStore, LockTimeout
 
@@ -33,3 +37,24 @@ async def test_locked_observes_waits_and_counts_what_failed_inside() -> None:
     assert sample(metrics, "chinwag_errors_total", kind="lock_timeout") == 1
     assert sample(metrics, "chinwag_lock_wait_seconds_count") == 3
     assert locks._locks == {}
+
+
+def test_a_loop_histogram_is_exposed_as_the_library_histogram_is() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    loop = LoopHistogram("t_seconds", "Time", ["bot", "stage"], buckets=BUCKETS, registry=ours)
+    library = Histogram("t_seconds", "Time", ["bot", "stage"], buckets=BUCKETS, registry=theirs)
+    # on a bound, between bounds, past the last, zero, and a second label set
+    amounts = [0.001, 0.0011, 0.0025, 0.03, 31.0, 0.0, 1e-9, 10.0, 7.5]
+    for i, amount in enumerate(amounts):
+        labels = ("b", "nlu" if i % 3 else "message")
+        loop.labels(*labels).observe(amount)
+        library.labels(*labels).observe(amount)
+
+    def text(registry: CollectorRegistry) -> str:  # the _created times differ, nothing else
+        exposed = generate_latest(registry).decode()
+        return re.sub(r"(_created\{[^}]*\}) \S+", r"\1 T", exposed)
+
+    assert text(ours) == text(theirs)
+    assert 't_seconds_bucket{bot="b",le="+Inf",stage="nlu"} 6.0' in text(ours)
+    with pytest.raises(ValueError, match="labels"):
+        loop.labels("b")
