@@ -93,9 +93,11 @@ class EventTexts:
     """The JSON text of recent conversations' events, for the tracker an action receives.
 
     Events never change once they are in a tracker, and a tracker (and its copies) keep the
-    same event objects from one message to the next, so each event is serialized once: a
-    call serializes only the events that are not, by identity, the ones it saw last time for
-    that conversation. At most ``max_conversations`` are kept, least recently used first out.
+    same event objects from one message to the next. A stored event's text is the one its
+    store made (:func:`~core.events.stored_text`); the others (this message's, not stored
+    yet) are serialized only if the action reads them (:class:`UnreadEvents`). A call looks
+    up only the events that are not, by identity, the ones it saw last time for that
+    conversation. At most ``max_conversations`` are kept, least recently used first out.
     """
 
     def __init__(self, max_conversations: int = CACHED_CONVERSATIONS) -> None:
@@ -103,8 +105,8 @@ class EventTexts:
         self._known: OrderedDict[str, tuple[list[Event], list[str | None]]] = OrderedDict()
 
     def unread(self, sender_id: str, events: Sequence[Event]) -> UnreadEvents:
-        """``events`` with each one's JSON text, for an action's tracker to parse when it
-        reads them."""
+        """``events`` with the JSON text of each stored one, for an action's tracker to parse
+        when it reads them."""
         known, texts = self._known.pop(sender_id, ([], []))
         same = 0
         for old, new in zip(known, events, strict=False):
@@ -114,20 +116,23 @@ class EventTexts:
         del known[same:], texts[same:]
         for event in events[same:]:
             known.append(event)
-            if isinstance(event, UnreadableEvent):
-                texts.append(None)
-            else:  # a stored event's text as the store made it (the same JSON values)
-                texts.append(stored_text(event) or dumps(event.to_dict()))
+            texts.append(stored_text(event))
         self._known[sender_id] = (known, texts)
         while len(self._known) > self.max_conversations:
             self._known.popitem(last=False)
         return UnreadEvents(known.copy(), texts.copy())
 
 
+def _text_of(event: Event, text: str | None) -> str:
+    """A readable event's JSON: ``text`` if known (the stored one), the store's text if it
+    has been stored since, else made now."""
+    return text or stored_text(event) or dumps(event.to_dict())
+
+
 class UnreadEvents:
     """A conversation's events as an action's tracker holds them until it reads them: the
-    events and each one's JSON text (``None`` for an unreadable stored event, which
-    ``Tracker.current_state`` leaves out)."""
+    events and the JSON text of those known to be stored (``None`` for the others, whose
+    text is made when they are read)."""
 
     __slots__ = ("_tail", "events", "texts")
 
@@ -139,7 +144,11 @@ class UnreadEvents:
     def parsed(self) -> list[dict[str, Any]]:
         """Every readable one as JSON values: new objects (what an action server parses),
         but the very ``trailing_slots`` if they were asked for."""
-        readable = list(filter(None, self.texts))
+        readable = [  # an unreadable stored event is left out, as Tracker.current_state does
+            _text_of(event, text)
+            for event, text in zip(self.events, self.texts, strict=True)
+            if not isinstance(event, UnreadableEvent)
+        ]
         tail = self._tail or []
         head = readable[: len(readable) - len(tail)]
         return cast(list[dict[str, Any]], json_value(f"[{', '.join(head)}]")) + tail
@@ -150,11 +159,11 @@ class UnreadEvents:
         if self._tail is None:
             texts = []
             for event, text in zip(reversed(self.events), reversed(self.texts), strict=True):
-                if text is None:  # left out of the tracker's events
+                if isinstance(event, UnreadableEvent):  # left out of the tracker's events
                     continue
                 if event.type_name != SlotSet.type_name:
                     break
-                texts.append(text)
+                texts.append(_text_of(event, text))
             self._tail = [json_value(text) for text in reversed(texts)]
         return self._tail
 
