@@ -161,6 +161,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# one decoder for every body (json.loads with options would build one a call)
+_BOUNDED_JSON = json.JSONDecoder(parse_int=_bounded_int, parse_constant=_no_constant)
+
+
 def _depth_within(value: Any, limit: int) -> bool:
     """True if ``value`` nests at most ``limit`` arrays/objects deep (iterative, linear)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -186,7 +190,7 @@ def parse_json(body: bytes | str, what: str = "the body") -> Any:
     if not body.strip():
         raise HubError(400, "empty request body", "expected a JSON object")
     try:
-        data = json.loads(body, parse_int=_bounded_int, parse_constant=_no_constant)
+        data = _BOUNDED_JSON.decode(body)
     except json.JSONDecodeError as exc:
         raise HubError(
             400, "malformed JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -212,9 +216,12 @@ async def read_body(request: web.Request) -> bytes:
 
     ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` runs the read as a task
     of its own, so even a body already received cost every message three turns of the event
-    loop (each as long as everything else the loop has ready) and a task."""
+    loop (each as long as everything else the loop has ready) and a task. A body already
+    received whole (the usual small JSON one) is read without a timer: nothing waits."""
     timeout = request.app[BODY_TIMEOUT]
     try:
+        if request.content.is_eof():
+            return await request.read()
         async with asyncio.timeout(timeout):
             return await request.read()
     except TimeoutError:
