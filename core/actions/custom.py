@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import logging
+import operator
 import pkgutil
 import sys
 import traceback
@@ -108,12 +109,15 @@ class EventTexts:
         """``events`` with the JSON text of each stored one, for an action's tracker to parse
         when it reads them."""
         known, texts = self._known.pop(sender_id, ([], []))
-        same = 0
-        for old, new in zip(known, events, strict=False):
-            if old is not new:
-                break
-            same += 1
-        del known[same:], texts[same:]
+        if len(events) >= len(known) and all(map(operator.is_, known, events)):
+            same = len(known)  # the usual case, checked without a Python loop: events added
+        else:
+            same = 0
+            for old, new in zip(known, events, strict=False):
+                if old is not new:
+                    break
+                same += 1
+            del known[same:], texts[same:]
         for event in events[same:]:
             known.append(event)
             texts.append(stored_text(event))
@@ -321,7 +325,7 @@ class InProcessAction(Action):
             ) from exc
         events = _valid_events(returned or [], self._name)
         try:
-            payload = json.loads(dumps({"events": events, "responses": dispatcher.messages}))
+            payload = json_value(dumps({"events": events, "responses": dispatcher.messages}))
         except (TypeError, ValueError) as exc:
             message = f"custom action '{self._name}' returned data that is not JSON: {exc}"
             logger.error(message)
