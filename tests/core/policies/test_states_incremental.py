@@ -107,3 +107,21 @@ def test_the_shared_states_forget_at_their_bound(monkeypatch: pytest.MonkeyPatch
         tracker = Tracker(f"t{turn}", domain, events)
         assert tracker_states(tracker, domain) == replayed_states(events, False)
         assert len(states_module._canonical_states) <= 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(event_strategy, st.booleans()), max_size=40), st.booleans())
+def test_live_states_match_a_full_replay_wherever_they_are_asked(
+    steps: list[tuple[Event, bool]], omit_unset_slots: bool
+) -> None:
+    """Asked after any events (the present a call gives is the state before the next action,
+    unless the events changed in between: a revert, a loop's turns collapsing)."""
+    domain = make_domain()
+    tracker = Tracker("live", domain)
+    events = []
+    for event, ask in steps:
+        tracker.update(event)
+        events.append(event)
+        if ask:
+            got = tracker_states(tracker, domain, omit_unset_slots=omit_unset_slots)
+            assert got == replayed_states(events, omit_unset_slots)
