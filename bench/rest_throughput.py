@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -55,6 +56,14 @@ LAG_DIR_ENV = "CHINWAG_BENCH_LAG_DIR"
 # the load generator's clock (time.perf_counter: CLOCK_MONOTONIC, one clock for every process
 # of the machine) when it sent the request; the hub's probe times the wait and service from it
 SENT_HEADER = "X-Bench-Sent"
+# the load generator's HTTP client: each runs on the same 2 cores as the servers it measures
+CLIENTS = {
+    "raw": "the lean client (one keep-alive connection a virtual user on asyncio streams, "
+    "on the hub's default event loop)",
+    "aiohttp": "aiohttp's ClientSession (a connection pool, on asyncio's own loop), as in "
+    "the rounds before 9",
+}
+DEFAULT_CLIENT = "raw"
 
 
 def quantile_ms(ordered: list[float], q: float) -> float:
@@ -272,6 +281,109 @@ async def run_load(
     }
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection of the lean load generator (``--client raw``): a
+    request out, its response's status back once the body is in. Reopened after the server
+    closes it or fails; a response without Content-Length counts as an error."""
+
+    def __init__(self, host: str, port: int, path: str) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post(self, body: bytes, sent: float) -> int:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        extra = f"Content-Length: {len(body)}\r\n{SENT_HEADER}: {sent!r}\r\n\r\n".encode()
+        try:
+            writer.write(self.head + extra + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            fields = head.lower()
+            at = fields.find(b"\r\ncontent-length:")
+            if at < 0:
+                raise ConnectionError("a response without Content-Length")
+            length = int(fields[at + 17 : fields.index(b"\r\n", at + 2)])
+            await reader.readexactly(length)
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.close()
+            return 0
+        if b"\r\nconnection: close" in fields:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
+async def run_load_raw(
+    urls: str | list[str],
+    concurrency: int,
+    duration: float,
+    limit: int,
+    *,
+    alternate: bool = False,
+) -> dict[str, Any]:
+    """:func:`run_load` with the lean client: one connection a virtual user, requests written
+    and responses read on asyncio streams (about a tenth of the aiohttp client's CPU a
+    message, which runs on the same cores as the servers it measures)."""
+    if isinstance(urls, str):
+        urls = [urls]
+    targets = []
+    for url in urls:
+        parsed = urlsplit(url)
+        if parsed.scheme != "http" or parsed.hostname is None or parsed.port is None:
+            raise SystemExit(f"the raw client wants http://HOST:PORT/PATH, got {url}")
+        targets.append((parsed.hostname, parsed.port, parsed.path or "/"))
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + duration
+    connections: list[_Connection] = []
+
+    async def user(number: int) -> None:
+        nonlocal errors
+        mine = [_Connection(*target) for target in targets]
+        connections.extend(mine)
+        round_ = 0
+        while time.perf_counter() < stop_at and len(latencies) < limit:
+            sender = f"load-{os.getpid()}-{number}-{round_}"  # new in every run
+            for turn, text in enumerate(CONVERSATION):
+                if time.perf_counter() >= stop_at or len(latencies) >= limit:
+                    return
+                connection = mine[(number + (turn if alternate else 0)) % len(mine)]
+                body = json.dumps({"sender": sender, "message": text}).encode()
+                started = time.perf_counter()
+                if await connection.post(body, started) != 200:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+            round_ += 1
+
+    began, began_cpu = time.perf_counter(), time.process_time()
+    try:
+        await asyncio.gather(*(user(i) for i in range(concurrency)))
+    finally:
+        for connection in connections:
+            connection.close()
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    latencies.sort()
+    return {
+        "concurrency": concurrency,
+        "messages": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": quantile_ms(latencies, 0.99),
+        "client_cpu_ms": 1000 * cpu,
+        "window": (began, began + elapsed),
+    }
+
+
 # ---------------------------------------------------------------------------- orchestration
 
 
@@ -296,13 +408,19 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 120
 
 
 def load(
-    urls: list[str], concurrency: int, duration: float, *, alternate: bool = False
+    urls: list[str],
+    concurrency: int,
+    duration: float,
+    *,
+    alternate: bool = False,
+    client: str = DEFAULT_CLIENT,
 ) -> dict[str, Any]:
     """One run of the load generator, as its own process, against ``urls``."""
     out = subprocess.run(
         [
             *(sys.executable, __file__, "load", *urls),
             *("--concurrency", str(concurrency), "--duration", str(duration)),
+            *("--client", client),
             *(("--alternate",) if alternate else ()),
         ],
         check=True,
@@ -313,10 +431,10 @@ def load(
     return result
 
 
-def measure(port: int, duration: float) -> list[dict[str, Any]]:
+def measure(port: int, duration: float, client: str) -> list[dict[str, Any]]:
     """Run the load generator at each concurrency against ``port``."""
     url = f"http://127.0.0.1:{port}{WEBHOOK}"
-    return [load([url], concurrency, duration) for concurrency in CONCURRENCY]
+    return [load([url], concurrency, duration, client=client) for concurrency in CONCURRENCY]
 
 
 def start(
@@ -337,7 +455,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def benchmark(
-    duration: float, workers: list[int], event_loop: str
+    duration: float, workers: list[int], event_loop: str, client: str
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {}
     lags: dict[str, dict[str, float]] = {}
@@ -370,7 +488,7 @@ def benchmark(
                         if process.poll() is not None:
                             raise SystemExit(f"{name} exited:\n{log.read_text()}")
                         time.sleep(0.1)
-                results[name] = measure(port, duration)
+                results[name] = measure(port, duration, client)
             finally:
                 stop(process)
             lags[name] = loop_lag(lag_dir)
@@ -390,6 +508,7 @@ def report(
     duration: float,
     load: tuple[float, float],
     event_loop: str,
+    client: str,
 ) -> str:
     lines = [
         "# REST channel throughput",
@@ -404,7 +523,8 @@ def report(
         "serves a copy of bots/restaurant (no trained model: example matching + rules/"
         "memoization) with its default store, SQLite under the bot's .chinwag/ (record locks "
         "on .chinwag/locks keep each conversation to one message at a time across workers). "
-        f"Both servers run on the {event_loop} event loop. Load "
+        f"Both servers run on the {event_loop} event loop; the load generator is "
+        f"{CLIENTS[client]}. Load "
         f"average (1 min) before / after the runs: {load[0]:.2f} / {load[1]:.2f} (other jobs "
         "on the machine slow both servers alike).",
         "",
@@ -499,9 +619,18 @@ def main() -> None:
     load.add_argument("--concurrency", type=int, default=1)
     load.add_argument("--duration", type=float, default=10.0)
     load.add_argument("--limit", type=int, default=MAX_MESSAGES, help="stop after N messages")
+    load.add_argument("--client", choices=tuple(CLIENTS), default=DEFAULT_CLIENT)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="hub worker counts to measure"
+    )
+    parser.add_argument(
+        "--client",
+        choices=tuple(CLIENTS),
+        default=DEFAULT_CLIENT,
+        help="the load generator's HTTP client (default: raw, the lean one; aiohttp: the "
+        "ClientSession of the earlier rounds, which costs about as much CPU a message as a "
+        "quarter of the hub's)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/rest_throughput.md")
     parser.add_argument(
@@ -516,11 +645,25 @@ def main() -> None:
     elif args.mode == "hub":
         raise SystemExit(serve_hub(args.argv))
     elif args.mode == "load":
-        result = asyncio.run(
-            run_load(
-                args.url, args.concurrency, args.duration, args.limit, alternate=args.alternate
+        if args.client == "raw":
+            sys.path.insert(0, str(REPO))
+            from chinwag.adapters.server import default_event_loop, new_event_loop
+
+            kind = default_event_loop()
+            with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
+                result = runner.run(
+                    run_load_raw(
+                        *(args.url, args.concurrency, args.duration, args.limit),
+                        alternate=args.alternate,
+                    )
+                )
+        else:
+            result = asyncio.run(
+                run_load(
+                    *(args.url, args.concurrency, args.duration, args.limit),
+                    alternate=args.alternate,
+                )
             )
-        )
         print(json.dumps(result))
     else:
         load_before = os.getloadavg()[0]
@@ -528,10 +671,13 @@ def main() -> None:
         from chinwag.adapters.server import default_event_loop
 
         event_loop = args.event_loop or default_event_loop()
-        results, lags, queues = benchmark(args.duration, args.workers, event_loop)
+        results, lags, queues = benchmark(args.duration, args.workers, event_loop, args.client)
         loadavg = (load_before, os.getloadavg()[0])
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
-        text = report(results, lags, queues, command.strip(), args.duration, loadavg, event_loop)
+        text = report(
+            *(results, lags, queues, command.strip(), args.duration, loadavg, event_loop),
+            args.client,
+        )
         print(text)
         write_results(args.out, text)
 
