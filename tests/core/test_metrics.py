@@ -1,14 +1,14 @@
 """BotMetrics.locked: the lock's wait observed, lock timeouts and store errors counted;
-LoopHistogram exposed as prometheus_client's Histogram is."""
+LoopHistogram and LoopCounter exposed as prometheus_client's Histogram and Counter are."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from chinwag.core.metrics import BUCKETS, BotMetrics, LoopHistogram
+from chinwag.core.metrics import BUCKETS, BotMetrics, LoopCounter, LoopHistogram
 from chinwag.core.stores.base import StoreUnavailable
 from chinwag.core.stores.locks import InProcessLockStore, LockTimeout
 
@@ -39,6 +39,12 @@ async def test_locked_observes_waits_and_counts_what_failed_inside() -> None:
     assert locks._locks == {}
 
 
+def exposed(registry: CollectorRegistry) -> str:
+    """The registry's exposition, each _created time replaced (they differ, nothing else)."""
+    text = generate_latest(registry).decode()
+    return re.sub(r"(_created\{[^}]*\}) \S+", r"\1 T", text)
+
+
 def test_a_loop_histogram_is_exposed_as_the_library_histogram_is() -> None:
     ours, theirs = CollectorRegistry(), CollectorRegistry()
     loop = LoopHistogram("t_seconds", "Time", ["bot", "stage"], buckets=BUCKETS, registry=ours)
@@ -50,11 +56,22 @@ def test_a_loop_histogram_is_exposed_as_the_library_histogram_is() -> None:
         loop.labels(*labels).observe(amount)
         library.labels(*labels).observe(amount)
 
-    def text(registry: CollectorRegistry) -> str:  # the _created times differ, nothing else
-        exposed = generate_latest(registry).decode()
-        return re.sub(r"(_created\{[^}]*\}) \S+", r"\1 T", exposed)
-
-    assert text(ours) == text(theirs)
-    assert 't_seconds_bucket{bot="b",le="+Inf",stage="nlu"} 6.0' in text(ours)
+    assert exposed(ours) == exposed(theirs)
+    assert 't_seconds_bucket{bot="b",le="+Inf",stage="nlu"} 6.0' in exposed(ours)
     with pytest.raises(ValueError, match="labels"):
         loop.labels("b")
+
+
+def test_a_loop_counter_is_exposed_as_the_library_counter_is() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    loop = LoopCounter("m_sent", "Sent", ["bot", "channel"], registry=ours)
+    library = Counter("m_sent", "Sent", ["bot", "channel"], registry=theirs)
+    for channel, amount in [("rest", 1), ("slack", 2.5), ("rest", 3), ("telegram", 0)]:
+        loop.labels("b", channel).inc(amount)
+        library.labels("b", channel).inc(amount)
+    loop.labels("b", "rest").inc()
+    library.labels("b", "rest").inc()
+    assert exposed(ours) == exposed(theirs)
+    assert 'm_sent_total{bot="b",channel="rest"} 5.0' in exposed(ours)
+    with pytest.raises(ValueError, match="non-negative"):
+        loop.labels("b", "rest").inc(-1)
