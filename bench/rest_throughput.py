@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -222,6 +224,10 @@ def loop_lag(lag_dir: Path) -> dict[str, float]:
 # ---------------------------------------------------------------------------- load generator
 
 
+# a virtual user's way to send one message: (hub index, sender, text, sent at) -> HTTP status
+Send = Callable[[int, str, str, float], Awaitable[int]]
+
+
 async def run_load(
     urls: str | list[str],
     concurrency: int,
@@ -229,38 +235,35 @@ async def run_load(
     limit: int,
     *,
     alternate: bool = False,
+    client: str = DEFAULT_CLIENT,
 ) -> dict[str, Any]:
     """``concurrency`` virtual users, each talking through one conversation after another.
 
     With several ``urls`` (hubs sharing one store) user ``i`` talks to ``urls[i % n]``, or,
-    with ``alternate``, each of a conversation's messages goes to the next hub in turn."""
+    with ``alternate``, each of a conversation's messages goes to the next hub in turn.
+    ``client``: one of CLIENTS (the HTTP client the users send with)."""
     if isinstance(urls, str):
         urls = [urls]
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + duration
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    senders = _raw_senders(urls) if client == "raw" else _aiohttp_senders(urls, concurrency)
 
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with senders as new_send:
 
         async def user(number: int) -> None:
             nonlocal errors
+            send = new_send()
             round_ = 0
             while time.perf_counter() < stop_at and len(latencies) < limit:
                 sender = f"load-{os.getpid()}-{number}-{round_}"  # new in every run
                 for turn, text in enumerate(CONVERSATION):
                     if time.perf_counter() >= stop_at or len(latencies) >= limit:
                         return
-                    url = urls[(number + (turn if alternate else 0)) % len(urls)]
+                    at = (number + (turn if alternate else 0)) % len(urls)
                     started = time.perf_counter()
-                    async with session.post(
-                        url,
-                        json={"sender": sender, "message": text},
-                        headers={SENT_HEADER: repr(started)},
-                    ) as r:
-                        await r.read()
-                        if r.status != 200:
-                            errors += 1
+                    if await send(at, sender, text, started) != 200:
+                        errors += 1
                     latencies.append(time.perf_counter() - started)
                 round_ += 1
 
@@ -281,10 +284,58 @@ async def run_load(
     }
 
 
+@asynccontextmanager
+async def _aiohttp_senders(urls: list[str], concurrency: int) -> AsyncIterator[Callable[[], Send]]:
+    """Every virtual user sends through one aiohttp ClientSession (a pool of ``concurrency``
+    connections)."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def send(at: int, sender: str, text: str, started: float) -> int:
+            async with session.post(
+                urls[at],
+                json={"sender": sender, "message": text},
+                headers={SENT_HEADER: repr(started)},
+            ) as r:
+                await r.read()
+                return r.status
+
+        yield lambda: send
+
+
+@asynccontextmanager
+async def _raw_senders(urls: list[str]) -> AsyncIterator[Callable[[], Send]]:
+    """Each virtual user sends through keep-alive connections of its own, one a hub
+    (:class:`_Connection`); all are closed at the end."""
+    targets = []
+    for url in urls:
+        parsed = urlsplit(url)
+        if parsed.scheme != "http" or parsed.hostname is None or parsed.port is None:
+            raise SystemExit(f"the raw client wants http://HOST:PORT/PATH, got {url}")
+        targets.append((parsed.hostname, parsed.port, parsed.path or "/"))
+    connections: list[_Connection] = []
+
+    def new_send() -> Send:
+        mine = [_Connection(*target) for target in targets]
+        connections.extend(mine)
+
+        async def send(at: int, sender: str, text: str, started: float) -> int:
+            body = json.dumps({"sender": sender, "message": text}).encode()
+            return await mine[at].post(body, started)
+
+        return send
+
+    try:
+        yield new_send
+    finally:
+        for connection in connections:
+            connection.close()
+
+
 class _Connection:
     """One keep-alive HTTP/1.1 connection of the lean load generator (``--client raw``): a
     request out, its response's status back once the body is in. Reopened after the server
-    closes it or fails; a response without Content-Length counts as an error."""
+    closes it or fails (status 0: an error); a response without Content-Length is one too."""
 
     def __init__(self, host: str, port: int, path: str) -> None:
         self.host, self.port, self.path = host, port, path
@@ -319,69 +370,6 @@ class _Connection:
         if self.streams is not None:
             self.streams[1].close()
             self.streams = None
-
-
-async def run_load_raw(
-    urls: str | list[str],
-    concurrency: int,
-    duration: float,
-    limit: int,
-    *,
-    alternate: bool = False,
-) -> dict[str, Any]:
-    """:func:`run_load` with the lean client: one connection a virtual user, requests written
-    and responses read on asyncio streams (about a tenth of the aiohttp client's CPU a
-    message, which runs on the same cores as the servers it measures)."""
-    if isinstance(urls, str):
-        urls = [urls]
-    targets = []
-    for url in urls:
-        parsed = urlsplit(url)
-        if parsed.scheme != "http" or parsed.hostname is None or parsed.port is None:
-            raise SystemExit(f"the raw client wants http://HOST:PORT/PATH, got {url}")
-        targets.append((parsed.hostname, parsed.port, parsed.path or "/"))
-    latencies: list[float] = []
-    errors = 0
-    stop_at = time.perf_counter() + duration
-    connections: list[_Connection] = []
-
-    async def user(number: int) -> None:
-        nonlocal errors
-        mine = [_Connection(*target) for target in targets]
-        connections.extend(mine)
-        round_ = 0
-        while time.perf_counter() < stop_at and len(latencies) < limit:
-            sender = f"load-{os.getpid()}-{number}-{round_}"  # new in every run
-            for turn, text in enumerate(CONVERSATION):
-                if time.perf_counter() >= stop_at or len(latencies) >= limit:
-                    return
-                connection = mine[(number + (turn if alternate else 0)) % len(mine)]
-                body = json.dumps({"sender": sender, "message": text}).encode()
-                started = time.perf_counter()
-                if await connection.post(body, started) != 200:
-                    errors += 1
-                latencies.append(time.perf_counter() - started)
-            round_ += 1
-
-    began, began_cpu = time.perf_counter(), time.process_time()
-    try:
-        await asyncio.gather(*(user(i) for i in range(concurrency)))
-    finally:
-        for connection in connections:
-            connection.close()
-    elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-    latencies.sort()
-    return {
-        "concurrency": concurrency,
-        "messages": len(latencies),
-        "errors": errors,
-        "seconds": elapsed,
-        "per_second": len(latencies) / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": quantile_ms(latencies, 0.99),
-        "client_cpu_ms": 1000 * cpu,
-        "window": (began, began + elapsed),
-    }
 
 
 # ---------------------------------------------------------------------------- orchestration
@@ -645,23 +633,17 @@ def main() -> None:
     elif args.mode == "hub":
         raise SystemExit(serve_hub(args.argv))
     elif args.mode == "load":
-        if args.client == "raw":
-            sys.path.insert(0, str(REPO))
-            from chinwag.adapters.server import default_event_loop, new_event_loop
+        sys.path.insert(0, str(REPO))
+        from chinwag.adapters.server import default_event_loop, new_event_loop
 
-            kind = default_event_loop()
-            with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
-                result = runner.run(
-                    run_load_raw(
-                        *(args.url, args.concurrency, args.duration, args.limit),
-                        alternate=args.alternate,
-                    )
-                )
-        else:
-            result = asyncio.run(
+        # the lean client on the hub's default loop; aiohttp's on asyncio's, as before
+        kind = default_event_loop() if args.client == "raw" else "asyncio"
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(kind)) as runner:
+            result = runner.run(
                 run_load(
                     *(args.url, args.concurrency, args.duration, args.limit),
                     alternate=args.alternate,
+                    client=args.client,
                 )
             )
         print(json.dumps(result))
