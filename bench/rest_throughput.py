@@ -6,11 +6,12 @@ Starts, each as its own process on 127.0.0.1: the hub (``chinwag run --workers N
 N given) serving a copy of bots/restaurant with its default SQLite tracker store, and a bare
 aiohttp app that echoes the message in the REST channel's shape. Each hub process samples
 its event loop's lag (how late a 10 ms timer fires) while it serves, and the table reports
-the worst p99 and maximum over the hub's workers. A load generator, also a separate process, runs N
-concurrent conversations (each one message at a time, as a user types: a whole table booking,
-then a new conversation) for a bounded time and number of messages, and reports messages per
-second and p50/p99 latency. The results go to the Markdown file with the command that made
-them. Subcommands ``echo`` and ``load`` are the two helper processes.
+the worst p99 and maximum over the hub's workers. A load generator, also a separate process
+(by default a lean HTTP/1.1 client, as it shares the cores; ``--client aiohttp`` for
+aiohttp's), runs N concurrent conversations (each one message at a time, as a user types: a
+whole table booking, then a new conversation) for a bounded time and number of messages, and
+reports messages per second and p50/p99 latency. The results go to the Markdown file with
+the command that made them. Subcommands ``echo`` and ``load`` are the two helper processes.
 """
 
 from __future__ import annotations

@@ -91,13 +91,15 @@ class HubMetrics:
 
 
 class _Child(Protocol):
+    """What a LoopMetric child gives the registry: its samples, added to ``metric``."""
+
     def add_samples(self, metric: Metric, name: str, labels: dict[str, str]) -> None: ...
 
 
-C = TypeVar("C", bound=_Child)
+_ChildT = TypeVar("_ChildT", bound=_Child)
 
 
-class LoopMetric(Generic[C]):
+class LoopMetric(Generic[_ChildT]):
     """A labelled metric whose children keep plain numbers, for updates made on one thread
     (the event loop's), exposed in prometheus_client's own series.
 
@@ -121,13 +123,13 @@ class LoopMetric(Generic[C]):
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
-        self._children: dict[tuple[str, ...], C] = {}
+        self._children: dict[tuple[str, ...], _ChildT] = {}
         registry.register(self)
 
-    def _new_child(self) -> C:
+    def _new_child(self) -> _ChildT:
         raise NotImplementedError
 
-    def labels(self, *values: str) -> C:
+    def labels(self, *values: str) -> _ChildT:
         """The child for these label values (made on first use)."""
         if len(values) != len(self.labelnames):
             raise ValueError(f"{self.name}: labels {self.labelnames}, got {values!r}")
