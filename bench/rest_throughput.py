@@ -118,6 +118,8 @@ def serve_hub(argv: list[str]) -> int:
         collections: list[tuple[int, float]] = []  # (generation, the pause's thread CPU s)
         began_gc = [0.0]
         began_cpu = [0.0]
+        served_cpu = [0.0]  # process CPU seconds from serving on, until shutdown began
+        sampler: list[asyncio.Task[None]] = []
 
         def on_gc(phase: str, info: dict[str, int]) -> None:
             if phase == "start":
@@ -136,11 +138,8 @@ def serve_hub(argv: list[str]) -> int:
                     await asyncio.sleep(LAG_TICK)
                     lags.append(time.perf_counter() - began - LAG_TICK)
 
-            task = asyncio.create_task(sample())
+            sampler.append(asyncio.create_task(sample()))
             yield
-            task.cancel()
-            if on_gc in gc.callbacks:
-                gc.callbacks.remove(on_gc)
             lags.sort()
             if lags:
                 summary = {
@@ -150,7 +149,7 @@ def serve_hub(argv: list[str]) -> int:
                     "gc_ms": 1000 * sum(pause for _, pause in collections),
                     "gc_full": sum(1 for generation, _ in collections if generation == 2),
                     "gc_max_ms": 1000 * max((pause for _, pause in collections), default=0.0),
-                    "cpu_ms": 1000 * (time.process_time() - began_cpu[0]),
+                    "cpu_ms": 1000 * served_cpu[0],
                 }
                 (lag_dir / f"{os.getpid()}.json").write_text(json.dumps(summary))
 
@@ -172,7 +171,18 @@ def serve_hub(argv: list[str]) -> int:
         app.middlewares.insert(0, stamp)  # outermost: the handler's whole time
         app.cleanup_ctx.append(save_requests)
         app.cleanup_ctx.append(probe)
+
+        async def stop_measuring(app: web.Application) -> None:
+            """Serving is over: what the hub does to stop (its cleanup contexts give the
+            collector back its defaults, then collect) is not a pause of any message."""
+            served_cpu[0] = time.process_time() - began_cpu[0]
+            for task in sampler:
+                task.cancel()
+            if on_gc in gc.callbacks:
+                gc.callbacks.remove(on_gc)
+
         app.on_startup.append(count_collections)  # these run after every cleanup context
+        app.on_shutdown.append(stop_measuring)  # before any cleanup context
         return app
 
     chinwag.adapters.hub.create_app = with_probe
