@@ -413,6 +413,12 @@ class Tracker:
             self._derived[key] = compute()
         return cast(T, self._derived[key])
 
+    def drop_memos(self) -> None:
+        """Forget what was computed from the events (``memo``, ``derived``): the tracker
+        stays the same, its owners compute again what they need next time."""
+        self.memo.clear()
+        self._derived.clear()
+
     # -- copies, for policies ---------------------------------------------------------------------
 
     def init_copy(self) -> Tracker:

@@ -22,6 +22,8 @@ from chinwag.core.stores.base import TrackerStore
 from chinwag.core.tracker import Tracker
 
 DEFAULT_CACHED_CONVERSATIONS = 1000
+# of those, the conversations whose trackers keep their policies' replay (RecentTrackers)
+DEFAULT_HOT_CONVERSATIONS = 128
 
 
 class CachedTrackerStore(TrackerStore):
@@ -91,17 +93,36 @@ class RecentTrackers:
     applies what other agents or processes appended since. Anything else (a shorter or
     different history) reloads the whole conversation. At most ``max_conversations`` trackers
     are kept, least recently used first out; a tracker is handed out to one user at a time.
+
+    Only the ``hot_conversations`` most recently used keep what the policies computed from
+    their events (:meth:`~core.tracker.Tracker.drop_memos`): the dialogue states replayed so
+    far and their snapshots, about a third of a cached conversation's objects. The others
+    are waiting for a user who may never come back; they would only lengthen every pass of
+    the garbage collector (bench/results/rest_throughput.md, round 10). A conversation that
+    does come back replays its states once, on its next prediction.
     """
 
-    def __init__(self, max_conversations: int = DEFAULT_CACHED_CONVERSATIONS) -> None:
+    def __init__(
+        self,
+        max_conversations: int = DEFAULT_CACHED_CONVERSATIONS,
+        hot_conversations: int = DEFAULT_HOT_CONVERSATIONS,
+    ) -> None:
         self.max_conversations = max_conversations
-        self._trackers: OrderedDict[str, Tracker] = OrderedDict()
+        self.hot_conversations = min(hot_conversations, max_conversations)
+        # least recently used first; every tracker is in one of the two
+        self._hot: OrderedDict[str, Tracker] = OrderedDict()
+        self._cold: OrderedDict[str, Tracker] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._hot) + len(self._cold)
 
     async def load(
         self, store: TrackerStore, conversation_id: str, domain: Domain | None
     ) -> Tracker:
         """The conversation as ``store`` has it now, taken out of the cache (``put`` it back)."""
-        tracker = self._trackers.pop(conversation_id, None)
+        tracker = self._hot.pop(conversation_id, None)
+        if tracker is None:
+            tracker = self._cold.pop(conversation_id, None)
         if tracker is not None and tracker.events and tracker.domain is domain:
             known = len(tracker.events)
             tail = await store.load_from(conversation_id, known - 1)
@@ -114,10 +135,17 @@ class RecentTrackers:
         """Keep ``tracker`` (its events must all be stored) for the next message."""
         if not tracker.events:
             return
-        self._trackers[tracker.sender_id] = tracker
-        self._trackers.move_to_end(tracker.sender_id)
-        while len(self._trackers) > self.max_conversations:
-            self._trackers.popitem(last=False)
+        conversation_id = tracker.sender_id
+        self._cold.pop(conversation_id, None)
+        self._hot[conversation_id] = tracker
+        self._hot.move_to_end(conversation_id)
+        while len(self._hot) > self.hot_conversations:
+            cooled_id, cooled = self._hot.popitem(last=False)
+            cooled.drop_memos()
+            self._cold[cooled_id] = cooled
+        while len(self) > self.max_conversations:
+            (self._cold or self._hot).popitem(last=False)
 
     def clear(self) -> None:
-        self._trackers.clear()
+        self._hot.clear()
+        self._cold.clear()

@@ -15,6 +15,7 @@ from chinwag.core.data.validate import validate_bot
 from chinwag.core.events import ActionExecuted, UserUttered
 from chinwag.core.nlu.pipeline import NLUPipeline
 from chinwag.core.policies.ensemble import build_policies
+from chinwag.core.stores.cache import RecentTrackers
 
 BOT = Path(__file__).resolve().parents[2] / "bots" / "restaurant"
 
@@ -78,11 +79,18 @@ def expected_turns(story: Story) -> list[tuple[str, list[str]]]:
 TEST_STORIES = load_bot(BOT).test_stories
 
 
+@pytest.mark.parametrize("cooled", [False, True], ids=["hot", "cooled"])
 @pytest.mark.parametrize("story", TEST_STORIES, ids=[s.name for s in TEST_STORIES])
-async def test_every_test_story_turn_by_turn(agent: Agent, story: Story) -> None:
+async def test_every_test_story_turn_by_turn(agent: Agent, story: Story, cooled: bool) -> None:
+    """``cooled``: another conversation's message between two of the story's pushes the
+    story's tracker out of the hot conversations, so every prediction replays its states."""
+    if cooled:
+        agent.trackers = RecentTrackers(hot_conversations=1)
     turns = expected_turns(story)
     for text, _ in turns:
         await agent.handle(UserMessage(text.strip(), story.name))
+        if cooled:
+            await agent.handle(UserMessage("hello", "someone else"))
     assert await actions_after_each_message(agent, story.name) == [a for _, a in turns]
 
 

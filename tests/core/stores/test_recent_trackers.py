@@ -135,3 +135,41 @@ async def test_a_kept_tracker_is_extended_with_the_stored_tail() -> None:
     await store.append("d", listen_and_say("yo"), 0)
     cache.put(await cache.load(store, "d", domain))
     assert await cache.load(store, "c", domain) is not tracker
+
+
+def test_only_the_hot_conversations_keep_their_memos() -> None:
+    domain = make_domain()
+    cache = RecentTrackers(max_conversations=3, hot_conversations=2)
+    trackers = {c: Tracker(c, domain, listen_and_say("hi")) for c in "abcd"}
+    for tracker in trackers.values():
+        tracker.memo["states"] = "replayed"
+        tracker.derived("latest", lambda: "computed")
+    for c in "abc":
+        cache.put(trackers[c])
+    # a is the least recently used: cooled, still kept
+    assert [bool(trackers[c].memo) for c in "abc"] == [False, True, True]
+    assert trackers["a"].derived("latest", lambda: "again") == "again"
+    assert len(cache) == 3
+    # b used again: hot until two others are used after it
+    cache.put(trackers["b"])
+    cache.put(trackers["d"])
+    assert [bool(trackers[c].memo) for c in "bcd"] == [True, False, True]
+    assert len(cache) == 3  # a, the coldest, made room for d
+    cache.put(trackers["c"])  # a cooled tracker is hot again once used
+    assert len(cache) == 3
+
+
+async def test_a_cooled_tracker_is_still_taken_from_the_cache() -> None:
+    domain = make_domain()
+    cache = RecentTrackers(max_conversations=2, hot_conversations=1)
+    store = InMemoryTrackerStore()
+    kept = {}
+    for c in "ab":
+        await store.append(c, listen_and_say("hi"), 0)
+        kept[c] = await cache.load(store, c, domain)
+        cache.put(kept[c])
+    await store.append("a", [SlotSet("cuisine", "thai")], 2)
+    cooled = await cache.load(store, "a", domain)
+    assert cooled is kept["a"]
+    assert cooled.events == await store.load("a")
+    assert cooled.get_slot("cuisine") == "thai"
