@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,14 @@ class Event:
 
     timestamp: float = field(default_factory=time.time)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # the JSON text a store wrote this very object as (keep_stored_text); not event data
+    stored_json: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy (copy, deepcopy, pickle) may be changed before it is stored: no stored text
+        state = dict(self.__dict__)
+        state["stored_json"] = None
+        return state
 
     def to_dict(self) -> dict[str, Any]:
         """Rasa's event JSON for this event."""
@@ -797,28 +804,19 @@ def events_from_list(items: Iterable[Any]) -> list[Event]:
 
 # -- the JSON of stored events --------------------------------------------------------------------
 
-# how many stored events' texts are kept (the oldest go first)
-STORED_TEXTS_KEPT = 20_000
-# event identity -> (the event, held so that its id stays its own; its JSON text), oldest
-# first. An OrderedDict: a plain dict whose oldest entry is deleted after every insert scans
-# over the deleted slots at its front to find the next oldest (8.5 us an event at 20,000 kept,
-# against 0.5 us for popitem here)
-_stored_texts: OrderedDict[int, tuple[Event, str]] = OrderedDict()
-
 
 def keep_stored_text(event: Event, text: str) -> None:
     """Remember ``text``, the JSON ``event`` is stored as (a store's checked form of it).
 
     A stored event is final: trackers never change their events, so whoever needs the
     event's JSON later (the tracker an in-process action receives) can take this text
-    instead of serializing the event again.
+    instead of serializing the event again. The text lives as long as the event: on the
+    event itself, not in a table beside it that the garbage collector would walk (a copy of
+    the event has none, see ``Event.__getstate__``).
     """
-    _stored_texts[id(event)] = (event, text)
-    if len(_stored_texts) > STORED_TEXTS_KEPT:
-        _stored_texts.popitem(last=False)
+    event.stored_json = text
 
 
 def stored_text(event: Event) -> str | None:
     """The JSON text ``event`` (this very object) was stored as, if it is remembered."""
-    kept = _stored_texts.get(id(event))
-    return kept[1] if kept is not None and kept[0] is event else None
+    return event.stored_json

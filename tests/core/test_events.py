@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import pickle
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chinwag.core import events as events_module
 from chinwag.core.events import (
     EVENT_TYPES,
     ActionExecuted,
@@ -483,17 +484,19 @@ def test_surely_parses_every_sample_of_the_checked_events(event: Event) -> None:
     assert surely_parses(event.to_dict()) == (event.type_name in (*checked, "session_started"))
 
 
-def test_stored_texts_keep_the_newest_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The remembered stored texts are bounded: past the limit, the oldest event's goes
-    first; a text is given back only for the very object it was kept for."""
-    monkeypatch.setattr(events_module, "STORED_TEXTS_KEPT", 3)
-    monkeypatch.setattr(events_module, "_stored_texts", type(events_module._stored_texts)())
-    kept = [SlotSet("n", i, timestamp=TS) for i in range(5)]
-    for event in kept:
-        keep_stored_text(event, json.dumps(event.to_dict()))
-    assert [stored_text(e) is None for e in kept] == [True, True, False, False, False]
-    assert json.loads(stored_text(kept[4]) or "")["value"] == 4
-    assert stored_text(SlotSet("n", 4, timestamp=TS)) is None  # equal, not the same object
-    keep_stored_text(kept[2], "again")  # kept again: its text changes, nothing is forgotten
-    assert stored_text(kept[2]) == "again"
-    assert stored_text(kept[3]) is not None and stored_text(kept[4]) is not None
+def test_a_stored_text_belongs_to_the_very_event_it_was_kept_for() -> None:
+    """A text is given back only for the object it was kept for: not for an equal event,
+    nor for a copy (which may be changed before it is stored); the event stays equal to its
+    unstored twin and its JSON is unchanged."""
+    event = SlotSet("n", 4, timestamp=TS)
+    assert stored_text(event) is None
+    keep_stored_text(event, json.dumps(event.to_dict()))
+    assert json.loads(stored_text(event) or "")["value"] == 4
+    twin = SlotSet("n", 4, timestamp=TS)
+    assert stored_text(twin) is None and twin == event
+    assert "stored_json" not in event.to_dict() and "stored_json" not in repr(event)
+    for copied in (copy.copy(event), copy.deepcopy(event), pickle.loads(pickle.dumps(event))):
+        assert copied == event and stored_text(copied) is None
+    assert stored_text(event) is not None  # copying left the original's text alone
+    keep_stored_text(event, "again")  # stored again: its text is the newest
+    assert stored_text(event) == "again"
