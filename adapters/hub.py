@@ -942,10 +942,12 @@ def resolve_port(port: int | None) -> int:
     return DEFAULT_PORT
 
 
-# CPython's collector while a hub serves: generation 0 every 50,000 new container objects
-# instead of 700, generation 1 every 20 of those (bench/results/rest_throughput.md, "Garbage
-# collection": a fifth of the collector's time, and fewer full passes)
-SERVING_GC_THRESHOLDS = (50_000, 20, 10)
+# CPython's collector while a hub serves: generation 0 every 10,000 new container objects
+# instead of 700 (a pause of 5-8 ms while the caches of recent conversations fill, whose
+# objects are most of what survives; 50,000 made pauses of 10-20 ms), generation 1 every 100
+# of those: every million, as with 50,000 and 20 (bench/results/rest_throughput.md, "Garbage
+# collection" and round 10: a fifth of the collector's time, and fewer full passes)
+SERVING_GC_THRESHOLDS = (10_000, 100, 10)
 
 
 async def long_lived_heap(app: web.Application) -> AsyncIterator[None]:
