@@ -36,6 +36,7 @@ channel-neutral responses with ``channel_responses.render``. Raise :class:`HubEr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hmac
 import html
@@ -942,30 +943,50 @@ def resolve_port(port: int | None) -> int:
     return DEFAULT_PORT
 
 
-# CPython's collector while a hub serves: generation 0 every 10,000 new container objects
-# instead of 700 (a pause of 5-8 ms while the caches of recent conversations fill, whose
-# objects are most of what survives; 50,000 made pauses of 10-20 ms), generation 1 every 100
-# of those: every million, as with 50,000 and 20 (bench/results/rest_throughput.md, "Garbage
-# collection" and round 10: a fifth of the collector's time, and fewer full passes)
-SERVING_GC_THRESHOLDS = (10_000, 100, 10)
+# CPython's collector while a hub serves. Generation 0 is collected on a clock (GC_PACE),
+# and by count only past 10,000 new container objects; generation 1 every 1,000 of those
+# collections, about every four minutes (bench/results/rest_throughput.md, round 10).
+SERVING_GC_THRESHOLDS = (10_000, 1_000, 10)
+# seconds between two collections of generation 0 while a hub serves
+GC_PACE = 0.25
 
 
 async def long_lived_heap(app: web.Application) -> AsyncIterator[None]:
-    """Once the bots are loaded, keep the collector off what lives as long as the process.
+    """Once the bots are loaded, keep the collector off what lives as long as the process,
+    and keep each of its pauses short.
 
     Models, domains and compiled data are a few hundred thousand objects that a full
     collection would otherwise walk every time, a pause of every message in flight (the
     p99's tail). ``gc.freeze()`` moves them out of the collector's generations; messages'
-    own objects are still collected as before. The thresholds are ``SERVING_GC_THRESHOLDS``;
-    both are undone when the hub stops.
+    own objects are still collected.
+
+    CPython collects generation 0 when the container objects made exceed those freed by a
+    threshold. A hub's cached conversations break that clock: once the caches are full,
+    each new conversation's objects replace an evicted one's, the count barely moves, and
+    generation 0 keeps everything made since its last collection. When the count finally
+    crosses the threshold, that collection walks tens of thousands of objects: 40-80 ms,
+    every message in flight waiting. So the hub collects generation 0 every ``GC_PACE``
+    seconds instead (at most a few milliseconds each, between two callbacks of the loop),
+    with ``SERVING_GC_THRESHOLDS`` keeping the count's collections for bursts and generation
+    1 rare. All of it is undone when the hub stops.
     """
     thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SERVING_GC_THRESHOLDS)
+
+    async def pace() -> None:
+        while True:
+            await asyncio.sleep(GC_PACE)
+            gc.collect(0)
+
+    pacer = asyncio.get_running_loop().create_task(pace())
     try:
         yield
     finally:
+        pacer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pacer
         gc.set_threshold(*thresholds)
         gc.unfreeze()
 

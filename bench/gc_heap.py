@@ -1,16 +1,18 @@
 """What a hub's cached conversations cost Python's garbage collector, in-process.
 
     .venv/bin/python bench/gc_heap.py [--conversations 1500] [--out FILE.md] [--label NAME]
+        [--thresholds N0 N1 N2] [--pace SECONDS]
 
-Loads a copy of bots/restaurant as ``bench/agent_cpu.py`` does, then sets the collector up as
-a serving hub does (``adapters.hub.long_lived_heap``: a collection, ``gc.freeze()``, the
-serving thresholds) and plays the REST bench's booking dialogue in ``--conversations`` new
-conversations, one message at a time. It reports:
+Loads a copy of bots/restaurant as ``bench/agent_cpu.py`` does, then sets the collector up
+as a serving hub does (``adapters.hub.long_lived_heap``: a collection, ``gc.freeze()``, the
+serving thresholds, generation 0 collected every ``GC_PACE`` seconds) and plays the REST
+bench's booking dialogue in ``--conversations`` new conversations, one message at a time.
+``--thresholds`` and ``--pace`` set the collector otherwise, to compare (``--pace 0``:
+collections by count only). It reports:
 
-- the collections during the play (each generation's count, total and longest pause): what
-  a hub filling its caches of recent conversations does (``--thresholds``: other
-  thresholds than the hub's, to compare), the phase every REST bench run is in
-  (a worker's caches hold 1,000 conversations; a 10 s run gives each worker about that many);
+- the collections during the play (each generation's count, total and longest pause). The
+  first 1,000 conversations fill a worker's caches of recent conversations (the phase a 10 s
+  REST bench run is in); past them each new conversation replaces an evicted one;
 - after the play, the objects the collector tracks outside the frozen start-up heap (the
   cached conversations, by type), the references it follows among them, and how long one
   full collection of them takes (what a full collection would pause every message for).
@@ -29,19 +31,32 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.agent_cpu import append_section, bot_copy, play, warm_agents  # noqa: E402
+from bench.agent_cpu import Handler, append_section, bot_copy, play, warm_agents  # noqa: E402
 from bench.rest_throughput import CONVERSATION  # noqa: E402
-from chinwag.adapters.hub import SERVING_GC_THRESHOLDS  # noqa: E402
+from chinwag.adapters.hub import GC_PACE, SERVING_GC_THRESHOLDS  # noqa: E402
 
 TOP_TYPES = 8
 
 
+def _yielding(handler: Handler) -> Handler:
+    """``handler``, then a turn of the event loop for its other tasks (the pacing), as a
+    hub's loop takes between messages; an in-process message may never wait for anything."""
+
+    async def handle(sender: str, text: str) -> list[dict[str, Any]]:
+        replies = await handler(sender, text)
+        await asyncio.sleep(0)
+        return replies
+
+    return handle
+
+
 async def measure(
-    bot_dir: Path, conversations: int, serving: tuple[int, int, int]
+    bot_dir: Path, conversations: int, serving: tuple[int, int, int], pace: float
 ) -> dict[str, object]:
     pauses: list[tuple[int, float]] = []
     began = [0.0]
@@ -58,9 +73,18 @@ async def measure(
         gc.freeze()
         gc.set_threshold(*serving)
         gc.callbacks.append(on_gc)
+
+        async def paced() -> None:
+            while True:
+                await asyncio.sleep(pace)
+                gc.collect(0)
+
+        pacer = asyncio.create_task(paced()) if pace > 0 else None
         try:
-            await play(handlers, conversations, "heap")
+            await play([_yielding(handler) for handler in handlers], conversations, "heap")
         finally:
+            if pacer is not None:
+                pacer.cancel()
             gc.callbacks.remove(on_gc)
             gc.set_threshold(*thresholds)
         gc.collect()  # what is alive now: the caches' conversations, in the oldest generation
@@ -85,6 +109,7 @@ def report(
     found: dict[str, object],
     conversations: int,
     serving: tuple[int, int, int],
+    pace: float,
     label: str,
     command: str,
 ) -> str:
@@ -97,7 +122,9 @@ def report(
         f"{os.cpu_count()} CPUs.",
         "",
         f"Collections while {conversations} conversations were played "
-        f"({conversations * len(CONVERSATION)} messages; thresholds {serving}):",
+        f"({conversations * len(CONVERSATION)} messages; thresholds {serving}, "
+        + (f"generation 0 also every {pace:g} s" if pace > 0 else "no collections by clock")
+        + "):",
         "",
         "| generation | collections | total ms | longest ms |",
         "|---:|---:|---:|---:|",
@@ -134,13 +161,20 @@ def main() -> None:
         help=f"the collector's thresholds during the play (default: the hub's, "
         f"{SERVING_GC_THRESHOLDS})",
     )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=GC_PACE,
+        help=f"seconds between two collections of generation 0 by the clock (default: the "
+        f"hub's, {GC_PACE}; 0: by count only)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/gc_heap.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chinwag-gc-") as tmp:
         serving = tuple(args.thresholds)
-        found = asyncio.run(measure(bot_copy(tmp), args.conversations, serving))
+        found = asyncio.run(measure(bot_copy(tmp), args.conversations, serving, args.pace))
     command = "python bench/gc_heap.py " + " ".join(sys.argv[1:])
-    section = report(found, args.conversations, serving, args.label, command.strip())
+    section = report(found, args.conversations, serving, args.pace, args.label, command.strip())
     print(section)
     append_section(
         args.out,
