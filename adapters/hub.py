@@ -945,7 +945,8 @@ def resolve_port(port: int | None) -> int:
 
 # CPython's collector while a hub serves. Generation 0 is collected on a clock (GC_PACE),
 # and by count only past 10,000 new container objects; generation 1 every 1,000 of those
-# collections, about every four minutes (bench/results/rest_throughput.md, round 10).
+# collections, about every four minutes (bench/results/gc_heap.md; the hubs' pauses in
+# bench/results/rest_throughput.md, round 10).
 SERVING_GC_THRESHOLDS = (10_000, 1_000, 10)
 # seconds between two collections of generation 0 while a hub serves
 GC_PACE = 0.25

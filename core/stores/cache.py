@@ -98,7 +98,7 @@ class RecentTrackers:
     their events (:meth:`~core.tracker.Tracker.drop_memos`): the dialogue states replayed so
     far and their snapshots, about a third of a cached conversation's objects. The others
     are waiting for a user who may never come back; they would only lengthen every pass of
-    the garbage collector (bench/results/rest_throughput.md, round 10). A conversation that
+    the garbage collector (bench/results/gc_heap.md). A conversation that
     does come back replays its states once, on its next prediction.
     """
 

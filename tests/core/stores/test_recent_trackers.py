@@ -155,8 +155,11 @@ def test_only_the_hot_conversations_keep_their_memos() -> None:
     cache.put(trackers["d"])
     assert [bool(trackers[c].memo) for c in "bcd"] == [True, False, True]
     assert len(cache) == 3  # a, the coldest, made room for d
-    cache.put(trackers["c"])  # a cooled tracker is hot again once used
-    assert len(cache) == 3
+    # c, cooled, is used again (its states replayed): hot, so b cools, then d when b is back
+    trackers["c"].memo["states"] = "replayed again"
+    cache.put(trackers["c"])
+    cache.put(trackers["b"])
+    assert [bool(trackers[c].memo) for c in "bcd"] == [False, True, False]
 
 
 async def test_a_cooled_tracker_is_still_taken_from_the_cache() -> None:
