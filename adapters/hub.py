@@ -952,9 +952,11 @@ SERVING_GC_THRESHOLDS = (10_000, 1_000, 10)
 GC_PACE = 0.25
 
 
-async def long_lived_heap(app: web.Application) -> AsyncIterator[None]:
-    """Once the bots are loaded, keep the collector off what lives as long as the process,
-    and keep each of its pauses short.
+@contextlib.asynccontextmanager
+async def serving_collector(
+    thresholds: tuple[int, int, int] = SERVING_GC_THRESHOLDS, pace: float = GC_PACE
+) -> AsyncIterator[None]:
+    """Within: what was made before is kept off the collector, and each pause is short.
 
     Models, domains and compiled data are a few hundred thousand objects that a full
     collection would otherwise walk every time, a pause of every message in flight (the
@@ -966,30 +968,38 @@ async def long_lived_heap(app: web.Application) -> AsyncIterator[None]:
     each new conversation's objects replace an evicted one's, the count barely moves, and
     generation 0 keeps everything made since its last collection. When the count finally
     crosses the threshold, that collection walks tens of thousands of objects: 40-80 ms,
-    every message in flight waiting. So the hub collects generation 0 every ``GC_PACE``
-    seconds instead (at most a few milliseconds each, between two callbacks of the loop),
-    with ``SERVING_GC_THRESHOLDS`` keeping the count's collections for bursts and generation
-    1 rare. All of it is undone when the hub stops.
+    every message in flight waiting. So generation 0 is collected every ``pace`` seconds
+    instead (at most a few milliseconds each, between two callbacks of the running loop;
+    0: by count only), with ``thresholds`` keeping the count's collections for bursts and
+    generation 1 rare. All of it is undone on the way out.
     """
-    thresholds = gc.get_threshold()
+    before = gc.get_threshold()
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*SERVING_GC_THRESHOLDS)
+    gc.set_threshold(*thresholds)
 
-    async def pace() -> None:
+    async def paced() -> None:
         while True:
-            await asyncio.sleep(GC_PACE)
+            await asyncio.sleep(pace)
             gc.collect(0)
 
-    pacer = asyncio.get_running_loop().create_task(pace())
+    pacer = asyncio.get_running_loop().create_task(paced()) if pace > 0 else None
     try:
         yield
     finally:
-        pacer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pacer
-        gc.set_threshold(*thresholds)
+        if pacer is not None:
+            pacer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pacer
+        gc.set_threshold(*before)
         gc.unfreeze()
+
+
+async def long_lived_heap(app: web.Application) -> AsyncIterator[None]:
+    """Once the bots are loaded, the collector as a serving hub wants it
+    (:func:`serving_collector`); undone when the hub stops."""
+    async with serving_collector():
+        yield
 
 
 def run_hub(

@@ -4,8 +4,8 @@
         [--thresholds N0 N1 N2] [--pace SECONDS]
 
 Loads a copy of bots/restaurant as ``bench/agent_cpu.py`` does, then sets the collector up
-as a serving hub does (``adapters.hub.long_lived_heap``: a collection, ``gc.freeze()``, the
-serving thresholds, generation 0 collected every ``GC_PACE`` seconds) and plays the REST
+as a serving hub does (``adapters.hub.serving_collector``: a collection, ``gc.freeze()``,
+the serving thresholds, generation 0 collected every ``GC_PACE`` seconds) and plays the REST
 bench's booking dialogue in ``--conversations`` new conversations, one message at a time.
 ``--thresholds`` and ``--pace`` set the collector otherwise, to compare (``--pace 0``:
 collections by count only). It reports:
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.agent_cpu import Handler, append_section, bot_copy, play, warm_agents  # noqa: E402
 from bench.rest_throughput import CONVERSATION  # noqa: E402
-from chinwag.adapters.hub import GC_PACE, SERVING_GC_THRESHOLDS  # noqa: E402
+from chinwag.adapters.hub import GC_PACE, SERVING_GC_THRESHOLDS, serving_collector  # noqa: E402
 
 TOP_TYPES = 8
 
@@ -67,26 +67,12 @@ async def measure(
         else:
             pauses.append((info["generation"], time.perf_counter() - began[0]))
 
-    thresholds = gc.get_threshold()
-    async with warm_agents(bot_dir, 1, 5) as handlers:
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*serving)
+    async with warm_agents(bot_dir, 1, 5) as handlers, serving_collector(serving, pace):
         gc.callbacks.append(on_gc)
-
-        async def paced() -> None:
-            while True:
-                await asyncio.sleep(pace)
-                gc.collect(0)
-
-        pacer = asyncio.create_task(paced()) if pace > 0 else None
         try:
             await play([_yielding(handler) for handler in handlers], conversations, "heap")
         finally:
-            if pacer is not None:
-                pacer.cancel()
             gc.callbacks.remove(on_gc)
-            gc.set_threshold(*thresholds)
         gc.collect()  # what is alive now: the caches' conversations, in the oldest generation
         tracked = gc.get_objects(2)
         types = collections.Counter(type(o).__name__ for o in tracked)
@@ -95,7 +81,6 @@ async def measure(
         started = time.perf_counter()
         gc.collect()
         full = time.perf_counter() - started
-        gc.unfreeze()
     return {
         "pauses": pauses,
         "tracked": sum(types.values()),
