@@ -26,6 +26,7 @@ from chinwag.core.conversation_ids import (
     check,
     check_sender,
 )
+from chinwag.core.jsontext import dumps
 
 CHANNEL = "rest"
 
@@ -40,7 +41,8 @@ def setup(app: web.Application, runtime: BotRuntime, credentials: dict[str, Any]
         message = to_user_message(await read_json(request))
         responses = await runtime.handle(message)
         return web.json_response(
-            [m for response in responses for m in render_rest(response, message.sender_id)]
+            [m for response in responses for m in render_rest(response, message.sender_id)],
+            dumps=dumps,
         )
 
     runtime.add_route(app, "GET", "/webhooks/rest/", health)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import json
 import logging
 import operator
 import pkgutil
@@ -38,7 +37,7 @@ from chinwag.core.data.domain_reader import display_path
 from chinwag.core.data.problems import BotDataError, Location, Problems
 from chinwag.core.domain import Domain
 from chinwag.core.events import Event, EventError, SlotSet, UnreadableEvent, stored_text
-from chinwag.core.stores.base import dumps, json_value
+from chinwag.core.jsontext import dumps, json_copy, json_value
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +290,7 @@ class InProcessAction(Action):
         """The domain as an action server holds it: rasa_sdk's executor also parses the
         domain once and hands the same dict to every action call."""
         if self._domain_data is None or self._domain_data[0] is not domain:
-            self._domain_data = (domain, json.loads(json.dumps(domain.as_dict())))
+            self._domain_data = (domain, json_copy(domain.as_dict()))
         return self._domain_data[1]
 
     async def run(self, ctx: ActionContext) -> list[Event]:
@@ -302,7 +301,7 @@ class InProcessAction(Action):
         rest = ctx.tracker.current_state("none")
         rest["events"] = []  # the SDK's tracker is built without them
         unread = _EVENT_TEXTS.unread(ctx.tracker.sender_id, ctx.tracker.events)
-        state = json_value(dumps(rest))
+        state = json_copy(rest)
         domain = self._domain_dict(ctx.domain)
         tracker = lazy_tracker(self._runtime.tracker_from_dict(state), unread)
         dispatcher = self._runtime.dispatcher()
@@ -325,7 +324,7 @@ class InProcessAction(Action):
             ) from exc
         events = _valid_events(returned or [], self._name)
         try:
-            payload = json_value(dumps({"events": events, "responses": dispatcher.messages}))
+            payload = json_copy({"events": events, "responses": dispatcher.messages})
         except (TypeError, ValueError) as exc:
             message = f"custom action '{self._name}' returned data that is not JSON: {exc}"
             logger.error(message)

@@ -7,17 +7,10 @@ this is what keeps a conversation whole when a process dies between writing and 
 
 from __future__ import annotations
 
-import json
-import json.scanner
 import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from json.encoder import (  # type: ignore[attr-defined]
-    c_make_encoder,
-    encode_basestring,
-    encode_basestring_ascii,
-)
 from typing import Any, NamedTuple
 
 from chinwag.core.events import (
@@ -29,55 +22,10 @@ from chinwag.core.events import (
     keep_stored_text,
     surely_parses,
 )
+from chinwag.core.jsontext import json_value, stored_json
 
 logger = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# what json.dumps(data, ensure_ascii=False, allow_nan=False) makes for each call: one encoder
-# for every stored event instead of a new one each time (its options are not the defaults)
-_STORED_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-
-
-class JSONText:
-    """``encoder.encode(data)``, the same text, without what ``encode`` redoes on every
-    call: a closure and a new C encoder (a third of its cost for an event's small dict). The
-    C encoder is made once with the encoder's options; its circular-reference markers are
-    emptied by every encoding that ends normally, and cleared here after one that fails."""
-
-    __slots__ = ("_c_encoder", "_encoder", "_markers")
-
-    def __init__(self, encoder: json.JSONEncoder) -> None:
-        self._encoder = encoder
-        self._markers: dict[int, Any] | None = {} if encoder.check_circular else None
-        self._c_encoder = (
-            None
-            if c_make_encoder is None or encoder.indent is not None
-            else c_make_encoder(
-                self._markers,
-                encoder.default,
-                encode_basestring_ascii if encoder.ensure_ascii else encode_basestring,
-                None,
-                encoder.key_separator,
-                encoder.item_separator,
-                encoder.sort_keys,
-                encoder.skipkeys,
-                encoder.allow_nan,
-            )
-        )
-
-    def __call__(self, data: Any) -> str:
-        if self._c_encoder is None:  # a Python without the C accelerator
-            return self._encoder.encode(data)
-        try:
-            return "".join(self._c_encoder(data, 0))
-        except BaseException:
-            if self._markers:
-                self._markers.clear()  # what the failed encoding left
-            raise
-
-
-# an event as every store writes it; json.dumps with its default options
-stored_json = JSONText(_STORED_JSON)
-dumps = JSONText(json.JSONEncoder())
 
 
 class StoreError(Exception):
@@ -136,20 +84,6 @@ def storable(conversation_id: str, seq: int | None, event: Event) -> StoredForm:
     if seq is not None:  # a store's check before its append: the event is final now
         keep_stored_text(event, text)
     return form
-
-
-# what json.loads scans with (its default decoder's scanner)
-_scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())  # type: ignore[arg-type]
-
-
-def json_value(text: str) -> Any:
-    """``json.loads(text)``, without its Python layers for the text of one value without
-    surrounding blanks (what the stores write); anything else, errors too, through it."""
-    try:
-        value, end = _scan_once(text, 0)
-    except StopIteration:
-        end = -1
-    return value if end == len(text) else json.loads(text)
 
 
 def stored_event(conversation_id: str, seq: int, data: Any) -> Event:
