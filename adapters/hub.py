@@ -63,6 +63,7 @@ from chinwag.core.data.config import read_credentials
 from chinwag.core.data.loader import load_bot
 from chinwag.core.data.problems import BotDataError, Location, Problems
 from chinwag.core.events import EventError, check_parse_data
+from chinwag.core.jsontext import NOT_READ, orjson_value
 from chinwag.core.logs import add_secrets, announce, credential_secrets
 from chinwag.core.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from chinwag.core.nlu.interpreter import PayloadError, intent_payload
@@ -184,6 +185,11 @@ def parse_json(body: bytes | str, what: str = "the body") -> Any:
     integers of at most :data:`MAX_INT_DIGITS` digits, no NaN/Infinity; HubError 400 naming
     what is wrong otherwise. Every JSON body the hub reads goes through here."""
     if isinstance(body, bytes):
+        data = orjson_value(body)  # json's very value when orjson reads it (the usual body)
+        if data is not NOT_READ:
+            if not _depth_within(data, MAX_JSON_DEPTH):
+                raise _too_deep()
+            return data
         try:
             body = body.decode("utf-8")
         except UnicodeDecodeError:

@@ -114,6 +114,21 @@ _scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())  # type: igno
 # integer orjson reads as a float (past 64 bits: below -2**63 or above 2**64 - 1)
 _DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 19
+NOT_READ = object()  # what orjson_value gives for a text orjson would read differently
+
+
+def orjson_value(raw: bytes) -> Any:
+    """The value of the UTF-8 JSON text ``raw`` as orjson reads it, when that is the value
+    ``json.loads`` gives; ``NOT_READ`` when it may not be (a number of 19 digits or more:
+    orjson reads an integer past 64 bits as a float) or orjson refuses the text (NaN, an
+    infinity, a lone surrogate, bad UTF-8, a syntax error...): ``json.loads`` decides those,
+    with its own errors."""
+    if _LONG_NUMBER in raw.translate(_DIGITS_AS_ZEROS):
+        return NOT_READ
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return NOT_READ
 
 
 def json_value(text: str) -> Any:
@@ -125,14 +140,11 @@ def json_value(text: str) -> Any:
     Python layers for the text of one value without surrounding blanks, which the stores
     write)."""
     try:
-        raw = text.encode()
+        value = orjson_value(text.encode())
     except UnicodeEncodeError:  # a lone surrogate in the text itself
-        raw = b""
-    if raw and _LONG_NUMBER not in raw.translate(_DIGITS_AS_ZEROS):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
+        value = NOT_READ
+    if value is not NOT_READ:
+        return value
     try:
         value, end = _scan_once(text, 0)
     except StopIteration:
