@@ -29,16 +29,13 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from rest_throughput import WEBHOOK, free_port, load, wait_ready  # noqa: E402
+from rest_throughput import WEBHOOK, free_port, load, serve_bare, wait_ready  # noqa: E402
 
 LOOPS = ("uvloop", "asyncio")
 
 
 def serve(port: int, event_loop: str, burn_ms: float) -> None:
     """The server: a handler that reads the JSON body, spins ``burn_ms`` and answers."""
-    sys.path.insert(0, str(REPO))
-    from chinwag.adapters.server import new_event_loop
-
     burn = burn_ms / 1000
 
     async def busy(request: web.Request) -> web.Response:
@@ -48,16 +45,7 @@ def serve(port: int, event_loop: str, burn_ms: float) -> None:
             pass
         return web.json_response([{"recipient_id": body["sender"], "text": "ok"}])
 
-    app = web.Application()
-    app.router.add_post(WEBHOOK, busy)
-    web.run_app(
-        app,
-        host="127.0.0.1",
-        port=port,
-        print=None,
-        access_log=None,
-        loop=new_event_loop(event_loop),
-    )
+    serve_bare(busy, port, event_loop)
 
 
 def measure(event_loop: str, burn_ms: float, users: int, duration: float) -> dict[str, float]:

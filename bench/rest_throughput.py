@@ -79,15 +79,21 @@ def quantile_ms(ordered: list[float], q: float) -> float:
 
 def serve_echo(port: int, event_loop: str) -> None:
     """The bare endpoint, on the same kind of event loop as the hub it is the floor of."""
-    sys.path.insert(0, str(REPO))
-    from chinwag.adapters.server import new_event_loop
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.json()
         return web.json_response([{"recipient_id": body["sender"], "text": body["message"]}])
 
+    serve_bare(echo, port, event_loop)
+
+
+def serve_bare(handler: Any, port: int, event_loop: str) -> None:
+    """``handler`` alone at the REST webhook's path, on ``event_loop``, until stopped."""
+    sys.path.insert(0, str(REPO))
+    from chinwag.adapters.server import new_event_loop
+
     app = web.Application()
-    app.router.add_post(WEBHOOK, echo)
+    app.router.add_post(WEBHOOK, handler)
     web.run_app(
         app,
         host="127.0.0.1",

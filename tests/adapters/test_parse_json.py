@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chinwag.adapters.hub import MAX_JSON_DEPTH, HubError, parse_json
+from tests.core.test_jsontext import json_values as values
 
 
 def outcome(body: bytes | str) -> tuple[Any, ...]:
@@ -28,17 +29,6 @@ def on_text(body: bytes) -> tuple[Any, ...]:
     except UnicodeDecodeError:
         return (400, "malformed JSON", "the body is not UTF-8 text")
     return outcome(text)
-
-
-values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-    max_leaves=12,
-)
 
 
 def nested(depth: int) -> str:
