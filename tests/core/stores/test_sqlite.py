@@ -122,11 +122,54 @@ async def test_an_append_goes_to_the_thread_when_the_turn_stays_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A holder that keeps the turn past ``SPIN_FOR_TURN`` (its process lost the CPU) sends the
-    append to the thread, where SQLite's own lock decides."""
+    append to the thread, which waits there for the turn too, and writes once it has it."""
     monkeypatch.setattr(sqlite_store, "SPIN_FOR_TURN", 0.0)
-    async with turn_taken(tmp_path, monkeypatch) as (store, _, handed):
+    waiting_on_thread = threading.Event()
+    try_acquire = WriterLock.try_acquire
+
+    def noting(lock: WriterLock) -> bool:
+        taken = try_acquire(lock)
+        if not taken and threading.current_thread() is not threading.main_thread():
+            waiting_on_thread.set()
+        return taken
+
+    async with turn_taken(tmp_path, monkeypatch) as (store, other, handed):
+        monkeypatch.setattr(WriterLock, "try_acquire", noting)
+        threading.Thread(
+            target=lambda: waiting_on_thread.wait() and other.release(), daemon=True
+        ).start()
         await store.append("c1", [ActionExecuted("second")], 1)
+        assert waiting_on_thread.is_set()  # the thread found the turn taken, and waited
         assert len(handed) == 1
+
+
+async def test_a_write_handed_to_the_thread_holds_the_writers_turn(tmp_path: Path) -> None:
+    """A write that met SQLite busy on the loop (a writer without the turn: the ``sqlite3``
+    shell) runs on the thread in the writers' turn: otherwise every loop writing in its turn
+    would meet it busy and hand its own write to a thread, one after the other."""
+    store = SQLiteTrackerStore(tmp_path / "conversations.db")
+    await store.open()
+    await store.append("c1", [ActionExecuted("first")], 0)  # the inline connection is open
+    outsider = sqlite3.connect(store.path, isolation_level=None)
+    outsider.execute("BEGIN IMMEDIATE")  # holds SQLite's write lock, not the turn
+    probe = WriterLock(store._thread._writer.path)
+
+    def work(db: sqlite3.Connection) -> tuple[bool, bool]:
+        on_loop = threading.current_thread() is threading.main_thread()
+        if on_loop:
+            db.execute("BEGIN IMMEDIATE")  # busy at once: the loop's connection never waits
+        free = probe.try_acquire()
+        if free:
+            probe.release()
+        return on_loop, free
+
+    try:
+        assert await store._thread.run_short(work, writes=True) == (False, False)
+        assert await store._thread.run_short(lambda db: probe.try_acquire(), writes=False)
+    finally:
+        probe.close()
+        outsider.close()
+        await store.close()
 
 
 async def test_inline_appends_are_checkpointed_on_the_thread(
