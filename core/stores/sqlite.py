@@ -205,7 +205,7 @@ class SQLiteThread:
                 self._writer.release()
         else:  # a loop kept the turn that long: wait on the thread
             return await self.run(on_thread)
-        if result is _BUSY_NOW:  # another writer (one without the turn), or a reader's wait
+        if result is _BUSY_NOW:  # busy all the same: a writer without the turn (sqlite3 shell)
             return await self.run(on_thread)
         if writes:
             self._commits += 1
