@@ -95,8 +95,9 @@ def stored_json(data: Any) -> str:
 
 
 def dumps(value: Any) -> str:
-    """JSON text that reads back as ``json.loads(json.dumps(value))``: the text an action
-    server would be sent, NaN and the infinities written as ``json.dumps`` writes them."""
+    """JSON text that reads back as ``json.loads(json.dumps(value))``, NaN and the infinities
+    written as ``json.dumps`` writes them: the REST channel's answers, and an event's text
+    for an in-process action's tracker (what an action server would be sent)."""
     done = _orjson_round_trip(value)
     return _lenient_json(value) if done is None else done[0].decode()
 
