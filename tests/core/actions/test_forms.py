@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import textwrap
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ import pytest
 
 from chinwag.channel_responses.variations import ResponseGenerator
 from chinwag.core.actions.base import Action, ActionContext, ActionExecutionRejection
-from chinwag.core.actions.custom import load_actions_module
+from chinwag.core.actions.custom import OnceFilter, load_actions_module
 from chinwag.core.actions.forms import FormAction, check_plans, form_actions
 from chinwag.core.actions.registry import ActionRegistry
 from chinwag.core.data.domain_reader import read_domain
@@ -389,6 +390,44 @@ async def test_prefilled_slots_are_validated_on_activation(table_bot: Bot) -> No
     assert events[:2] == ["loop:table_form", "cuisine=pizza"]
     assert "bot:We don't serve pizza." in events and "cuisine=None" in events
     assert events[-2:] == ["requested_slot=cuisine", "bot:Which cuisine?"]
+
+
+async def test_a_slot_without_a_validate_method_is_warned_about_once(
+    table_bot: Bot, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rasa_sdk warns on every turn that validates ``phone`` (no ``validate_phone``): the
+    warning is logged once, naming rasa_sdk's own line, and later turns make no record of it
+    at all (making one only to drop it was about 1% of a message's CPU)."""
+    made: list[logging.LogRecord] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        if record.name == "rasa_sdk.forms":
+            made.append(record)
+        return record
+
+    monkeypatch.setattr(logging, "_logRecordFactory", counting)
+    # as in a process that has not seen the warning yet (an earlier test may have)
+    (once,) = [f for f in logging.getLogger("rasa_sdk.forms").filters if isinstance(f, OnceFilter)]
+    monkeypatch.setattr(once, "_seen", set())
+    caplog.set_level(logging.WARNING, logger="rasa_sdk.forms")
+    for phone in ("555 1234", "555 9876"):  # two conversations: the same warning each time
+        bot = Bot(table_bot.domain, table_bot.registry.custom)
+        await bot.say("request_table")
+        await bot.act("table_form")
+        await bot.say("inform", "Thai", [{"entity": "cuisine", "value": "Thai"}])
+        await bot.act("table_form")
+        await bot.say("inform", "we are 8 people")
+        await bot.act("table_form")
+        await bot.say("inform", phone)
+        assert plain(await bot.act("table_form"))[0] == f"phone={phone}"
+    skipped = [r for r in caplog.records if r.getMessage().startswith("Skipping validation")]
+    assert [r.getMessage() for r in skipped] == [
+        "Skipping validation for `phone`: there is no validation method specified."
+    ]
+    assert skipped[0].pathname.endswith(str(Path("rasa_sdk", "forms.py")))
+    assert [r.getMessage() for r in made] == [skipped[0].getMessage()]
 
 
 # -- plans ---------------------------------------------------------------------------------------
