@@ -67,6 +67,10 @@ CLIENTS = {
     "the rounds before 9",
 }
 DEFAULT_CLIENT = "raw"
+LOCKSTEP_HELP = (
+    "every user starts with the dialogue's first message, all together (the rounds before "
+    "12); by default they start spread over the dialogue"
+)
 
 
 def quantile_ms(ordered: list[float], q: float) -> float:
@@ -253,8 +257,17 @@ async def run_load(
     *,
     alternate: bool = False,
     client: str = DEFAULT_CLIENT,
+    lockstep: bool = False,
 ) -> dict[str, Any]:
     """``concurrency`` virtual users, each talking through one conversation after another.
+
+    The users start spread over the dialogue, as users who arrived independently would be:
+    user ``i`` first plays the first ``i % len(CONVERSATION)`` messages of its first
+    conversation, unmeasured, and the measured run starts once every user has, each then
+    going on from its own place. ``lockstep``: every user starts with the first message, as
+    the rounds before 12 measured (50 users then move through the dialogue together, and a
+    turn that costs more makes all of them wait at once: bench/results/rest_throughput.md,
+    round 12).
 
     With several ``urls`` (hubs sharing one store) user ``i`` talks to ``urls[i % n]``, or,
     with ``alternate``, each of a conversation's messages goes to the next hub in turn.
@@ -263,26 +276,44 @@ async def run_load(
         urls = [urls]
     latencies: list[float] = []
     errors = 0
-    stop_at = time.perf_counter() + duration
     senders = _raw_senders(urls) if client == "raw" else _aiohttp_senders(urls, concurrency)
 
+    def place(number: int) -> int:
+        """Where in the dialogue user ``number`` starts the measured run."""
+        return 0 if lockstep else number % len(CONVERSATION)
+
+    def conversation(number: int, round_: int) -> str:
+        return f"load-{os.getpid()}-{number}-{round_}"  # new in every run
+
+    def hub(number: int, turn: int) -> int:
+        return (number + (turn if alternate else 0)) % len(urls)
+
     async with senders as new_send:
+        sends = [new_send() for _ in range(concurrency)]
+
+        async def warm_up(number: int) -> None:
+            send, sender = sends[number], conversation(number, 0)
+            for turn, text in enumerate(CONVERSATION[: place(number)]):
+                if await send(hub(number, turn), sender, text, time.perf_counter()) != 200:
+                    raise SystemExit(f"warming up, user {number}'s message {text!r} failed")
+
+        await asyncio.gather(*(warm_up(i) for i in range(concurrency)))
+        stop_at = time.perf_counter() + duration
 
         async def user(number: int) -> None:
             nonlocal errors
-            send = new_send()
-            round_ = 0
+            send = sends[number]
+            round_, start = 0, place(number)
             while time.perf_counter() < stop_at and len(latencies) < limit:
-                sender = f"load-{os.getpid()}-{number}-{round_}"  # new in every run
-                for turn, text in enumerate(CONVERSATION):
+                sender = conversation(number, round_)
+                for turn in range(start, len(CONVERSATION)):
                     if time.perf_counter() >= stop_at or len(latencies) >= limit:
                         return
-                    at = (number + (turn if alternate else 0)) % len(urls)
                     started = time.perf_counter()
-                    if await send(at, sender, text, started) != 200:
+                    if await send(hub(number, turn), sender, CONVERSATION[turn], started) != 200:
                         errors += 1
                     latencies.append(time.perf_counter() - started)
-                round_ += 1
+                round_, start = round_ + 1, 0
 
         began, began_cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(user(i) for i in range(concurrency)))
@@ -296,6 +327,7 @@ async def run_load(
         "per_second": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": quantile_ms(latencies, 0.99),
+        "mean_ms": 1000 * statistics.fmean(latencies),
         "client_cpu_ms": 1000 * cpu,  # the generator's own CPU while it sent
         "window": (began, began + elapsed),  # on the machine's perf_counter clock
     }
@@ -419,6 +451,7 @@ def load(
     *,
     alternate: bool = False,
     client: str = DEFAULT_CLIENT,
+    lockstep: bool = False,
 ) -> dict[str, Any]:
     """One run of the load generator, as its own process, against ``urls``."""
     out = subprocess.run(
@@ -427,6 +460,7 @@ def load(
             *("--concurrency", str(concurrency), "--duration", str(duration)),
             *("--client", client),
             *(("--alternate",) if alternate else ()),
+            *(("--lockstep",) if lockstep else ()),
         ],
         check=True,
         capture_output=True,
@@ -436,10 +470,13 @@ def load(
     return result
 
 
-def measure(port: int, duration: float, client: str) -> list[dict[str, Any]]:
+def measure(port: int, duration: float, client: str, lockstep: bool) -> list[dict[str, Any]]:
     """Run the load generator at each concurrency against ``port``."""
     url = f"http://127.0.0.1:{port}{WEBHOOK}"
-    return [load([url], concurrency, duration, client=client) for concurrency in CONCURRENCY]
+    return [
+        load([url], concurrency, duration, client=client, lockstep=lockstep)
+        for concurrency in CONCURRENCY
+    ]
 
 
 def start(
@@ -460,7 +497,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def benchmark(
-    duration: float, workers: list[int], event_loop: str, client: str
+    duration: float, workers: list[int], event_loop: str, client: str, lockstep: bool = False
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, float]], dict[str, dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {}
     lags: dict[str, dict[str, float]] = {}
@@ -493,7 +530,7 @@ def benchmark(
                         if process.poll() is not None:
                             raise SystemExit(f"{name} exited:\n{log.read_text()}")
                         time.sleep(0.1)
-                results[name] = measure(port, duration, client)
+                results[name] = measure(port, duration, client, lockstep)
             finally:
                 stop(process)
             lags[name] = loop_lag(lag_dir)
@@ -514,7 +551,15 @@ def report(
     load: tuple[float, float],
     event_loop: str,
     client: str,
+    lockstep: bool = False,
 ) -> str:
+    start = (
+        "All users start with the first message (--lockstep, as before round 12)."
+        if lockstep
+        else "The users start spread over the dialogue (user i after the first i mod "
+        f"{len(CONVERSATION)} messages of its first conversation, played before the run), as "
+        "users who arrived independently would be."
+    )
     lines = [
         "# REST channel throughput",
         "",
@@ -524,7 +569,7 @@ def report(
         f"{platform.python_version()}. Server and load generator are separate processes on "
         f"127.0.0.1; each run lasts {duration:g} s (at most {MAX_MESSAGES} messages). Each "
         "virtual user holds one conversation at a time and sends its next message when the "
-        f"reply arrives: {' / '.join(CONVERSATION)}, then a new conversation. The hub "
+        f"reply arrives: {' / '.join(CONVERSATION)}, then a new conversation. {start} The hub "
         "serves a copy of bots/restaurant (no trained model: example matching + rules/"
         "memoization) with its default store, SQLite under the bot's .chinwag/ (record locks "
         "on .chinwag/locks keep each conversation to one message at a time across workers). "
@@ -625,6 +670,7 @@ def main() -> None:
     load.add_argument("--duration", type=float, default=10.0)
     load.add_argument("--limit", type=int, default=MAX_MESSAGES, help="stop after N messages")
     load.add_argument("--client", choices=tuple(CLIENTS), default=DEFAULT_CLIENT)
+    load.add_argument("--lockstep", action="store_true", help=LOCKSTEP_HELP)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="hub worker counts to measure"
@@ -638,6 +684,7 @@ def main() -> None:
         "quarter of the hub's)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/rest_throughput.md")
+    parser.add_argument("--lockstep", action="store_true", help=LOCKSTEP_HELP)
     parser.add_argument(
         "--event-loop",
         choices=("uvloop", "asyncio"),
@@ -661,6 +708,7 @@ def main() -> None:
                     *(args.url, args.concurrency, args.duration, args.limit),
                     alternate=args.alternate,
                     client=args.client,
+                    lockstep=args.lockstep,
                 )
             )
         print(json.dumps(result))
@@ -670,12 +718,15 @@ def main() -> None:
         from chinwag.adapters.server import default_event_loop
 
         event_loop = args.event_loop or default_event_loop()
-        results, lags, queues = benchmark(args.duration, args.workers, event_loop, args.client)
+        results, lags, queues = benchmark(
+            args.duration, args.workers, event_loop, args.client, args.lockstep
+        )
         loadavg = (load_before, os.getloadavg()[0])
         command = "python bench/rest_throughput.py " + " ".join(sys.argv[1:])
         text = report(
             *(results, lags, queues, command.strip(), args.duration, loadavg, event_loop),
             args.client,
+            args.lockstep,
         )
         print(text)
         write_results(args.out, text)
