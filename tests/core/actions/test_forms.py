@@ -397,7 +397,7 @@ async def test_a_slot_without_a_validate_method_is_warned_about_once(
 ) -> None:
     """rasa_sdk warns on every turn that validates ``phone`` (no ``validate_phone``): the
     warning is logged once, naming rasa_sdk's own line, and later turns make no record of it
-    at all (making one only to drop it was about 1% of a message's CPU)."""
+    at all (making one only for the filter to drop it took about 10 us)."""
     made: list[logging.LogRecord] = []
     factory = logging.getLogRecordFactory()
 
