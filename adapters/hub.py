@@ -54,7 +54,13 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from chinwag.adapters.server import ConnectionLimits, SharedListener, error_response, serve
+from chinwag.adapters.server import (
+    Admission,
+    ConnectionLimits,
+    SharedListener,
+    error_response,
+    serve,
+)
 from chinwag.channel_responses.render import render_rest
 from chinwag.core.agent import Agent, UserMessage, load_agent
 from chinwag.core.conversation_ids import MAX_LENGTH as MAX_ID_LENGTH
@@ -285,6 +291,8 @@ class BotRuntime:
     path: Path
     prefixes: tuple[str, ...]
     credentials: dict[str, Any] = field(default_factory=dict)
+    # the hub process's one order of messages to start (``create_app`` shares it by the bots)
+    admission: Admission = field(default_factory=Admission)
     _agent: Agent | None = None
     _keys: KeyStore | None = None  # beside the conversations: shared by every hub process
 
@@ -326,6 +334,7 @@ class BotRuntime:
         """Run the bot on one message (LockTimeout becomes 503 in the error middleware)."""
         agent = self.agent
         agent.metrics.received(message.input_channel)
+        await self.admission.wait()
         responses = await agent.handle(message)
         agent.metrics.sent(message.input_channel, len(responses))
         return responses
@@ -387,6 +396,7 @@ def create_app(
     app[BODY_TIMEOUT] = body_timeout
     app[METRICS] = HubMetrics()
     runtimes: dict[str, BotRuntime] = {}
+    admission = Admission()  # one for the process: all its bots' messages take turns
     single = len(bot_dirs) == 1
     for bot_dir in bot_dirs:
         path = Path(bot_dir).resolve()
@@ -394,7 +404,9 @@ def create_app(
         if name in runtimes:
             raise ValueError(f"two bots are named '{name}' ({runtimes[name].path}, {path})")
         prefixes = (f"/bots/{name}", "") if single else (f"/bots/{name}",)
-        runtimes[name] = BotRuntime(name, path, prefixes, _read_bot_credentials(path))
+        runtimes[name] = BotRuntime(
+            name, path, prefixes, _read_bot_credentials(path), admission=admission
+        )
     app[BOTS] = runtimes
 
     app.router.add_get("/health", health)

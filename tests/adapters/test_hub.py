@@ -251,6 +251,8 @@ async def test_two_bots_under_their_prefixes(
     # each bot has its own conversations
     runtimes = client.app[BOTS]
     assert await runtimes["alpha"].agent.store.ids() == ["u"]
+    # and the process one order in which messages start, whichever bot they are for
+    assert runtimes["alpha"].admission is runtimes["beta"].admission
     # no root routes when several bots share the hub; the root page lists them
     root = await client.post("/webhooks/rest/webhook", json={"sender": "u", "message": "hello"})
     assert root.status == 404
