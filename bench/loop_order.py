@@ -2,7 +2,7 @@
 asyncio's own, with nothing of chinwag in the way.
 
     .venv/bin/python bench/loop_order.py [--burn 1.3] [--users 25] [--duration 10]
-        [--out bench/results/loop_order.md]
+        [--admission] [--out bench/results/loop_order.md]
 
 One server process answers ``POST /webhooks/rest/webhook`` after ``--burn`` ms of CPU (about
 what the hub spends on a message), so it can serve at most 1000 / burn messages a second;
@@ -10,8 +10,9 @@ what the hub spends on a message), so it can serve at most 1000 / burn messages 
 each send a message when their last one is answered. In such a closed loop the mean latency
 is fixed by the throughput (Little's law: users / messages a second); the p99 says how evenly
 the loop took the requests in turn: near the mean when each waits for the others once, twice
-the mean when some wait for the others twice. Each loop is measured in turn; the result is
-appended to ``--out``.
+the mean when some wait for the others twice. ``--admission``: the requests start their CPU
+work through the hub's ``Admission`` (adapters/server.py), one a turn of the loop, as the
+hub's messages do. Each loop is measured in turn; the result is appended to ``--out``.
 """
 
 from __future__ import annotations
@@ -34,12 +35,19 @@ from rest_throughput import WEBHOOK, free_port, load, serve_bare, wait_ready  # 
 LOOPS = ("uvloop", "asyncio")
 
 
-def serve(port: int, event_loop: str, burn_ms: float) -> None:
-    """The server: a handler that reads the JSON body, spins ``burn_ms`` and answers."""
+def serve(port: int, event_loop: str, burn_ms: float, admitted: bool) -> None:
+    """The server: a handler that reads the JSON body, spins ``burn_ms`` and answers; with
+    ``admitted``, it spins when the hub's ``Admission`` lets it (one a turn of the loop)."""
+    sys.path.insert(0, str(REPO))
+    from chinwag.adapters.server import Admission
+
     burn = burn_ms / 1000
+    admission = Admission() if admitted else None
 
     async def busy(request: web.Request) -> web.Response:
         body = await request.json()
+        if admission is not None:
+            await admission.wait()
         until = time.perf_counter() + burn
         while time.perf_counter() < until:
             pass
@@ -48,10 +56,12 @@ def serve(port: int, event_loop: str, burn_ms: float) -> None:
     serve_bare(busy, port, event_loop)
 
 
-def measure(event_loop: str, burn_ms: float, users: int, duration: float) -> dict[str, float]:
+def measure(
+    event_loop: str, burn_ms: float, users: int, duration: float, admitted: bool
+) -> dict[str, float]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "serve", str(port), event_loop, str(burn_ms)],
+        [sys.executable, __file__, "serve", str(port), event_loop, str(burn_ms), str(admitted)],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -68,18 +78,23 @@ def measure(event_loop: str, burn_ms: float, users: int, duration: float) -> dic
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+        serve(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5] == "True")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--burn", type=float, default=1.3, help="CPU ms a request (1.3)")
     parser.add_argument("--users", type=int, default=25, help="virtual users (25)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds a loop (10)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "loop_order.md"))
+    parser.add_argument(
+        "--admission",
+        action="store_true",
+        help="each request spins when the hub's Admission lets it (one a turn of the loop)",
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     rows = []
     for event_loop in LOOPS:
-        found = measure(event_loop, args.burn, args.users, args.duration)
+        found = measure(event_loop, args.burn, args.users, args.duration, args.admission)
         rows.append((event_loop, found))
         print(
             f"{event_loop}: {found['per_second']:.0f} msg/s, mean {found['mean_ms']:.1f} ms, "
@@ -87,7 +102,7 @@ def main() -> int:
         )
     command = (
         f"python bench/loop_order.py --burn {args.burn:g} --users {args.users} "
-        f"--duration {args.duration:g}"
+        f"--duration {args.duration:g}{' --admission' if args.admission else ''}"
     )
     lines = [
         f"## {args.label or time.strftime('%Y-%m-%d %H:%M')}",
