@@ -255,17 +255,21 @@ class Admission:
     a lock another process holds) lets the next one start meanwhile.
     """
 
-    __slots__ = ("_taken", "_waiting")
+    __slots__ = ("_loop", "_taken", "_waiting")
 
     def __init__(self) -> None:
         # futures of the messages waiting, oldest first (a cancelled one is skipped)
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         # a message started in this turn: the next waits for ``_next_turn``, which is scheduled
         self._taken = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of that turn
 
     async def wait(self) -> None:
         """Return when this message may start: at once, or in a later turn of the loop."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop: what a stopped one left pending is gone
+            self._loop, self._taken = loop, False
+            self._waiting.clear()
         if not self._taken:  # no message started this turn, none waiting
             self._taken = True
             loop.call_soon(self._next_turn)

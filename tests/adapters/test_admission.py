@@ -158,3 +158,26 @@ def test_a_cancelled_message_does_not_hold_up_the_next(event_loop: str) -> None:
         assert gone.cancelled()
 
     run_on(event_loop, scenario)
+
+
+def test_a_loop_that_stopped_mid_turn_does_not_hold_up_the_next() -> None:
+    """A loop closed right after a message started leaves that turn's hand-over unrun; the
+    same app served again on a new loop must not wait for it."""
+    admission = Admission()
+
+    async def two_messages() -> None:
+        await admission.wait()
+        # the second starts in the next turn, the last the loop runs: its hand-over is left
+        asyncio.get_running_loop().create_task(admission.wait())
+
+    stopped = asyncio.new_event_loop()
+    try:
+        stopped.run_until_complete(two_messages())
+    finally:
+        stopped.close()  # closed with that hand-over never run
+
+    async def next_message() -> None:
+        await asyncio.wait_for(admission.wait(), 10)
+
+    with asyncio.Runner() as runner:
+        runner.run(next_message())
